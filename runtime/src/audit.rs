@@ -1,0 +1,212 @@
+//! Audit events: one record per capability use or denial, kept per
+//! invocation, bounded in number, and optionally streamed to the host as
+//! they happen so nothing is lost if the host stops mid-way.
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+/// How many events one invocation keeps. Past this, a single `audit`
+/// event says how many were dropped, so a skill looping over denied calls
+/// cannot grow host memory without bound.
+pub const MAX_EVENTS_PER_INVOCATION: usize = 4096;
+
+/// What an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditKind {
+    /// An import checked when the component was loaded.
+    Import,
+    /// A folder grant, or a filesystem operation.
+    File,
+    /// An environment variable passed through or withheld.
+    Env,
+    /// A channel message.
+    Channel,
+    /// An outgoing HTTP request.
+    Network,
+    /// A resource limit.
+    Limit,
+    /// The invocation itself: which command ran and how it ended.
+    Invoke,
+    /// The audit log itself (events dropped past the cap).
+    Audit,
+}
+
+/// Whether the action went ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// It was allowed.
+    Allow,
+    /// It was refused.
+    Deny,
+}
+
+/// One audit record, written as one JSON line by the CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEvent {
+    /// When, as RFC 3339 UTC with milliseconds.
+    pub time: String,
+    /// The skill's name.
+    pub skill: String,
+    /// Which invocation of the runtime (0 for load-time events).
+    pub invocation: u64,
+    /// What the event is about.
+    pub kind: AuditKind,
+    /// What was used or asked for: a guest path, URL, channel, variable, limit.
+    pub target: String,
+    /// Allowed or denied.
+    pub decision: Decision,
+    /// Why, in words that name the grant or the fix.
+    pub reason: String,
+    /// Bytes involved, where that means something.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+}
+
+impl AuditEvent {
+    /// An event stamped with the current time.
+    pub fn now(
+        skill: &str,
+        invocation: u64,
+        kind: AuditKind,
+        target: &str,
+        decision: Decision,
+        reason: &str,
+        bytes: Option<u64>,
+    ) -> Self {
+        AuditEvent {
+            time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            skill: skill.to_owned(),
+            invocation,
+            kind,
+            target: target.to_owned(),
+            decision,
+            reason: reason.to_owned(),
+            bytes,
+        }
+    }
+}
+
+/// Receives audit events as they happen (the CLI writes them to a file).
+pub type AuditSink = Arc<dyn Fn(&AuditEvent) + Send + Sync>;
+
+#[derive(Default)]
+struct Recorded {
+    events: Vec<AuditEvent>,
+    dropped: u64,
+}
+
+/// Collects one invocation's events. Cheap to clone; clones share the log.
+#[derive(Clone)]
+pub(crate) struct AuditRecorder {
+    skill: Arc<str>,
+    invocation: u64,
+    recorded: Arc<Mutex<Recorded>>,
+    sink: Option<AuditSink>,
+}
+
+impl AuditRecorder {
+    pub(crate) fn new(skill: Arc<str>, invocation: u64, sink: Option<AuditSink>) -> Self {
+        AuditRecorder {
+            skill,
+            invocation,
+            recorded: Arc::default(),
+            sink,
+        }
+    }
+
+    /// Records one event (or counts it as dropped past the cap).
+    pub(crate) fn record(
+        &self,
+        kind: AuditKind,
+        target: &str,
+        decision: Decision,
+        reason: &str,
+        bytes: Option<u64>,
+    ) {
+        let mut recorded = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+        if recorded.events.len() >= MAX_EVENTS_PER_INVOCATION {
+            recorded.dropped += 1;
+            return;
+        }
+        let event = AuditEvent::now(
+            &self.skill,
+            self.invocation,
+            kind,
+            target,
+            decision,
+            reason,
+            bytes,
+        );
+        if let Some(sink) = &self.sink {
+            sink(&event);
+        }
+        recorded.events.push(event);
+    }
+
+    /// Every event so far, with a closing note when some were dropped.
+    pub(crate) fn take(&self) -> Vec<AuditEvent> {
+        let mut recorded = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+        let mut events = std::mem::take(&mut recorded.events);
+        if recorded.dropped > 0 {
+            let reason = format!(
+                "{} further events were dropped after the first {MAX_EVENTS_PER_INVOCATION}",
+                recorded.dropped
+            );
+            let event = AuditEvent::now(
+                &self.skill,
+                self.invocation,
+                AuditKind::Audit,
+                "audit-log",
+                Decision::Deny,
+                &reason,
+                None,
+            );
+            if let Some(sink) = &self.sink {
+                sink(&event);
+            }
+            events.push(event);
+        }
+        events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorder_caps_events_and_reports_the_drop() {
+        let recorder = AuditRecorder::new("s".into(), 1, None);
+        for _ in 0..MAX_EVENTS_PER_INVOCATION + 10 {
+            recorder.record(AuditKind::Channel, "x", Decision::Deny, "r", None);
+        }
+        let events = recorder.take();
+        assert_eq!(events.len(), MAX_EVENTS_PER_INVOCATION + 1);
+        assert!(
+            events
+                .last()
+                .is_some_and(|e| e.reason.starts_with("10 further events"))
+        );
+    }
+
+    #[test]
+    fn events_serialise_as_flat_json() {
+        let e = AuditEvent::now(
+            "notes",
+            3,
+            AuditKind::File,
+            "/notes/a",
+            Decision::Allow,
+            "granted",
+            Some(5),
+        );
+        let json = serde_json::to_value(&e).expect("serialises");
+        assert_eq!(json["kind"], "file");
+        assert_eq!(json["decision"], "allow");
+        assert_eq!(json["bytes"], 5);
+    }
+}

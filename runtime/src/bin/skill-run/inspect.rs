@@ -1,0 +1,211 @@
+//! `skill-run inspect` and `skill-run check`: what a package says and what it
+//! could touch, before anything runs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::{Value, json};
+use skill_runtime::{Grants, Package, Runtime, RuntimeConfig};
+
+use crate::{EXIT_INVALID, default_state_root};
+
+/// Arguments of `skill-run inspect`.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// A package folder, or a SKILL.md file.
+    path: PathBuf,
+    /// Print one JSON document instead of a report (shape in the README).
+    #[arg(long)]
+    json: bool,
+}
+
+fn grants_json(grants: &Grants) -> Value {
+    json!({
+        "network": grants.network.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "files": grants.files.iter().map(|f| json!({"guest": f.guest.as_str(), "host": f.host.to_string(), "access": f.access})).collect::<Vec<_>>(),
+        "channels": grants.channels.iter().map(|c| json!({"name": c.name.as_str(), "direction": c.direction})).collect::<Vec<_>>(),
+        "env": grants.env.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
+        "secrets": grants.secrets.iter().map(|s| json!({"name": s.name.as_str(), "host": s.host, "header": s.header})).collect::<Vec<_>>(),
+    })
+}
+
+/// Builds the inspect document. Loading the component is part of it: a
+/// component that would be refused at run time is reported as a finding.
+fn document(path: &Path) -> Result<Value> {
+    let package = Package::read(path)
+        .with_context(|| format!("reading the skill package at {}", path.display()))?;
+    let mut findings: Vec<Value> = package
+        .instructions
+        .warnings
+        .iter()
+        .map(|w| json!({"code": "invalid-frontmatter", "severity": "warning", "message": w}))
+        .collect();
+    if package
+        .instructions
+        .description
+        .as_deref()
+        .is_none_or(str::is_empty)
+    {
+        findings.push(json!({"code": "missing-description", "severity": "warning", "message": "SKILL.md has no `description`: agents use it to decide when to use the skill"}));
+    }
+    let (grants, limits, component) = match &package.manifest {
+        None => (Grants::default(), None, Value::Null),
+        Some(manifest) => {
+            let runtime = Runtime::new(RuntimeConfig::new(default_state_root()))?;
+            let component = match runtime.load_package(package.clone()) {
+                Ok(skill) => json!({
+                    "path": manifest.component.as_path(),
+                    "kind": skill.kind(),
+                    "imports": skill.imports(),
+                    "commands": skill.commands(),
+                }),
+                Err(error) => {
+                    findings.push(json!({"code": "invalid-component", "severity": "error", "message": error.to_string()}));
+                    json!({"path": manifest.component.as_path(), "error": error.to_string()})
+                }
+            };
+            let l = manifest.limits;
+            let limits = json!({
+                "memory": l.memory.to_string(), "timeout": l.timeout.to_string(),
+                "output": l.output.to_string(), "http-requests": l.http_requests,
+            });
+            (manifest.grants.clone(), Some(limits), component)
+        }
+    };
+    Ok(json!({
+        "name": package.name(),
+        "description": package.instructions.description,
+        "version": package.manifest.as_ref().map(|m| m.version.clone()),
+        "path": package.root,
+        "instruction_only": package.manifest.is_none(),
+        "frontmatter": package.instructions.frontmatter,
+        "capabilities": grants_json(&grants),
+        "capabilities_in_words": grants.describe(),
+        "limits": limits,
+        "component": component,
+        "findings": findings,
+    }))
+}
+
+pub fn inspect(args: InspectArgs) -> Result<u8> {
+    let doc = document(&args.path)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(0);
+    }
+    let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    println!(
+        "Skill {}{}",
+        text(&doc["name"]),
+        doc["version"]
+            .as_str()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default()
+    );
+    println!(
+        "  {}",
+        if doc["description"].is_null() {
+            "(no description)".into()
+        } else {
+            text(&doc["description"])
+        }
+    );
+    println!();
+    let words = doc["capabilities_in_words"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if words.is_empty() {
+        println!(
+            "It can touch: nothing outside itself (no files, network, channels, environment or secrets)."
+        );
+    } else {
+        println!("It can:");
+        for w in words {
+            println!("  - {}", text(&w));
+        }
+    }
+    if let Some(limits) = doc["limits"].as_object() {
+        println!(
+            "Limits: memory {}, timeout {}, output {}, {} HTTP requests",
+            text(&limits["memory"]),
+            text(&limits["timeout"]),
+            text(&limits["output"]),
+            limits["http-requests"]
+        );
+    }
+    println!();
+    match doc["component"].as_object() {
+        None => println!("Instruction-only skill: no component, nothing to run."),
+        Some(c) if c.contains_key("error") => {
+            println!("Component: cannot be loaded (see findings).")
+        }
+        Some(c) => {
+            println!(
+                "Component: {} ({})",
+                c["path"].as_str().unwrap_or(""),
+                text(&c["kind"])
+            );
+            for command in c["commands"].as_array().cloned().unwrap_or_default() {
+                println!("  command {}", text(&command["name"]));
+                println!("    input:  {}", command["input_schema"]);
+                println!("    output: {}", command["output_schema"]);
+                if let Some(why) = command["uncallable"].as_str() {
+                    println!("    cannot be called from JSON: {why}");
+                }
+            }
+            if c["kind"] == "cli" {
+                println!(
+                    "  a wasi:cli/command: input JSON on stdin, the command name as its first argument"
+                );
+            }
+            println!(
+                "  imports: {}",
+                c["imports"]
+                    .as_array()
+                    .map(|a| a.iter().map(text).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+    if !findings.is_empty() {
+        println!();
+        println!("Findings:");
+        let mut sorted = findings;
+        sorted.sort_by_key(|f| if f["severity"] == "error" { 0 } else { 1 });
+        for f in sorted {
+            println!(
+                "  {} [{}] {}",
+                text(&f["severity"]),
+                text(&f["code"]),
+                text(&f["message"])
+            );
+        }
+    }
+    Ok(0)
+}
+
+pub fn check(package: &Path) -> Result<u8> {
+    let runtime = Runtime::new(RuntimeConfig::new(default_state_root()))?;
+    match runtime.load(package) {
+        Ok(skill) => {
+            println!(
+                "ok: skill `{}` is valid ({} commands, {} imports, all granted)",
+                skill.name(),
+                skill.commands().len(),
+                skill.imports().len()
+            );
+            Ok(0)
+        }
+        Err(skill_runtime::LoadError::InstructionOnly { skill }) => {
+            println!("ok: skill `{skill}` is instruction-only (SKILL.md, no skill.toml)");
+            Ok(0)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            Ok(EXIT_INVALID)
+        }
+    }
+}

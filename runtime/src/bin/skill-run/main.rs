@@ -1,0 +1,93 @@
+//! `skill-run`: load, check, inspect, build and run sandboxed skills.
+//!
+//! Thin: it parses arguments, calls the `skill_runtime` library, prints.
+//! Exit codes: 0 success; 1 the skill failed; 2 bad usage or an invalid
+//! package; 3 a limit was hit.
+
+mod build;
+mod inspect;
+mod run;
+mod scaffold;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: the skill failed (its own error, or a trap).
+const EXIT_SKILL_FAILED: u8 = 1;
+/// Exit code: bad usage, or an invalid package.
+const EXIT_INVALID: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "skill-run",
+    version,
+    about = "Run AI-agent skills in a WebAssembly sandbox that reaches only what each skill's manifest grants.",
+    long_about = "Run AI-agent skills in a WebAssembly sandbox.\n\n\
+A skill package is a folder with SKILL.md (instructions for the agent, read as data, never run), \
+skill.toml (the capabilities the skill may use) and a WASI component. At run time the component can \
+reach only the files, network hosts, channels, environment variables and secrets that skill.toml \
+declares; everything else is denied and recorded in the audit log.\n\n\
+Exit codes: 0 success, 1 the skill failed, 2 bad usage or invalid package, 3 a limit was hit.",
+    after_help = "Examples:\n  \
+skill-run inspect examples/hello\n  \
+skill-run run examples/hello greet --input '{\"name\": \"Ada\"}'\n  \
+skill-run run examples/notes add --input '{\"title\": \"todo\", \"body\": \"milk\"}' --workspace . --audit audit.jsonl\n  \
+skill-run new my-skill && skill-run build my-skill"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one command of a skill and print its result as JSON on stdout.
+    Run(run::RunArgs),
+    /// Validate a package (manifest, SKILL.md, component, imports): exit 0, or 2 with the reason.
+    Check {
+        /// The package folder.
+        package: PathBuf,
+    },
+    /// Show what a skill says, what it offers and what it could touch, before running it.
+    Inspect(inspect::InspectArgs),
+    /// Create a new Rust skill in a new folder, ready for `skill-run build`.
+    New(scaffold::NewArgs),
+    /// Build a Rust skill for wasm32-wasip2 and put the component where skill.toml says.
+    Build(build::BuildArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Check { package } => inspect::check(&package),
+        Command::Inspect(args) => inspect::inspect(args),
+        Command::New(args) => scaffold::new(args),
+        Command::Build(args) => build::build(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}
+
+/// Where skill state lives unless `--state-dir` says otherwise:
+/// `$SKILL_RUN_STATE`, else `$XDG_DATA_HOME/skill-run/state`, else
+/// `~/.local/share/skill-run/state`, else `.skill-run/state`.
+fn default_state_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SKILL_RUN_STATE") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(dir).join("skill-run/state");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        return PathBuf::from(home).join(".local/share/skill-run/state");
+    }
+    PathBuf::from(".skill-run/state")
+}

@@ -1,0 +1,226 @@
+//! `skill-run run`: one invocation, its result on stdout, its channel
+//! messages and audit events where the user asked for them.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use skill_runtime::{
+    AuditEvent, Failure, Invocation, MemoryChannels, Runtime, RuntimeConfig, SentMessage,
+};
+
+use crate::{EXIT_INVALID, EXIT_SKILL_FAILED, default_state_root};
+
+/// Arguments of `skill-run run`.
+#[derive(Args)]
+pub struct RunArgs {
+    /// The package folder (SKILL.md, skill.toml, the component).
+    package: PathBuf,
+    /// The command to run; may be left out when the skill has only one.
+    command: Option<String>,
+    /// The input as JSON: an object with one key per parameter.
+    #[arg(long, conflicts_with = "input_file")]
+    input: Option<String>,
+    /// Read the input JSON from a file (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    input_file: Option<PathBuf>,
+    /// The folder `{workspace}` grants refer to [default: the current folder].
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
+    /// Append audit events to FILE as JSON lines (one per capability use or denial).
+    #[arg(long, value_name = "FILE")]
+    audit: Option<PathBuf>,
+    /// Write sent channel messages to FILE as JSON lines instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    channel_log: Option<PathBuf>,
+    /// Queue a message for the skill to receive: NAME=TEXT (repeatable).
+    #[arg(long = "message", value_name = "NAME=TEXT")]
+    messages: Vec<String>,
+    /// Where skills keep `{state}` [default: $SKILL_RUN_STATE, else ~/.local/share/skill-run/state].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+fn read_input(args: &RunArgs) -> Result<serde_json::Value> {
+    let text = match (&args.input, &args.input_file) {
+        (Some(text), _) => text.clone(),
+        (None, Some(path)) if path == Path::new("-") => {
+            std::io::read_to_string(std::io::stdin()).context("reading the input from stdin")?
+        }
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the input file {}", path.display()))?,
+        (None, None) => return Ok(serde_json::Value::Object(Default::default())),
+    };
+    serde_json::from_str(&text).context(
+        "--input is not valid JSON; quote it for your shell, e.g. --input '{\"name\": \"Ada\"}'",
+    )
+}
+
+/// A JSON-lines writer shared by callbacks.
+fn jsonl_file(path: &Path) -> Result<Arc<Mutex<File>>> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    Ok(Arc::new(Mutex::new(file)))
+}
+
+fn write_line(file: &Mutex<File>, value: &impl serde::Serialize) {
+    let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+    if let Ok(line) = serde_json::to_string(value) {
+        // A full disk must not crash the run; the outcome still reports the events.
+        let _ = writeln!(file, "{line}");
+    }
+}
+
+pub fn run(args: RunArgs) -> Result<u8> {
+    let input = read_input(&args)?;
+    let state_root = args.state_dir.clone().unwrap_or_else(default_state_root);
+    let runtime = Runtime::new(RuntimeConfig::new(state_root))?;
+    let audit_file = args.audit.as_deref().map(jsonl_file).transpose()?;
+    let skill = match runtime.load(&args.package) {
+        Ok(skill) => skill,
+        Err(error) => {
+            if let Some(file) = &audit_file {
+                let name = args
+                    .package
+                    .file_name()
+                    .map_or("?".into(), |n| n.to_string_lossy().into_owned());
+                let event = AuditEvent::now(
+                    &name,
+                    0,
+                    skill_runtime::AuditKind::Import,
+                    &args.package.display().to_string(),
+                    skill_runtime::Decision::Deny,
+                    &error.to_string(),
+                    None,
+                );
+                write_line(file, &event);
+            }
+            return Err(anyhow::Error::new(error)
+                .context(format!("loading skill from {}", args.package.display())));
+        }
+    };
+
+    let channels = MemoryChannels::new();
+    let channels = match &args.channel_log {
+        Some(path) => {
+            let file = jsonl_file(path)?;
+            channels.on_send(move |m: &SentMessage| write_line(&file, m))
+        }
+        None => channels.on_send(|m: &SentMessage| {
+            if let Ok(line) = serde_json::to_string(m) {
+                eprintln!("{line}");
+            }
+        }),
+    };
+    for message in &args.messages {
+        let Some((name, text)) = message.split_once('=') else {
+            bail!("--message takes NAME=TEXT, got `{message}`");
+        };
+        channels.push_incoming(name, text);
+    }
+
+    let workspace = match &args.workspace {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("finding the current folder for {workspace}")?,
+    };
+    let mut request = match &args.command {
+        Some(command) => Invocation::new(command),
+        None => Invocation::default_command(),
+    }
+    .input(input)
+    .workspace(workspace)
+    .env(std::env::vars())
+    .channels(Arc::new(channels));
+    if let Some(file) = audit_file {
+        request = request.audit_sink(Arc::new(move |e: &AuditEvent| write_line(&file, e)));
+    }
+
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcome = match tokio.block_on(skill.invoke(request)) {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(EXIT_INVALID);
+        }
+    };
+
+    if !outcome.stdout.is_empty() {
+        eprint!("{}", indent("skill stdout", &outcome.stdout));
+    }
+    if !outcome.stderr.is_empty() {
+        eprint!("{}", indent("skill stderr", &outcome.stderr));
+        if outcome.stderr_dropped > 0 {
+            eprintln!(
+                "  [skill stderr: {} more bytes dropped]",
+                outcome.stderr_dropped
+            );
+        }
+    }
+    if !outcome.origins.is_empty() {
+        eprintln!(
+            "untrusted data: this result contains data from {}",
+            outcome.origins.join(", ")
+        );
+    }
+    let denied = outcome
+        .audit
+        .iter()
+        .filter(|e| e.decision == skill_runtime::Decision::Deny)
+        .count();
+    match &outcome.result {
+        Ok(value) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into())
+            );
+            eprintln!(
+                "ok: `{}` {} in {:.1} ms, {} audit events ({denied} denied)",
+                outcome.skill,
+                outcome.command,
+                outcome.usage.wall_time.as_secs_f64() * 1000.0,
+                outcome.audit.len()
+            );
+            Ok(0)
+        }
+        Err(failure) => {
+            if let Failure::SkillError {
+                value: Some(value), ..
+            } = failure
+            {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "error": value }))
+                        .unwrap_or_default()
+                );
+            }
+            eprintln!("error: {}", failure.message());
+            let code = u8::try_from(failure.exit_code()).unwrap_or(EXIT_SKILL_FAILED);
+            Ok(code)
+        }
+    }
+}
+
+fn indent(label: &str, text: &str) -> String {
+    let mut out = format!("[{label}]\n");
+    for line in text.lines() {
+        out.push_str("  ");
+        out.extend(line.chars().map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        }));
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,359 @@
+//! The `files` capability: directories a skill may see, where they come from
+//! on the host, and with what access. Parsed once into types; preopened per
+//! invocation.
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+
+/// How much a file grant allows.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    /// List, stat and read; every write, create, rename or delete fails.
+    Read,
+    /// Everything `Read` allows, plus creating, writing, renaming and deleting.
+    ReadWrite,
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Access::Read => "read",
+            Access::ReadWrite => "read-write",
+        })
+    }
+}
+
+/// Where a guest directory lives inside the sandbox: absolute, normalised,
+/// never `/` itself and never containing `..`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GuestPath(String);
+
+impl GuestPath {
+    /// Parses `/notes`, `/data/in`; refuses relative paths, `..`, `.` and `/`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if !text.starts_with('/') {
+            return Err(format!(
+                "guest path `{text}` must be absolute inside the sandbox, e.g. \"/notes\""
+            ));
+        }
+        let parts: Vec<&str> = text.split('/').filter(|p| !p.is_empty()).collect();
+        if parts.is_empty() {
+            return Err(
+                "guest path `/` would cover the whole sandbox: name a folder such as \"/data\""
+                    .into(),
+            );
+        }
+        for part in &parts {
+            if *part == ".." || *part == "." {
+                return Err(format!("guest path `{text}` must not contain `{part}`"));
+            }
+            if part.contains(['\\', '\0']) {
+                return Err(format!("guest path `{text}` contains a backslash or NUL"));
+            }
+        }
+        Ok(GuestPath(format!("/{}", parts.join("/"))))
+    }
+
+    /// The path as the guest sees it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `other` is this path or lies below it.
+    pub fn contains(&self, other: &GuestPath) -> bool {
+        other.0 == self.0 || other.0.starts_with(&format!("{}/", self.0))
+    }
+}
+
+impl fmt::Display for GuestPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for GuestPath {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        GuestPath::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The host folder a grant is rooted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HostBase {
+    /// `{state}`: the skill's private folder, created and kept by the runtime.
+    State,
+    /// `{workspace}`: the folder the host hands over for this invocation.
+    Workspace,
+}
+
+/// A host folder as the manifest names it: `{state}` or `{workspace}`
+/// followed by relative components without `..`. Never an absolute path.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostPathTemplate {
+    /// The folder it is rooted in.
+    pub base: HostBase,
+    /// Normal path components below the base (possibly empty).
+    pub relative: Vec<String>,
+}
+
+impl HostPathTemplate {
+    /// Parses `{state}`, `{workspace}/notes`; refuses everything else.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (base, rest) = if let Some(rest) = text.strip_prefix("{state}") {
+            (HostBase::State, rest)
+        } else if let Some(rest) = text.strip_prefix("{workspace}") {
+            (HostBase::Workspace, rest)
+        } else if Path::new(text).is_absolute() || text.starts_with('~') {
+            return Err(format!(
+                "host path `{text}` is absolute: a skill may only name folders under \"{{state}}\" or \"{{workspace}}\""
+            ));
+        } else {
+            return Err(format!(
+                "host path `{text}` must start with \"{{state}}\" or \"{{workspace}}\", e.g. \"{{workspace}}/notes\""
+            ));
+        };
+        if !rest.is_empty() && !rest.starts_with('/') {
+            return Err(format!(
+                "host path `{text}`: expected `/` after the placeholder"
+            ));
+        }
+        let mut relative = Vec::new();
+        for component in Path::new(rest.trim_start_matches('/')).components() {
+            match component {
+                Component::Normal(part) => {
+                    let part = part
+                        .to_str()
+                        .ok_or_else(|| format!("host path `{text}` is not UTF-8"))?;
+                    if part.contains(['\\', '\0', '{', '}']) {
+                        return Err(format!("host path `{text}` contains `\\`, NUL or a brace"));
+                    }
+                    relative.push(part.to_owned());
+                }
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    return Err(format!(
+                        "host path `{text}` must not contain `..`: a grant cannot reach outside its base folder"
+                    ));
+                }
+                Component::RootDir | Component::Prefix(_) => {
+                    return Err(format!(
+                        "host path `{text}` is not relative to its placeholder"
+                    ));
+                }
+            }
+        }
+        Ok(HostPathTemplate { base, relative })
+    }
+
+    /// The concrete host path under the given base folders.
+    pub fn resolve(&self, state: &Path, workspace: &Path) -> PathBuf {
+        let mut path = match self.base {
+            HostBase::State => state.to_path_buf(),
+            HostBase::Workspace => workspace.to_path_buf(),
+        };
+        path.extend(&self.relative);
+        path
+    }
+}
+
+impl fmt::Display for HostPathTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.base {
+            HostBase::State => "{state}",
+            HostBase::Workspace => "{workspace}",
+        })?;
+        for part in &self.relative {
+            write!(f, "/{part}")?;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for HostPathTemplate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        HostPathTemplate::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One `files` entry: a host folder shown to the guest at `guest`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileGrant {
+    /// Where the guest sees the folder.
+    pub guest: GuestPath,
+    /// Which host folder it is.
+    pub host: HostPathTemplate,
+    /// What the guest may do there.
+    pub access: Access,
+}
+
+impl FileGrant {
+    /// Whether `self` allows no more than `wider` does: same folder, same or
+    /// lower access. Used to check that a host only narrows grants.
+    pub fn is_within(&self, wider: &FileGrant) -> bool {
+        self.guest == wider.guest && self.host == wider.host && self.access <= wider.access
+    }
+}
+
+/// Checks grants that are fine alone but not together: two grants for one
+/// guest path, or one guest path nested in another.
+pub(crate) fn check_file_grants(grants: &[FileGrant]) -> Result<(), String> {
+    for (i, a) in grants.iter().enumerate() {
+        for b in &grants[i + 1..] {
+            if a.guest.contains(&b.guest) || b.guest.contains(&a.guest) {
+                return Err(format!(
+                    "capabilities.files: guest paths `{}` and `{}` overlap; give each grant its own folder",
+                    a.guest, b.guest
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_path_is_normalised_and_must_be_absolute() {
+        assert_eq!(
+            GuestPath::parse("/notes/").map(|p| p.0),
+            Ok("/notes".into())
+        );
+        assert_eq!(GuestPath::parse("//a//b").map(|p| p.0), Ok("/a/b".into()));
+        assert!(GuestPath::parse("notes").is_err());
+        assert!(GuestPath::parse("/").is_err());
+        assert!(GuestPath::parse("/a/../b").is_err());
+    }
+
+    #[test]
+    fn host_path_refuses_absolute_home_and_parent_paths() {
+        for bad in [
+            "/etc",
+            "~/.ssh",
+            "{workspace}/../x",
+            "{state}/a/../../b",
+            "notes",
+            "{workspace}x",
+            "{home}",
+        ] {
+            assert!(HostPathTemplate::parse(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn host_path_resolves_under_its_base() {
+        let t = HostPathTemplate::parse("{workspace}/notes/./daily").expect("valid");
+        assert_eq!(t.relative, vec!["notes", "daily"]);
+        assert_eq!(
+            t.resolve(Path::new("/s"), Path::new("/w")),
+            PathBuf::from("/w/notes/daily")
+        );
+        assert_eq!(t.to_string(), "{workspace}/notes/daily");
+    }
+
+    #[test]
+    fn overlapping_guest_paths_are_refused() {
+        let grant = |g: &str| FileGrant {
+            guest: GuestPath::parse(g).expect("valid"),
+            host: HostPathTemplate::parse("{state}").expect("valid"),
+            access: Access::Read,
+        };
+        assert!(check_file_grants(&[grant("/a"), grant("/a/b")]).is_err());
+        assert!(check_file_grants(&[grant("/a"), grant("/ab")]).is_ok());
+    }
+}
+
+/// Opens each grant's host folder inside its base and preopens it for the
+/// guest. A folder is opened through its base with cap-std, so a symlink on
+/// the way that points outside the base is refused, and the guest gets the
+/// very directory that was checked (on Linux through `/proc/self/fd`, which
+/// leaves no window for swapping the path afterwards).
+///
+/// The returned handles must live until the WASI context is built.
+pub(crate) fn preopen(
+    builder: &mut wasmtime_wasi::WasiCtxBuilder,
+    grants: &[FileGrant],
+    state_dir: &Path,
+    workspace: Option<&Path>,
+) -> Result<Vec<cap_std::fs::Dir>, (FileGrant, String)> {
+    let mut handles = Vec::new();
+    for grant in grants {
+        let fail = |reason: String| (grant.clone(), reason);
+        let base_path = match grant.host.base {
+            HostBase::State => {
+                create_private_dir(state_dir).map_err(|e| {
+                    fail(format!(
+                        "cannot create the skill's state folder {}: {e}",
+                        state_dir.display()
+                    ))
+                })?;
+                state_dir
+            }
+            HostBase::Workspace => {
+                workspace.ok_or_else(|| fail("the host gave no workspace folder".into()))?
+            }
+        };
+        let base = cap_std::fs::Dir::open_ambient_dir(base_path, cap_std::ambient_authority())
+            .map_err(|e| fail(format!("cannot open {}: {e}", base_path.display())))?;
+        let dir = if grant.host.relative.is_empty() {
+            base
+        } else {
+            let relative: PathBuf = grant.host.relative.iter().collect();
+            if grant.host.base == HostBase::State {
+                base.create_dir_all(&relative)
+                    .map_err(|e| fail(format!("cannot create {}: {e}", relative.display())))?;
+            }
+            base.open_dir(&relative).map_err(|e| {
+                fail(if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("{} does not exist under {}; create the folder or change the grant", relative.display(), base_path.display())
+                } else {
+                    format!("{} cannot be opened inside {} ({e}); a folder reached through a symlink that leaves its base is refused", relative.display(), base_path.display())
+                })
+            })?
+        };
+        let perms = match grant.access {
+            Access::Read => wasmtime_wasi::FsPerms::ReadOnly,
+            Access::ReadWrite => wasmtime_wasi::FsPerms::ReadWrite,
+        };
+        builder
+            .preopened_dir(
+                opened_path(&dir, base_path, &grant.host.relative),
+                grant.guest.as_str(),
+                perms,
+            )
+            .map_err(|e| fail(format!("cannot preopen: {e}")))?;
+        handles.push(dir);
+    }
+    Ok(handles)
+}
+
+/// A path that names exactly the already-opened directory `dir`.
+#[cfg(target_os = "linux")]
+fn opened_path(dir: &cap_std::fs::Dir, _base: &Path, _relative: &[String]) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()))
+}
+
+/// A path that names the opened directory: elsewhere the checked path itself.
+#[cfg(not(target_os = "linux"))]
+fn opened_path(_dir: &cap_std::fs::Dir, base: &Path, relative: &[String]) -> PathBuf {
+    let mut path = base.to_path_buf();
+    path.extend(relative);
+    path
+}
+
+/// Creates a folder (and its parents) readable only by the owner.
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}

@@ -1,0 +1,419 @@
+//! Resource limits: their manifest syntax (`[limits]`), defaults, the host's
+//! ceiling, and the memory limiter that enforces them inside a store.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+/// A size in bytes, written in `skill.toml` as `"64 MiB"`, `"512 KiB"`,
+/// `"1 GB"` or a plain integer number of bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// `n` mebibytes.
+    pub const fn mib(n: u64) -> Self {
+        ByteSize(n * 1024 * 1024)
+    }
+
+    /// Parses the textual form (`"64 MiB"`, `"1GB"`, `"4096"`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (digits, unit) = text.split_at(split);
+        let number: u64 = digits.parse().map_err(|_| {
+            format!("`{text}` is not a size: write a whole number and a unit, e.g. \"64 MiB\"")
+        })?;
+        let factor: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            "KB" | "kB" => 1_000,
+            "MB" => 1_000_000,
+            "GB" => 1_000_000_000,
+            other => {
+                return Err(format!(
+                    "unknown size unit `{other}` in `{text}`: use B, KiB, MiB, GiB, KB, MB or GB"
+                ));
+            }
+        };
+        number
+            .checked_mul(factor)
+            .map(ByteSize)
+            .ok_or_else(|| format!("size `{text}` is too large"))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        for (factor, unit) in [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")] {
+            if n >= factor && n % factor == 0 {
+                return write!(f, "{} {unit}", n / factor);
+            }
+        }
+        write!(f, "{n} B")
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SizeVisitor;
+        impl Visitor<'_> for SizeVisitor {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a size such as \"64 MiB\" or a number of bytes")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
+                u64::try_from(v)
+                    .map(ByteSize)
+                    .map_err(|_| E::custom("a size cannot be negative"))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                ByteSize::parse(v).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(SizeVisitor)
+    }
+}
+
+/// A wall-clock duration, written in `skill.toml` as `"10s"`, `"500ms"`,
+/// `"2m"` or `"1h"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimeLimit(pub Duration);
+
+impl TimeLimit {
+    /// Parses the textual form (`"10s"`, `"250ms"`, `"5m"`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (digits, unit) = text.split_at(split);
+        let number: u64 = digits.parse().map_err(|_| {
+            format!("`{text}` is not a duration: write a whole number and a unit, e.g. \"10s\"")
+        })?;
+        let duration = match unit.trim() {
+            "ms" => Duration::from_millis(number),
+            "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number.saturating_mul(60)),
+            "h" => Duration::from_secs(number.saturating_mul(3600)),
+            other => {
+                return Err(format!(
+                    "unknown duration unit `{other}` in `{text}`: use ms, s, m or h"
+                ));
+            }
+        };
+        if duration.is_zero() {
+            return Err(format!("duration `{text}` must be greater than zero"));
+        }
+        Ok(TimeLimit(duration))
+    }
+}
+
+impl fmt::Display for TimeLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms % 1000 == 0 {
+            write!(f, "{}s", ms / 1000)
+        } else {
+            write!(f, "{ms}ms")
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeLimit {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        TimeLimit::parse(&text).map_err(de::Error::custom)
+    }
+}
+
+/// The `[limits]` table as written: every key optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct LimitsSection {
+    pub memory: Option<ByteSize>,
+    pub timeout: Option<TimeLimit>,
+    pub output: Option<ByteSize>,
+    pub http_requests: Option<u32>,
+}
+
+/// Effective resource limits for one invocation.
+///
+/// [`Limits::default`] is what a skill gets when its manifest says nothing:
+/// 64 MiB of linear memory, 10 s of wall-clock time, 1 MiB of output
+/// (stdout, stderr and channel messages together) and 32 HTTP requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Linear memory across all of the component's memories.
+    pub memory: ByteSize,
+    /// Wall-clock time for one invocation, host calls included.
+    pub timeout: TimeLimit,
+    /// Bytes the skill may emit: stdout, stderr, channel messages and the
+    /// JSON result together.
+    pub output: ByteSize,
+    /// Outgoing HTTP requests per invocation.
+    pub http_requests: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory: ByteSize::mib(64),
+            timeout: TimeLimit(Duration::from_secs(10)),
+            output: ByteSize::mib(1),
+            http_requests: 32,
+        }
+    }
+}
+
+impl Limits {
+    /// The ceiling a [`crate::RuntimeConfig`] applies unless the host sets
+    /// its own: 1 GiB memory, 5 minutes, 64 MiB output, 1,000 requests.
+    pub fn default_ceiling() -> Self {
+        Limits {
+            memory: ByteSize::mib(1024),
+            timeout: TimeLimit(Duration::from_secs(300)),
+            output: ByteSize::mib(64),
+            http_requests: 1000,
+        }
+    }
+
+    /// The manifest's `[limits]` on top of the defaults.
+    pub(crate) fn from_section(section: &LimitsSection) -> Self {
+        let default = Limits::default();
+        Limits {
+            memory: section.memory.unwrap_or(default.memory),
+            timeout: section.timeout.unwrap_or(default.timeout),
+            output: section.output.unwrap_or(default.output),
+            http_requests: section.http_requests.unwrap_or(default.http_requests),
+        }
+    }
+
+    /// Each limit the smaller of `self` and `other`: how a host lowers limits.
+    pub fn min(&self, other: &Limits) -> Limits {
+        Limits {
+            memory: self.memory.min(other.memory),
+            timeout: self.timeout.min(other.timeout),
+            output: self.output.min(other.output),
+            http_requests: self.http_requests.min(other.http_requests),
+        }
+    }
+
+    /// The first limit of `self` above `ceiling`, as (manifest key, value, ceiling).
+    pub fn first_above(&self, ceiling: &Limits) -> Option<(&'static str, String, String)> {
+        if self.memory > ceiling.memory {
+            return Some((
+                "memory",
+                self.memory.to_string(),
+                ceiling.memory.to_string(),
+            ));
+        }
+        if self.timeout > ceiling.timeout {
+            return Some((
+                "timeout",
+                self.timeout.to_string(),
+                ceiling.timeout.to_string(),
+            ));
+        }
+        if self.output > ceiling.output {
+            return Some((
+                "output",
+                self.output.to_string(),
+                ceiling.output.to_string(),
+            ));
+        }
+        if self.http_requests > ceiling.http_requests {
+            return Some((
+                "http-requests",
+                self.http_requests.to_string(),
+                ceiling.http_requests.to_string(),
+            ));
+        }
+        None
+    }
+}
+
+/// Which limit an invocation ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LimitKind {
+    /// Linear memory (`limits.memory`).
+    Memory,
+    /// Wall-clock time (`limits.timeout`).
+    Timeout,
+    /// Output bytes (`limits.output`).
+    Output,
+    /// Outgoing HTTP requests (`limits.http-requests`).
+    HttpRequests,
+    /// Tables, instances or table elements: fixed by the runtime, not the manifest.
+    Table,
+}
+
+impl LimitKind {
+    /// The `skill.toml` key that raises this limit, if the manifest controls it.
+    pub fn manifest_key(self) -> Option<&'static str> {
+        match self {
+            LimitKind::Memory => Some("limits.memory"),
+            LimitKind::Timeout => Some("limits.timeout"),
+            LimitKind::Output => Some("limits.output"),
+            LimitKind::HttpRequests => Some("limits.http-requests"),
+            LimitKind::Table => None,
+        }
+    }
+}
+
+/// Hard caps on tables and instances. Not manifest-controlled: a component
+/// needs few of each, and a hostile one could otherwise allocate host memory
+/// for millions of table slots.
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+const MAX_INSTANCES: usize = 64;
+const MAX_TABLES: usize = 64;
+const MAX_MEMORIES: usize = 16;
+
+/// Enforces `limits.memory` across all memories of one store and remembers
+/// which limit was hit, so a trap that follows a refused `memory.grow` is
+/// reported as the limit rather than as a skill bug.
+#[derive(Debug)]
+pub(crate) struct MemoryLimiter {
+    max_memory: usize,
+    in_use: usize,
+    peak: usize,
+    pub(crate) hit: Option<LimitKind>,
+}
+
+impl MemoryLimiter {
+    pub(crate) fn new(max_memory: ByteSize) -> Self {
+        MemoryLimiter {
+            max_memory: usize::try_from(max_memory.0).unwrap_or(usize::MAX),
+            in_use: 0,
+            peak: 0,
+            hit: None,
+        }
+    }
+
+    /// The most linear memory the store held at once.
+    pub(crate) fn peak(&self) -> usize {
+        self.peak
+    }
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let after = self.in_use - current.min(self.in_use) + desired;
+        if after > self.max_memory {
+            self.hit = Some(LimitKind::Memory);
+            return Ok(false);
+        }
+        self.in_use = after;
+        self.peak = self.peak.max(after);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > MAX_TABLE_ELEMENTS {
+            self.hit = Some(LimitKind::Table);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_size_accepts_binary_and_decimal_units() {
+        assert_eq!(ByteSize::parse("64 MiB"), Ok(ByteSize(64 << 20)));
+        assert_eq!(ByteSize::parse("64MiB"), Ok(ByteSize(64 << 20)));
+        assert_eq!(ByteSize::parse("2 KB"), Ok(ByteSize(2000)));
+        assert_eq!(ByteSize::parse("4096"), Ok(ByteSize(4096)));
+    }
+
+    #[test]
+    fn byte_size_rejects_unknown_units_and_overflow() {
+        assert!(
+            ByteSize::parse("64 megs")
+                .unwrap_err()
+                .contains("unknown size unit")
+        );
+        assert!(ByteSize::parse("MiB").is_err());
+        assert!(
+            ByteSize::parse("99999999999999999 GiB")
+                .unwrap_err()
+                .contains("too large")
+        );
+    }
+
+    #[test]
+    fn time_limit_parses_units_and_rejects_zero() {
+        assert_eq!(
+            TimeLimit::parse("10s"),
+            Ok(TimeLimit(Duration::from_secs(10)))
+        );
+        assert_eq!(
+            TimeLimit::parse("250ms"),
+            Ok(TimeLimit(Duration::from_millis(250)))
+        );
+        assert_eq!(
+            TimeLimit::parse("2m"),
+            Ok(TimeLimit(Duration::from_secs(120)))
+        );
+        assert!(TimeLimit::parse("0s").is_err());
+        assert!(TimeLimit::parse("10 fortnights").is_err());
+    }
+
+    #[test]
+    fn limits_min_lowers_each_limit_separately() {
+        let manifest = Limits::default();
+        let host = Limits {
+            memory: ByteSize::mib(16),
+            ..Limits::default_ceiling()
+        };
+        let effective = manifest.min(&host);
+        assert_eq!(effective.memory, ByteSize::mib(16));
+        assert_eq!(effective.timeout, manifest.timeout);
+    }
+
+    #[test]
+    fn limiter_counts_all_memories_together() {
+        use wasmtime::ResourceLimiter;
+        let mut limiter = MemoryLimiter::new(ByteSize(100));
+        assert!(limiter.memory_growing(0, 60, None).unwrap_or(false));
+        // A second memory growing to 60 would make 120 in total.
+        assert!(!limiter.memory_growing(0, 60, None).unwrap_or(true));
+        assert_eq!(limiter.hit, Some(LimitKind::Memory));
+    }
+}

@@ -1,0 +1,66 @@
+//! The data a store holds for one invocation: WASI context, resource table,
+//! limiter, channels, HTTP policy, audit and output budget.
+
+use std::sync::{Arc, Mutex};
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::audit::AuditRecorder;
+use crate::capabilities::channels::ChannelState;
+use crate::capabilities::http::HttpPolicy;
+use crate::capabilities::limits::{LimitKind, MemoryLimiter};
+use crate::invocation::output::OutputBudget;
+use crate::invocation::provenance::Provenance;
+
+/// A limit hit outside wasm (in a host call that cannot trap), checked when
+/// the invocation ends. Clones share it.
+#[derive(Clone, Default)]
+pub(crate) struct LimitFlag(Arc<Mutex<Option<LimitKind>>>);
+
+impl LimitFlag {
+    pub(crate) fn set(&self, kind: LimitKind) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(kind);
+    }
+
+    pub(crate) fn get(&self) -> Option<LimitKind> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Store data for one invocation.
+pub(crate) struct InvocationState {
+    pub skill: Arc<str>,
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limiter: MemoryLimiter,
+    pub audit: AuditRecorder,
+    pub output: Arc<OutputBudget>,
+    pub channels: ChannelState,
+    pub http_ctx: WasiHttpCtx,
+    pub http: HttpPolicy,
+    pub provenance: Provenance,
+}
+
+impl WasiView for InvocationState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for InvocationState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http_ctx,
+            table: &mut self.table,
+            hooks: &mut self.http,
+        }
+    }
+}

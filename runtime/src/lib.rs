@@ -1,0 +1,32 @@
+//! A sandboxed runtime for AI-agent skills.
+//!
+//! A skill is a package: `SKILL.md` (instructions for the agent, read as
+//! data and never executed), `skill.toml` (the capabilities it may use) and
+//! a WASI component. A host creates one [`Runtime`], loads packages into
+//! [`Skill`]s and invokes their commands; each invocation runs in a fresh
+//! instance that can reach only what the manifest declares and the host
+//! grants, within the manifest's limits. Everything else is denied, and every
+//! use and denial is an [`AuditEvent`].
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod audit;
+mod bindings;
+pub mod capabilities;
+pub mod component;
+pub mod error;
+pub mod invocation;
+pub mod package;
+mod runtime;
+mod skill;
+
+pub use audit::{AuditEvent, AuditKind, AuditSink, Decision};
+pub use capabilities::Grants;
+pub use capabilities::channels::{ChannelHandler, MemoryChannels, SentMessage};
+pub use capabilities::limits::{ByteSize, LimitKind, Limits, TimeLimit};
+pub use component::{CommandInfo, ComponentKind};
+pub use error::{InvokeError, LoadError};
+pub use invocation::{Failure, Invocation, Outcome, Usage};
+pub use package::{Instructions, Manifest, Package};
+pub use runtime::{Runtime, RuntimeConfig};
+pub use skill::Skill;

@@ -1,0 +1,248 @@
+//! `skill.toml`: the only place capabilities come from. Parsed strictly
+//! (unknown keys are errors) into typed grants and limits; every error names
+//! the file, line and column, the key and what is allowed.
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::capabilities::Grants;
+use crate::capabilities::files::check_file_grants;
+use crate::capabilities::limits::{Limits, LimitsSection};
+
+/// A skill name as the Agent Skills format defines it: 1 to 64 lowercase
+/// letters, digits and single hyphens, not starting or ending with a hyphen.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SkillName(String);
+
+impl SkillName {
+    /// Parses a name such as `moltbook` or `pdf-tools`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let ok = (1..=64).contains(&text.len())
+            && text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !text.starts_with('-')
+            && !text.ends_with('-')
+            && !text.contains("--");
+        if !ok {
+            return Err(format!(
+                "`{text}` is not a skill name: use 1 to 64 lowercase letters, digits and single hyphens, e.g. \"pdf-tools\""
+            ));
+        }
+        Ok(SkillName(text.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SkillName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SkillName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        SkillName::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The component's path inside the package: relative, no `..`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentPath(PathBuf);
+
+impl ComponentPath {
+    /// Parses `skill.wasm`, `bin/skill.wasm`; refuses absolute paths and `..`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let path = Path::new(text);
+        if text.is_empty() {
+            return Err("component path is empty: name the .wasm file, e.g. \"skill.wasm\"".into());
+        }
+        for part in path.components() {
+            match part {
+                Component::Normal(_) | Component::CurDir => {}
+                _ => {
+                    return Err(format!(
+                        "component path `{text}` must stay inside the package folder (relative, no `..`)"
+                    ));
+                }
+            }
+        }
+        Ok(ComponentPath(path.to_path_buf()))
+    }
+
+    /// The relative path.
+    pub fn as_path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for ComponentPath {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ComponentPath::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+fn version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = String::deserialize(d)?;
+    let core = text.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err(serde::de::Error::custom(format!(
+            "`{text}` is not a version: use MAJOR.MINOR.PATCH, e.g. \"0.1.0\""
+        )));
+    }
+    Ok(text)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestFile {
+    skill: SkillSection,
+    #[serde(default)]
+    capabilities: Grants,
+    #[serde(default)]
+    limits: LimitsSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SkillSection {
+    name: SkillName,
+    #[serde(deserialize_with = "version")]
+    version: String,
+    component: ComponentPath,
+}
+
+/// A validated `skill.toml`.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// `[skill].name`; equal to SKILL.md's `name`.
+    pub name: SkillName,
+    /// `[skill].version`.
+    pub version: String,
+    /// `[skill].component`, relative to the package folder.
+    pub component: ComponentPath,
+    /// `[capabilities]`.
+    pub grants: Grants,
+    /// `[limits]` over the defaults.
+    pub limits: Limits,
+}
+
+impl Manifest {
+    /// Parses the text of a `skill.toml`. The error is the full message,
+    /// with line, column and the offending text.
+    pub fn parse(text: &str) -> Result<Manifest, String> {
+        let file: ManifestFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        check_file_grants(&file.capabilities.files)?;
+        check_unique(
+            "channels",
+            file.capabilities.channels.iter().map(|c| c.name.as_str()),
+        )?;
+        check_unique("env", file.capabilities.env.iter().map(|e| e.as_str()))?;
+        check_unique(
+            "secrets",
+            file.capabilities.secrets.iter().map(|s| s.name.as_str()),
+        )?;
+        if let Some(s) = file.capabilities.secrets.iter().find(|s| {
+            !file
+                .capabilities
+                .network
+                .iter()
+                .any(|n| n.covers_host(&s.host))
+        }) {
+            return Err(format!(
+                "capabilities.secrets: secret `{}` is for host `{}`, which no [capabilities].network grant names; add that host to network or fix the secret's host",
+                s.name, s.host
+            ));
+        }
+        Ok(Manifest {
+            name: file.skill.name,
+            version: file.skill.version,
+            component: file.skill.component,
+            grants: file.capabilities,
+            limits: Limits::from_section(&file.limits),
+        })
+    }
+}
+
+fn check_unique<'a>(key: &str, names: impl Iterator<Item = &'a str>) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(format!("capabilities.{key}: `{name}` is declared twice"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str =
+        "[skill]\nname = \"notes\"\nversion = \"0.1.0\"\ncomponent = \"notes.wasm\"\n";
+
+    #[test]
+    fn minimal_manifest_grants_nothing_and_uses_default_limits() {
+        let m = Manifest::parse(MINIMAL).expect("valid");
+        assert!(m.grants.is_empty());
+        assert_eq!(m.limits, Limits::default());
+    }
+
+    #[test]
+    fn a_typo_in_a_key_is_an_error_with_its_location() {
+        let text = format!("{MINIMAL}[capabilities]\nnetwrok = [\"https://a.example/\"]\n");
+        let err = Manifest::parse(&text).expect_err("typo must fail");
+        assert!(err.contains("netwrok"), "{err}");
+        assert!(err.contains("line 6"), "{err}");
+        assert!(err.contains("expected one of"), "{err}");
+    }
+
+    #[test]
+    fn escaping_paths_and_bad_access_are_errors() {
+        for (snippet, expect) in [
+            (
+                "files = [{ guest = \"/n\", host = \"/etc\", access = \"read\" }]",
+                "absolute",
+            ),
+            (
+                "files = [{ guest = \"/n\", host = \"{workspace}/../x\", access = \"read\" }]",
+                "..",
+            ),
+            (
+                "files = [{ guest = \"/n\", host = \"{state}\", access = \"rw\" }]",
+                "read-write",
+            ),
+        ] {
+            let err = Manifest::parse(&format!("{MINIMAL}[capabilities]\n{snippet}\n"))
+                .expect_err(snippet);
+            assert!(err.contains(expect), "{err}");
+        }
+        let err = Manifest::parse(&MINIMAL.replace("notes.wasm", "../x.wasm")).expect_err("escape");
+        assert!(err.contains("inside the package"), "{err}");
+    }
+
+    #[test]
+    fn secrets_must_go_to_a_granted_host() {
+        let text = format!(
+            "{MINIMAL}[capabilities]\nnetwork = [\"https://api.example.com/v1/\"]\nsecrets = [{{ name = \"K\", host = \"evil.example\", header = \"Authorization\" }}]\n"
+        );
+        assert!(
+            Manifest::parse(&text)
+                .expect_err("ungranted")
+                .contains("evil.example")
+        );
+        let ok = text.replace("evil.example", "api.example.com");
+        assert!(Manifest::parse(&ok).is_ok());
+    }
+}

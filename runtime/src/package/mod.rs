@@ -1,0 +1,154 @@
+//! A skill package on disk: `SKILL.md` (instructions), `skill.toml`
+//! (capabilities; absent for an instruction-only skill) and the component
+//! it names. Reading a package validates it; nothing is compiled or run here.
+
+pub mod instructions;
+pub mod manifest;
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub use instructions::Instructions;
+pub use manifest::{Manifest, SkillName};
+
+use crate::error::LoadError;
+
+/// The largest `skill.toml` read, in bytes.
+pub const MAX_MANIFEST_BYTES: u64 = 256 * 1024;
+
+/// A package read from disk and validated.
+#[derive(Debug, Clone)]
+pub struct Package {
+    /// The package folder.
+    pub root: PathBuf,
+    /// What SKILL.md says.
+    pub instructions: Instructions,
+    /// The capability manifest, or `None` for an instruction-only skill.
+    pub manifest: Option<Manifest>,
+}
+
+impl Package {
+    /// Reads a package folder, or the folder of a given SKILL.md.
+    pub fn read(path: &Path) -> Result<Package, LoadError> {
+        let root = if path.file_name().is_some_and(|n| n == "SKILL.md") {
+            path.parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        } else {
+            path.to_path_buf()
+        };
+        let meta = fs::metadata(&root).map_err(|source| LoadError::Read {
+            path: root.clone(),
+            source,
+        })?;
+        if !meta.is_dir() {
+            return Err(LoadError::NotAPackage {
+                path: root,
+                reason: "not a folder: give the package folder or its SKILL.md".into(),
+            });
+        }
+        let skill_md = root.join("SKILL.md");
+        let text = read_limited(&skill_md, instructions::MAX_SKILL_MD_BYTES as u64)?;
+        let instructions = instructions::parse(&String::from_utf8_lossy(&text));
+
+        let manifest_path = root.join("skill.toml");
+        let manifest = match fs::symlink_metadata(&manifest_path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            _ => {
+                let bytes = read_limited(&manifest_path, MAX_MANIFEST_BYTES)?;
+                let text = String::from_utf8(bytes).map_err(|_| LoadError::Manifest {
+                    path: manifest_path.clone(),
+                    message: "skill.toml is not valid UTF-8".into(),
+                })?;
+                let manifest = Manifest::parse(&text).map_err(|message| LoadError::Manifest {
+                    path: manifest_path.clone(),
+                    message,
+                })?;
+                if let Some(name) = &instructions.name
+                    && name != manifest.name.as_str()
+                {
+                    return Err(LoadError::NameMismatch {
+                        manifest: manifest.name.to_string(),
+                        instructions: name.clone(),
+                    });
+                }
+                Some(manifest)
+            }
+        };
+        Ok(Package {
+            root,
+            instructions,
+            manifest,
+        })
+    }
+
+    /// The skill's name: the manifest's, else SKILL.md's, else the folder's.
+    pub fn name(&self) -> String {
+        if let Some(m) = &self.manifest {
+            return m.name.to_string();
+        }
+        self.instructions
+            .name
+            .clone()
+            .or_else(|| {
+                self.root
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| "unnamed".into())
+    }
+
+    /// Reads the component's bytes, refusing a path that leaves the package
+    /// folder through a symlink and a file over `max_bytes`.
+    pub fn read_component(&self, max_bytes: u64) -> Result<(PathBuf, Vec<u8>), LoadError> {
+        let name = self.name();
+        let manifest = self.manifest.as_ref().ok_or(LoadError::InstructionOnly {
+            skill: name.clone(),
+        })?;
+        let path = self.root.join(manifest.component.as_path());
+        let canonical_root = fs::canonicalize(&self.root).map_err(|source| LoadError::Read {
+            path: self.root.clone(),
+            source,
+        })?;
+        let canonical = fs::canonicalize(&path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                LoadError::ComponentMissing {
+                    skill: name.clone(),
+                    path: path.clone(),
+                }
+            } else {
+                LoadError::Read {
+                    path: path.clone(),
+                    source,
+                }
+            }
+        })?;
+        if !canonical.starts_with(&canonical_root) {
+            return Err(LoadError::ComponentOutside { skill: name, path });
+        }
+        let bytes = read_limited(&canonical, max_bytes)?;
+        Ok((path, bytes))
+    }
+}
+
+/// Reads a file, refusing anything larger than `limit` without reading it all.
+fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, LoadError> {
+    let file = fs::File::open(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if bytes.len() as u64 > limit {
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    Ok(bytes)
+}

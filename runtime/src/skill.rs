@@ -1,0 +1,160 @@
+//! [`Skill`]: a loaded, compiled package with its per-skill linker, ready to
+//! be invoked many times, concurrently.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use wasmtime::Engine;
+use wasmtime::component::{Component, InstancePre};
+use wasmtime_wasi::p2::bindings::CommandPre;
+
+use crate::capabilities::build_linker;
+use crate::capabilities::limits::Limits;
+use crate::component::{self, Command, CommandInfo, ComponentKind};
+use crate::error::{InvokeError, LoadError};
+use crate::invocation::state::InvocationState;
+use crate::invocation::{self, Invocation, Outcome};
+use crate::package::{Manifest, Package};
+use crate::runtime::RuntimeConfig;
+
+pub(crate) struct SkillInner {
+    pub name: Arc<str>,
+    pub package: Package,
+    pub manifest: Manifest,
+    pub limits: Limits,
+    pub component: Component,
+    pub pre: InstancePre<InvocationState>,
+    pub cli_pre: Option<CommandPre<InvocationState>>,
+    pub kind: ComponentKind,
+    pub commands: Vec<Command>,
+    pub imports: Vec<String>,
+    pub state_dir: PathBuf,
+    pub invocations: Arc<AtomicU64>,
+}
+
+/// A loaded skill. Cheap to clone; clones share the compiled component.
+#[derive(Clone)]
+pub struct Skill {
+    inner: Arc<SkillInner>,
+}
+
+impl std::fmt::Debug for Skill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Skill")
+            .field("name", &self.inner.name)
+            .field("kind", &self.inner.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Skill {
+    pub(crate) fn load(
+        engine: &Engine,
+        config: &RuntimeConfig,
+        package: Package,
+        invocations: Arc<AtomicU64>,
+    ) -> Result<Skill, LoadError> {
+        let name = package.name();
+        let manifest = package.manifest.clone().ok_or(LoadError::InstructionOnly {
+            skill: name.clone(),
+        })?;
+        if let Some((key, value, ceiling)) = manifest.limits.first_above(&config.ceiling) {
+            return Err(LoadError::AboveCeiling {
+                skill: name,
+                key,
+                value,
+                ceiling,
+            });
+        }
+        let (path, bytes) = package.read_component(config.max_component_size.0)?;
+        let compiled = component::compile(engine, &name, &path, &bytes, &manifest.grants)?;
+        let linker = build_linker(engine, &manifest.grants).map_err(|e| LoadError::Setup {
+            skill: name.clone(),
+            reason: format!("cannot build the linker: {e:#}"),
+        })?;
+        let pre = linker.instantiate_pre(&compiled.component).map_err(|e| {
+            LoadError::InvalidComponent {
+                skill: name.clone(),
+                path: path.clone(),
+                reason: format!(
+                    "its imports cannot be satisfied: {}",
+                    component::first_line(&format!("{e:#}"))
+                ),
+            }
+        })?;
+        let cli_pre = match compiled.kind {
+            ComponentKind::Cli => {
+                Some(
+                    CommandPre::new(pre.clone()).map_err(|e| LoadError::InvalidComponent {
+                        skill: name.clone(),
+                        path: path.clone(),
+                        reason: format!("its wasi:cli/run export has the wrong shape: {e:#}"),
+                    })?,
+                )
+            }
+            ComponentKind::Typed => None,
+        };
+        let state_dir = config.state_root.join(manifest.name.as_str());
+        Ok(Skill {
+            inner: Arc::new(SkillInner {
+                name: name.into(),
+                limits: manifest.limits,
+                manifest,
+                package,
+                component: compiled.component,
+                pre,
+                cli_pre,
+                kind: compiled.kind,
+                commands: compiled.commands,
+                imports: compiled.imports,
+                state_dir,
+                invocations,
+            }),
+        })
+    }
+
+    /// The skill's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The package it was loaded from.
+    pub fn package(&self) -> &Package {
+        &self.inner.package
+    }
+
+    /// Its validated manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.inner.manifest
+    }
+
+    /// How its component is called.
+    pub fn kind(&self) -> ComponentKind {
+        self.inner.kind
+    }
+
+    /// Its commands with their JSON Schemas (empty for a `wasi:cli/command`,
+    /// which takes any command name).
+    pub fn commands(&self) -> Vec<CommandInfo> {
+        self.inner.commands.iter().map(|c| c.info.clone()).collect()
+    }
+
+    /// The interfaces its component imports, each granted.
+    pub fn imports(&self) -> &[String] {
+        &self.inner.imports
+    }
+
+    /// The folder that backs its `{state}` grants.
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.inner.state_dir
+    }
+
+    /// Runs one command in a fresh instance. `Err` means the call could not
+    /// start (unknown command, bad input, widened grants); once started,
+    /// every ending, failures included, is an [`Outcome`].
+    pub async fn invoke(&self, request: Invocation) -> Result<Outcome, InvokeError> {
+        let id = self.inner.invocations.fetch_add(1, Ordering::Relaxed);
+        invocation::run(&self.inner, request, id).await
+    }
+}
