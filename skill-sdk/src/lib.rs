@@ -49,6 +49,17 @@ pub mod channels {
     /// and `std::error::Error`).
     pub use crate::bindings::skills::runtime::channels::ChannelError;
 
+    impl ChannelError {
+        /// The reason in plain words, as the host wrote it.
+        pub fn message(&self) -> String {
+            match self {
+                ChannelError::Denied(reason) => format!("denied: {reason}"),
+                ChannelError::TooLarge(max) => format!("message too large: at most {max} bytes"),
+                ChannelError::Failed(reason) => format!("host failed: {reason}"),
+            }
+        }
+    }
+
     /// Sends `message` on `channel`.
     pub fn send(channel: &str, message: &str) -> Result<(), ChannelError> {
         crate::bindings::skills::runtime::channels::send(channel, message)
@@ -70,7 +81,7 @@ macro_rules! skill {
             world: $world,
             path: "wit",
             runtime_path: "::skill_sdk::wit_bindgen::rt",
-            bitflags_path: "::skill_sdk::wit_bindgen::bitflags",
+            bitflags_path: "::skill_sdk::wit_bindgen::rt::bitflags",
             generate_all,
         });
     };

@@ -56,7 +56,7 @@ impl Guest for Notes {
             + 1;
         fs::write(COUNTER, count.to_string()).map_err(|e| io(COUNTER, e))?;
         let message = format!("note added: {title} (note #{count} from this skill)");
-        skill_sdk::channels::send("feed", &message).map_err(|e| NotesError::Io(e.to_string()))?;
+        skill_sdk::channels::send("feed", &message).map_err(|e| NotesError::Io(e.message()))?;
         Ok(path.display().to_string())
     }
 

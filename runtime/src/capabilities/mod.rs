@@ -5,6 +5,7 @@
 
 pub mod channels;
 pub mod env;
+pub(crate) mod file_audit;
 pub mod files;
 pub mod http;
 pub mod limits;
@@ -164,6 +165,7 @@ pub(crate) fn build_linker(
 ) -> wasmtime::Result<Linker<InvocationState>> {
     let mut linker = Linker::new(engine);
     link_base(&mut linker)?;
+    file_audit::add_to_linker(&mut linker)?;
     if !grants.channels.is_empty() {
         crate::bindings::skills::runtime::channels::add_to_linker::<_, HasSelf<InvocationState>>(
             &mut linker,

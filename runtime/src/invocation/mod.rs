@@ -428,6 +428,7 @@ pub(crate) async fn run(
             provenance: provenance.clone(),
         },
         provenance: provenance.clone(),
+        fs_paths: Default::default(),
     };
     let mut store = Store::new(skill.component.engine(), state);
     store.limiter(|s| &mut s.limiter);
@@ -625,7 +626,12 @@ fn classify(
             Some(panic) => format!("it panicked: {panic}"),
             None => "it hit `unreachable` (a Rust panic or abort)".to_owned(),
         },
-        Some(Trap::MemoryOutOfBounds) => "out-of-bounds memory access".to_owned(),
+        // Rust and C guests keep their stack in linear memory below the data,
+        // so running off it is an out-of-bounds access rather than call-stack exhaustion.
+        Some(Trap::MemoryOutOfBounds) => {
+            "out-of-bounds memory access (most often a stack overflow in the skill's own stack)"
+                .to_owned()
+        }
         Some(Trap::IntegerDivisionByZero) => "integer division by zero".to_owned(),
         Some(other) => other.to_string(),
         None => crate::component::first_line(&error.root_cause().to_string()),

@@ -44,6 +44,7 @@ pub(crate) struct InvocationState {
     pub http_ctx: WasiHttpCtx,
     pub http: HttpPolicy,
     pub provenance: Provenance,
+    pub fs_paths: crate::capabilities::file_audit::DescriptorPaths,
 }
 
 impl WasiView for InvocationState {

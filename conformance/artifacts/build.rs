@@ -1,0 +1,93 @@
+//! Builds the guest components with their own target directory (so this
+//! nested cargo never waits on the outer one's lock) and writes their paths
+//! into `artifacts.rs`. Runs once per test build, not once per test.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Guest packages: (cargo package, constant name, artifact file).
+const GUESTS: &[(&str, &str, &str)] = &[
+    ("hello", "HELLO", "hello.wasm"),
+    ("notes", "NOTES", "notes.wasm"),
+    ("guest-escape", "ESCAPE", "guest-escape.wasm"),
+    ("guest-types", "TYPES", "guest_types.wasm"),
+    ("guest-sockets", "SOCKETS", "guest-sockets.wasm"),
+];
+
+fn main() {
+    let manifest_dir = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    );
+    let root = manifest_dir
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root");
+    let target_dir = root.join("target/wasm-guests");
+    for watched in [
+        "examples",
+        "conformance/guests",
+        "skill-sdk/src",
+        "wit",
+        "Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
+        .arg(&target_dir);
+    for (package, _, _) in GUESTS {
+        command.args(["-p", package]);
+    }
+    // The outer build's flags and target settings are for the host, not the guests.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_PROFILE_RELEASE_DEBUG",
+    ] {
+        command.env_remove(var);
+    }
+    let status = command
+        .status()
+        .expect("running cargo to build the guest components");
+    if !status.success() {
+        panic!(
+            "building the guest components failed (errors above). If the wasm32-wasip2 target is missing, run: rustup target add wasm32-wasip2"
+        );
+    }
+
+    let out = target_dir.join("wasm32-wasip2/release");
+    let mut code = String::new();
+    for (package, constant, file) in GUESTS {
+        let path = out.join(file);
+        assert!(
+            path.exists(),
+            "guest `{package}` built but {} is missing",
+            path.display()
+        );
+        code.push_str(&format!(
+            "/// The built `{package}` component.\npub const {constant}: &str = {:?};\n",
+            path.display().to_string()
+        ));
+    }
+    code.push_str(&format!(
+        "/// The workspace root.\npub const WORKSPACE: &str = {:?};\n",
+        root.display().to_string()
+    ));
+    let dest = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("artifacts.rs");
+    std::fs::write(dest, code).expect("writing artifacts.rs");
+}

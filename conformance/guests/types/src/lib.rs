@@ -1,0 +1,31 @@
+//! Typed exports covering every WIT type `skill-run` converts to and from JSON.
+
+skill_sdk::skill!("types");
+
+struct Types;
+
+impl Guest for Types {
+    fn echo(value: Everything) -> Everything {
+        value
+    }
+
+    fn nothing() {}
+
+    fn add(a: u32, b: u32, c: Option<u32>) -> u64 {
+        u64::from(a) + u64::from(b) + u64::from(c.unwrap_or(0))
+    }
+
+    fn maybe_fail(fail: bool) -> Result<String, Shape> {
+        if fail {
+            Err(Shape::Rect((3, 4)))
+        } else {
+            Ok("fine".into())
+        }
+    }
+
+    fn big(n: u32) -> String {
+        "b".repeat(n as usize)
+    }
+}
+
+export!(Types);

@@ -1,0 +1,348 @@
+//! FS: what a skill can see and change on the host's filesystem.
+
+use std::fs;
+
+use serde_json::json;
+use skill_runtime::{AuditKind, Decision, Invocation, InvokeError};
+
+use super::*;
+
+const GRANTS: &str = r#"files = [
+  { guest = "/rw", host = "{workspace}/rw", access = "read-write" },
+  { guest = "/ro", host = "{workspace}/ro", access = "read" },
+]
+"#;
+
+/// A workspace with `rw/` and `ro/` folders, a secret beside them and one outside the workspace.
+struct World {
+    workspace: tempfile::TempDir,
+    outside: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        let workspace = tempfile::tempdir().expect("workspace");
+        let outside = tempfile::tempdir().expect("outside");
+        fs::create_dir(workspace.path().join("rw")).expect("rw");
+        fs::create_dir(workspace.path().join("ro")).expect("ro");
+        fs::write(workspace.path().join("ro/keep.txt"), "original").expect("ro file");
+        fs::write(workspace.path().join("rw/mine.txt"), "mine").expect("rw file");
+        fs::write(workspace.path().join("secret.txt"), CANARY).expect("secret");
+        fs::write(outside.path().join("id_rsa"), CANARY).expect("outside secret");
+        World { workspace, outside }
+    }
+
+    fn ro_file(&self) -> String {
+        fs::read_to_string(self.workspace.path().join("ro/keep.txt")).expect("ro file readable")
+    }
+}
+
+/// FS-001: An absolute host path outside every grant cannot be read.
+#[test]
+fn fs_001_absolute_path_outside_grants_is_unreadable() {
+    let (host, world) = (Host::new(), World::new());
+    let skill = host.load(&escape_package(GRANTS));
+    let target = world.outside.path().join("id_rsa");
+    let outcome = attempt(
+        &skill,
+        "read",
+        json!({"path": target}),
+        Some(world.workspace.path()),
+    );
+    err_text(&outcome);
+    assert_no_canary(&outcome);
+    let outcome = attempt(
+        &skill,
+        "read",
+        json!({"path": "/etc/passwd"}),
+        Some(world.workspace.path()),
+    );
+    assert!(
+        !format!("{:?}", outcome.result).contains("root:"),
+        "read /etc/passwd: {:?}",
+        outcome.result
+    );
+}
+
+/// FS-002: `..` cannot climb out of a grant, and the attempt is audited as a denial.
+#[test]
+fn fs_002_dotdot_cannot_leave_a_grant_and_is_audited() {
+    let (host, world) = (Host::new(), World::new());
+    let skill = host.load(&escape_package(GRANTS));
+    for path in [
+        "/rw/../secret.txt",
+        "/ro/../../secret.txt",
+        "/rw/../../../../../../etc/passwd",
+    ] {
+        let outcome = attempt(
+            &skill,
+            "read",
+            json!({"path": path}),
+            Some(world.workspace.path()),
+        );
+        err_text(&outcome);
+        assert_no_canary(&outcome);
+        assert!(
+            denied(&outcome, AuditKind::File, ".."),
+            "no audited denial for {path}: {:?}",
+            outcome.audit
+        );
+    }
+}
+
+/// FS-003: A symlink inside a grant that points outside it is not followed out.
+#[test]
+fn fs_003_symlink_pointing_out_of_a_grant_is_not_followed() {
+    let (host, world) = (Host::new(), World::new());
+    let rw = world.workspace.path().join("rw");
+    std::os::unix::fs::symlink(world.outside.path().join("id_rsa"), rw.join("link-file"))
+        .expect("symlink");
+    std::os::unix::fs::symlink(world.outside.path(), rw.join("link-dir")).expect("symlink");
+    std::os::unix::fs::symlink("../secret.txt", rw.join("link-relative")).expect("symlink");
+    let skill = host.load(&escape_package(GRANTS));
+    for path in ["/rw/link-file", "/rw/link-dir/id_rsa", "/rw/link-relative"] {
+        let outcome = attempt(
+            &skill,
+            "read",
+            json!({"path": path}),
+            Some(world.workspace.path()),
+        );
+        err_text(&outcome);
+        assert_no_canary(&outcome);
+    }
+    // Writing through the link must not change the file outside either.
+    let outcome = attempt(
+        &skill,
+        "write",
+        json!({"path": "/rw/link-file", "content": "pwned"}),
+        Some(world.workspace.path()),
+    );
+    err_text(&outcome);
+    assert_eq!(
+        fs::read_to_string(world.outside.path().join("id_rsa")).expect("outside file"),
+        CANARY
+    );
+}
+
+/// FS-004: A read-only grant refuses writes and the host file is unchanged.
+#[test]
+fn fs_004_read_only_grant_refuses_writes() {
+    let (host, world) = (Host::new(), World::new());
+    let skill = host.load(&escape_package(GRANTS));
+    let ws = Some(world.workspace.path());
+    for (attempt_name, input) in [
+        (
+            "write",
+            json!({"path": "/ro/keep.txt", "content": "changed"}),
+        ),
+        ("append", json!({"path": "/ro/keep.txt", "content": "more"})),
+        ("truncate", json!({"path": "/ro/keep.txt"})),
+        ("write", json!({"path": "/ro/new.txt", "content": "new"})),
+        ("remove", json!({"path": "/ro/keep.txt"})),
+        ("mkdir", json!({"path": "/ro/sub"})),
+        (
+            "rename",
+            json!({"from": "/ro/keep.txt", "to": "/ro/moved.txt"}),
+        ),
+    ] {
+        let outcome = attempt(&skill, attempt_name, input, ws);
+        err_text(&outcome);
+        assert!(
+            outcome
+                .audit
+                .iter()
+                .any(|e| e.kind == AuditKind::File && e.decision == Decision::Deny),
+            "{attempt_name}: no denial audited"
+        );
+    }
+    assert_eq!(world.ro_file(), "original");
+    let mut names: Vec<_> = fs::read_dir(world.workspace.path().join("ro"))
+        .expect("ro")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["keep.txt"]);
+}
+
+/// FS-005: Files cannot be moved or hard-linked between a read-only and a read-write grant.
+#[test]
+fn fs_005_no_rename_or_hard_link_across_grants() {
+    let (host, world) = (Host::new(), World::new());
+    let skill = host.load(&escape_package(GRANTS));
+    let ws = Some(world.workspace.path());
+    // A hard link into /rw would let the skill write the read-only file through /rw.
+    let outcome = attempt(
+        &skill,
+        "hard-link",
+        json!({"from": "/ro/keep.txt", "to": "/rw/alias.txt"}),
+        ws,
+    );
+    err_text(&outcome);
+    let outcome = attempt(
+        &skill,
+        "write",
+        json!({"path": "/rw/alias.txt", "content": "changed"}),
+        ws,
+    );
+    ok_value(&outcome);
+    assert_eq!(world.ro_file(), "original");
+    // Moving the read-only file out, or a new file in, is refused too.
+    err_text(&attempt(
+        &skill,
+        "rename",
+        json!({"from": "/ro/keep.txt", "to": "/rw/stolen.txt"}),
+        ws,
+    ));
+    err_text(&attempt(
+        &skill,
+        "rename",
+        json!({"from": "/rw/mine.txt", "to": "/ro/planted.txt"}),
+        ws,
+    ));
+    assert_eq!(world.ro_file(), "original");
+    assert!(!world.workspace.path().join("ro/planted.txt").exists());
+}
+
+/// FS-006: Inside a read-write grant, reads and writes work and land in the host folder.
+#[test]
+fn fs_006_read_write_grant_works_for_granted_paths() {
+    let (host, world) = (Host::new(), World::new());
+    let skill = host.load(&escape_package(GRANTS));
+    let ws = Some(world.workspace.path());
+    assert_eq!(
+        ok_value(&attempt(
+            &skill,
+            "write",
+            json!({"path": "/rw/new.txt", "content": "hello"}),
+            ws
+        )),
+        true
+    );
+    assert_eq!(
+        fs::read_to_string(world.workspace.path().join("rw/new.txt")).expect("written"),
+        "hello"
+    );
+    assert_eq!(
+        ok_value(&attempt(
+            &skill,
+            "read",
+            json!({"path": "/ro/keep.txt"}),
+            ws
+        )),
+        "original"
+    );
+    assert_eq!(
+        ok_value(&attempt(&skill, "list", json!({"path": "/rw"}), ws)),
+        json!(["mine.txt", "new.txt"])
+    );
+    let outcome = attempt(&skill, "read", json!({"path": "/rw/mine.txt"}), ws);
+    assert!(outcome.audit.iter().any(|e| e.kind == AuditKind::File
+        && e.target == "/rw/mine.txt"
+        && e.decision == Decision::Allow));
+}
+
+/// FS-007: With no file grants, the skill sees no filesystem at all.
+#[test]
+fn fs_007_no_grants_means_no_filesystem() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(""));
+    for path in ["/", ".", "/tmp", "/etc"] {
+        err_text(&attempt(&skill, "list", json!({"path": path}), None));
+    }
+    err_text(&attempt(
+        &skill,
+        "read",
+        json!({"path": "/etc/hostname"}),
+        None,
+    ));
+    // wasi-libc reports `/` when the host sets no working directory: not the host's.
+    let host_cwd = std::env::current_dir().expect("cwd").display().to_string();
+    assert_ne!(
+        ok_value(&attempt(&skill, "cwd", json!({}), None)),
+        serde_json::Value::String(host_cwd)
+    );
+}
+
+/// FS-008: A grant whose host folder is a symlink leaving the workspace is refused before the skill runs.
+#[test]
+fn fs_008_granted_folder_that_is_a_symlink_out_is_refused() {
+    let (host, world) = (Host::new(), World::new());
+    fs::remove_dir_all(world.workspace.path().join("rw")).expect("remove rw");
+    std::os::unix::fs::symlink(world.outside.path(), world.workspace.path().join("rw"))
+        .expect("symlink");
+    let skill = host.load(&escape_package(GRANTS));
+    let error = block_on(
+        skill.invoke(
+            Invocation::new("list")
+                .input(json!({"path": "/rw"}))
+                .workspace(world.workspace.path()),
+        ),
+    )
+    .expect_err("a symlinked grant must be refused");
+    assert!(matches!(error, InvokeError::Preopen { .. }), "{error}");
+    assert!(error.to_string().contains("/rw"), "{error}");
+}
+
+/// FS-009: `{state}` is private to the skill, created by the runtime, and kept between invocations.
+#[test]
+fn fs_009_state_is_private_and_persists() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(
+        r#"files = [{ guest = "/state", host = "{state}", access = "read-write" }]"#,
+    ));
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/counter", "content": "1"}),
+        None,
+    ));
+    assert_eq!(
+        ok_value(&attempt(
+            &skill,
+            "read",
+            json!({"path": "/state/counter"}),
+            None
+        )),
+        "1"
+    );
+    let on_disk = host.state.path().join("escape/counter");
+    assert_eq!(fs::read_to_string(&on_disk).expect("state file"), "1");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(host.state.path().join("escape"))
+            .expect("state dir")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "state folder is readable by others: {mode:o}"
+        );
+    }
+    // Another skill's state is a different folder: it cannot see this file.
+    let other = TempPackage::new(
+        "other",
+        skill_test_artifacts::ESCAPE,
+        &format!(
+            "{}[capabilities]\nchannels = [{{ name = \"out\", direction = \"send\" }}]\nfiles = [{{ guest = \"/state\", host = \"{{state}}\", access = \"read-write\" }}]\n",
+            skill_table("other")
+        ),
+    );
+    let other = host.load(&other);
+    err_text(&attempt(
+        &other,
+        "read",
+        json!({"path": "/state/counter"}),
+        None,
+    ));
+}
+
+/// FS-010: A `{workspace}` grant without a workspace from the host is an error, not a guess.
+#[test]
+fn fs_010_workspace_grant_needs_a_workspace() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(GRANTS));
+    let error = block_on(skill.invoke(Invocation::new("list"))).expect_err("no workspace");
+    assert!(matches!(error, InvokeError::NoWorkspace { .. }), "{error}");
+}

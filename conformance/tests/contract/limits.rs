@@ -1,0 +1,219 @@
+//! LIM: memory, time, output and stack limits. Hitting one fails the
+//! invocation cleanly; the host keeps running and its memory stays bounded.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use skill_runtime::{AuditKind, ByteSize, LimitKind, Limits};
+
+use super::*;
+
+fn limit_kind(outcome: &Outcome) -> LimitKind {
+    match failure(outcome) {
+        Failure::Limit { kind, .. } => *kind,
+        other => panic!("expected a limit, got {other:?}"),
+    }
+}
+
+/// LIM-001: A memory bomb stops at `limits.memory`; the message names the key to raise.
+#[test]
+fn lim_001_memory_bomb_stops_at_the_limit() {
+    let host = Host::new();
+    let skill = host.load(&escape_package("[limits]\nmemory = \"32 MiB\"\n"));
+    let outcome = attempt(&skill, "alloc", json!({"mib": 4096}), None);
+    assert_eq!(limit_kind(&outcome), LimitKind::Memory);
+    assert!(
+        failure(&outcome)
+            .message()
+            .contains("limits.memory = 32 MiB"),
+        "{}",
+        failure(&outcome).message()
+    );
+    assert_eq!(failure(&outcome).exit_code(), 3);
+    assert!(
+        outcome.usage.peak_memory <= 32 << 20,
+        "peak {}",
+        outcome.usage.peak_memory
+    );
+    assert!(denied(&outcome, AuditKind::Limit, "limits.memory"));
+    // Within the limit the same code succeeds.
+    assert_eq!(
+        ok_value(&attempt(&skill, "alloc", json!({"mib": 4}), None)),
+        4
+    );
+}
+
+/// LIM-002: An endless loop is stopped at `limits.timeout`.
+#[test]
+fn lim_002_endless_loop_is_stopped_at_the_timeout() {
+    let host = Host::new();
+    let skill = host.load(&escape_package("[limits]\ntimeout = \"300ms\"\n"));
+    let started = Instant::now();
+    let outcome = attempt(&skill, "spin", json!({}), None);
+    assert_eq!(limit_kind(&outcome), LimitKind::Timeout);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        failure(&outcome)
+            .message()
+            .contains("limits.timeout = 300ms")
+    );
+}
+
+/// LIM-003: A skill printing 500 MB is stopped at `limits.output`; the host holds no more than the limit.
+#[test]
+fn lim_003_huge_output_is_cut_at_the_limit() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(
+        "[limits]\noutput = \"1 MiB\"\ntimeout = \"20s\"\n",
+    ));
+    let outcome = attempt(&skill, "print", json!({"kib": 500 * 1024}), None);
+    assert_eq!(limit_kind(&outcome), LimitKind::Output);
+    assert!(
+        outcome.usage.output_bytes <= 1 << 20,
+        "{} bytes",
+        outcome.usage.output_bytes
+    );
+}
+
+/// LIM-004: A stderr flood counts against the output limit and at most 64 KiB of it is kept.
+#[test]
+fn lim_004_stderr_flood_is_bounded() {
+    let host = Host::new();
+    let skill = host.load(&escape_package("[limits]\noutput = \"2 MiB\"\n"));
+    let outcome = attempt(&skill, "stderr", json!({"kib": 100 * 1024}), None);
+    assert_eq!(limit_kind(&outcome), LimitKind::Output);
+    assert!(outcome.stderr.len() <= 64 * 1024);
+    assert!(outcome.stderr_dropped > 0);
+}
+
+/// LIM-005: A stack overflow is the skill failing (exit 1) with a one-line cause, not a host crash.
+#[test]
+fn lim_005_stack_overflow_is_a_clean_trap() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(""));
+    let outcome = attempt(&skill, "recurse", json!({}), None);
+    let Failure::Trap { cause } = failure(&outcome) else {
+        panic!("expected a trap: {:?}", outcome.result)
+    };
+    assert!(cause.contains("stack overflow"), "{cause}");
+    assert!(!cause.contains('\n'), "cause is not one line: {cause}");
+    assert_eq!(failure(&outcome).exit_code(), 1);
+    // The host is fine: the same skill runs again.
+    assert!(attempt(&skill, "echo", json!(1), None).result.is_ok());
+}
+
+/// LIM-006: A panic is the skill failing, and its message is reported in one line.
+#[test]
+fn lim_006_panic_is_reported_with_its_message() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(""));
+    let outcome = attempt(&skill, "panic", json!({"why": "on purpose"}), None);
+    let Failure::Trap { cause } = failure(&outcome) else {
+        panic!("expected a trap: {:?}", outcome.result)
+    };
+    assert!(cause.contains("deliberate panic: on purpose"), "{cause}");
+    // wasi:cli/exit in 0.2 carries success or failure only: any non-zero code arrives as 1.
+    let outcome = attempt(&skill, "exit", json!({"code": 7}), None);
+    assert!(
+        matches!(failure(&outcome), Failure::SkillError { .. }),
+        "{:?}",
+        outcome.result
+    );
+    assert!(
+        failure(&outcome).message().contains("exited with status"),
+        "{}",
+        failure(&outcome).message()
+    );
+}
+
+/// LIM-007: A host can lower limits per call but the manifest's still apply when the host asks for more.
+#[test]
+fn lim_007_host_lowers_limits_never_raises_them() {
+    let host = Host::new();
+    let skill = host.load(&escape_package("[limits]\nmemory = \"64 MiB\"\n"));
+    let lower = Limits {
+        memory: ByteSize::mib(16),
+        ..Limits::default_ceiling()
+    };
+    let outcome = attempt_with(
+        &skill,
+        Invocation::new("alloc")
+            .input(json!({"mib": 24}))
+            .limits(lower),
+        None,
+    );
+    assert_eq!(limit_kind(&outcome), LimitKind::Memory);
+    let higher = Limits {
+        memory: ByteSize::mib(1024),
+        ..Limits::default_ceiling()
+    };
+    let outcome = attempt_with(
+        &skill,
+        Invocation::new("alloc")
+            .input(json!({"mib": 100}))
+            .limits(higher),
+        None,
+    );
+    assert_eq!(limit_kind(&outcome), LimitKind::Memory);
+}
+
+/// LIM-008: A typed command's result counts against the output limit too.
+#[test]
+fn lim_008_oversized_typed_result_hits_the_output_limit() {
+    let host = Host::new();
+    let toml = format!("{}[limits]\noutput = \"64 KiB\"\n", skill_table("types"));
+    let skill = host.load(&TempPackage::new(
+        "types",
+        skill_test_artifacts::TYPES,
+        &toml,
+    ));
+    assert!(
+        attempt(&skill, "big", json!({"n": 1000}), None)
+            .result
+            .is_ok()
+    );
+    let outcome = attempt(&skill, "big", json!({"n": 1_000_000}), None);
+    assert_eq!(limit_kind(&outcome), LimitKind::Output);
+}
+
+/// LIM-009: Many invocations of a limit-hitting skill leave the host able to run others (no leaked state).
+#[test]
+fn lim_009_host_survives_repeated_limit_hits_concurrently() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(
+        "[limits]\nmemory = \"16 MiB\"\ntimeout = \"200ms\"\n",
+    ));
+    let outcomes = block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let skill = skill.clone();
+            let (name, input) = if i % 2 == 0 {
+                ("alloc", json!({"mib": 1000}))
+            } else {
+                ("spin", json!({}))
+            };
+            tasks.push(tokio::spawn(async move {
+                skill.invoke(Invocation::new(name).input(input)).await
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.expect("task").expect("started"));
+        }
+        outcomes
+    });
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o.result, Err(Failure::Limit { .. })))
+    );
+    assert!(
+        attempt(&skill, "echo", json!("still here"), None)
+            .result
+            .is_ok()
+    );
+}

@@ -1,0 +1,204 @@
+//! LOAD: what is refused before anything runs.
+
+use std::fs;
+
+use skill_runtime::LoadError;
+
+use super::*;
+
+fn package_with_bytes(name: &str, bytes: &[u8], capabilities: &str) -> TempPackage {
+    let package = TempPackage::new(
+        name,
+        skill_test_artifacts::HELLO,
+        &format!("{}{capabilities}", skill_table(name)),
+    );
+    fs::write(package.path().join("skill.wasm"), bytes).expect("write component");
+    package
+}
+
+fn component_importing(interface: &str) -> Vec<u8> {
+    wat::parse_str(format!(r#"(component (import "{interface}" (instance)))"#)).expect("valid wat")
+}
+
+/// LOAD-001: A file that is not WebAssembly is refused with what it is.
+#[test]
+fn load_001_junk_is_refused() {
+    let host = Host::new();
+    let err = host.load_err(&package_with_bytes("junk", b"#!/bin/sh\nrm -rf ~\n", ""));
+    assert!(matches!(err, LoadError::InvalidComponent { .. }), "{err}");
+    assert!(
+        err.to_string().contains("not a WebAssembly binary"),
+        "{err}"
+    );
+}
+
+/// LOAD-002: A truncated component is refused, not half-loaded.
+#[test]
+fn load_002_truncated_component_is_refused() {
+    let host = Host::new();
+    let bytes = fs::read(skill_test_artifacts::HELLO).expect("hello");
+    for cut in [9, bytes.len() / 2, bytes.len() - 1] {
+        let err = host.load_err(&package_with_bytes("cut", &bytes[..cut], ""));
+        assert!(
+            matches!(err, LoadError::InvalidComponent { .. }),
+            "cut at {cut}: {err}"
+        );
+    }
+}
+
+/// LOAD-003: A core module is refused with the command that makes a component.
+#[test]
+fn load_003_core_module_is_refused_with_the_fix() {
+    let host = Host::new();
+    let core = wat::parse_str("(module (func (export \"_start\")))").expect("wat");
+    let err = host.load_err(&package_with_bytes("core", &core, ""));
+    assert!(
+        err.to_string().contains("core WebAssembly module")
+            && err.to_string().contains("wasm32-wasip2"),
+        "{err}"
+    );
+}
+
+/// LOAD-004: Importing wasi:http without a network grant is refused, naming the interface and the key.
+#[test]
+fn load_004_http_import_without_network_is_refused() {
+    let host = Host::new();
+    let err = host.load_err(&package_with_bytes(
+        "http",
+        &component_importing("wasi:http/outgoing-handler@0.2.0"),
+        "",
+    ));
+    let text = err.to_string();
+    assert!(
+        matches!(err, LoadError::NotGranted { key: "network", .. }),
+        "{text}"
+    );
+    assert!(
+        text.contains("wasi:http/outgoing-handler@0.2.0")
+            && text.contains("[capabilities].network"),
+        "{text}"
+    );
+}
+
+/// LOAD-005: Raw sockets are never granted, even to a real program that uses them.
+#[test]
+fn load_005_sockets_are_refused() {
+    let host = Host::new();
+    let package = TempPackage::new(
+        "sockets",
+        skill_test_artifacts::SOCKETS,
+        &skill_table("sockets"),
+    );
+    let err = host.load_err(&package);
+    assert!(matches!(err, LoadError::Unavailable { .. }), "{err}");
+    assert!(err.to_string().contains("wasi:sockets"), "{err}");
+    let with_network = TempPackage::new(
+        "sockets",
+        skill_test_artifacts::SOCKETS,
+        &format!(
+            "{}[capabilities]\nnetwork = [\"http://127.0.0.1:22/\"]\n",
+            skill_table("sockets")
+        ),
+    );
+    assert!(matches!(
+        host.load_err(&with_network),
+        LoadError::Unavailable { .. }
+    ));
+}
+
+/// LOAD-006: The channels interface needs a channels grant.
+#[test]
+fn load_006_channels_import_without_grant_is_refused() {
+    let host = Host::new();
+    let package = TempPackage::new(
+        "escape",
+        skill_test_artifacts::ESCAPE,
+        &skill_table("escape"),
+    );
+    let err = host.load_err(&package);
+    assert!(
+        matches!(
+            err,
+            LoadError::NotGranted {
+                key: "channels",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+/// LOAD-007: Interfaces the runtime does not know are refused.
+#[test]
+fn load_007_unknown_import_is_refused() {
+    let host = Host::new();
+    let err = host.load_err(&package_with_bytes(
+        "odd",
+        &component_importing("evil:host/exec"),
+        "",
+    ));
+    assert!(matches!(err, LoadError::Unavailable { .. }), "{err}");
+}
+
+/// LOAD-008: Components over the size limit are refused without being read whole.
+#[test]
+fn load_008_oversized_component_is_refused() {
+    let state = tempfile::tempdir().expect("state");
+    let mut config = RuntimeConfig::new(state.path());
+    config.max_component_size = skill_runtime::ByteSize(1024);
+    let runtime = Runtime::new(config).expect("runtime");
+    let package = TempPackage::new("hello", skill_test_artifacts::HELLO, &skill_table("hello"));
+    let err = runtime.load(package.path()).expect_err("too large");
+    assert!(
+        matches!(err, LoadError::TooLarge { limit: 1024, .. }),
+        "{err}"
+    );
+}
+
+/// LOAD-009: A component path that leaves the package through a symlink is refused.
+#[test]
+fn load_009_component_symlinked_outside_the_package_is_refused() {
+    let host = Host::new();
+    let package = TempPackage::new("hello", skill_test_artifacts::HELLO, &skill_table("hello"));
+    fs::remove_file(package.path().join("skill.wasm")).expect("remove");
+    std::os::unix::fs::symlink(
+        skill_test_artifacts::HELLO,
+        package.path().join("skill.wasm"),
+    )
+    .expect("symlink");
+    assert!(matches!(
+        host.load_err(&package),
+        LoadError::ComponentOutside { .. }
+    ));
+}
+
+/// LOAD-010: A manifest with a typo, an escaping path or a limit above the host's ceiling is refused with its location.
+#[test]
+fn load_010_bad_manifests_are_refused_precisely() {
+    let host = Host::new();
+    let typo = TempPackage::new(
+        "hello",
+        skill_test_artifacts::HELLO,
+        &format!("{}[capabilities]\nnetwrok = []\n", skill_table("hello")),
+    );
+    let err = host.load_err(&typo).to_string();
+    assert!(err.contains("netwrok") && err.contains("line 6"), "{err}");
+    let above = TempPackage::new(
+        "hello",
+        skill_test_artifacts::HELLO,
+        &format!("{}[limits]\nmemory = \"8 GiB\"\n", skill_table("hello")),
+    );
+    assert!(matches!(
+        host.load_err(&above),
+        LoadError::AboveCeiling { key: "memory", .. }
+    ));
+    let mismatch = TempPackage::new(
+        "hello",
+        skill_test_artifacts::HELLO,
+        &skill_table("other-name"),
+    );
+    assert!(matches!(
+        host.load_err(&mismatch),
+        LoadError::NameMismatch { .. }
+    ));
+}

@@ -1,0 +1,137 @@
+//! The security contract. Each test is one case: its name starts with the
+//! case ID, its doc comment is the promise, and it asserts both the outcome
+//! and the state of the world outside the sandbox.
+
+mod channels;
+mod env;
+mod files;
+mod grants;
+mod limits;
+mod load;
+mod types;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+use skill_runtime::{
+    AuditKind, Decision, Failure, Invocation, LoadError, MemoryChannels, Outcome, Runtime,
+    RuntimeConfig, Skill,
+};
+use skill_test_artifacts::{TempPackage, skill_table};
+
+/// A runtime whose skill state lives in its own temporary folder.
+pub struct Host {
+    pub runtime: Runtime,
+    pub state: tempfile::TempDir,
+}
+
+impl Host {
+    pub fn new() -> Host {
+        let state = tempfile::tempdir().expect("state folder");
+        let runtime = Runtime::new(RuntimeConfig::new(state.path())).expect("runtime");
+        Host { runtime, state }
+    }
+
+    pub fn load(&self, package: &TempPackage) -> Skill {
+        self.runtime
+            .load(package.path())
+            .unwrap_or_else(|e| panic!("load failed: {e}"))
+    }
+
+    pub fn load_err(&self, package: &TempPackage) -> LoadError {
+        match self.runtime.load(package.path()) {
+            Ok(skill) => panic!("skill {} loaded but should have been refused", skill.name()),
+            Err(e) => e,
+        }
+    }
+}
+
+/// The escape guest with `extra` appended to its manifest. It always
+/// imports the channels interface, so a channel is granted unless the
+/// caller's manifest text replaces the default.
+pub fn escape_package(extra: &str) -> TempPackage {
+    let channels = if extra.contains("channels") {
+        ""
+    } else {
+        "channels = [{ name = \"out\", direction = \"send\" }]\n"
+    };
+    let toml = format!("{}[capabilities]\n{channels}{extra}", skill_table("escape"));
+    TempPackage::new("escape", skill_test_artifacts::ESCAPE, &toml)
+}
+
+/// Runs one attempt of the escape guest.
+pub fn attempt(skill: &Skill, name: &str, input: Value, workspace: Option<&Path>) -> Outcome {
+    attempt_with(skill, Invocation::new(name).input(input), workspace)
+}
+
+pub fn attempt_with(skill: &Skill, request: Invocation, workspace: Option<&Path>) -> Outcome {
+    let request = match workspace {
+        Some(w) => request.workspace(w),
+        None => request,
+    };
+    block_on(skill.invoke(request)).unwrap_or_else(|e| panic!("invocation did not start: {e}"))
+}
+
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio")
+        .block_on(f)
+}
+
+/// The `ok` value of an escape attempt that completed, or panics with the outcome.
+pub fn ok_value(outcome: &Outcome) -> Value {
+    match &outcome.result {
+        Ok(v) if v.get("ok").is_some() => v["ok"].clone(),
+        other => panic!(
+            "expected an ok attempt, got {other:?}\nstderr: {}",
+            outcome.stderr
+        ),
+    }
+}
+
+/// The `err` text of an escape attempt the sandbox refused, or panics.
+pub fn err_text(outcome: &Outcome) -> String {
+    match &outcome.result {
+        Ok(v) if v.get("err").is_some() => v["err"].as_str().unwrap_or_default().to_owned(),
+        other => panic!("expected the sandbox to refuse the attempt, got {other:?}"),
+    }
+}
+
+/// Whether the audit log has a denial of `kind` whose target contains `target`.
+pub fn denied(outcome: &Outcome, kind: AuditKind, target: &str) -> bool {
+    outcome
+        .audit
+        .iter()
+        .any(|e| e.kind == kind && e.decision == Decision::Deny && e.target.contains(target))
+}
+
+/// The failure of an invocation that should have failed.
+pub fn failure(outcome: &Outcome) -> &Failure {
+    outcome
+        .result
+        .as_ref()
+        .err()
+        .unwrap_or_else(|| panic!("expected a failure, got {:?}", outcome.result))
+}
+
+/// A value that must never appear anywhere a skill's results flow.
+pub const CANARY: &str = "CANARY-7f3a9c-do-not-leak";
+
+/// Asserts the canary is nowhere in the outcome: result, stdout, stderr, audit.
+pub fn assert_no_canary(outcome: &Outcome) {
+    let everything = format!(
+        "{:?} {} {} {:?}",
+        outcome.result, outcome.stdout, outcome.stderr, outcome.audit
+    );
+    assert!(
+        !everything.contains(CANARY),
+        "the canary leaked: {everything}"
+    );
+}
+
+pub fn channels() -> Arc<MemoryChannels> {
+    Arc::new(MemoryChannels::new())
+}
