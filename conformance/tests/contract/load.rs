@@ -202,3 +202,22 @@ fn load_010_bad_manifests_are_refused_precisely() {
         LoadError::NameMismatch { .. }
     ));
 }
+
+/// LOAD-011: A declared secret the runtime cannot inject (and scrub) is refused, never silently ignored.
+#[test]
+fn load_011_secrets_are_refused_until_they_can_be_honoured() {
+    let host = Host::new();
+    let toml = format!(
+        "{}[capabilities]\nnetwork = [\"https://api.example.com/\"]\nsecrets = [{{ name = \"API_KEY\", host = \"api.example.com\", header = \"Authorization\", format = \"Bearer {{}}\" }}]\n",
+        skill_table("hello")
+    );
+    let err = host.load_err(&TempPackage::new(
+        "hello",
+        skill_test_artifacts::HELLO,
+        &toml,
+    ));
+    assert!(
+        matches!(err, LoadError::Unsupported { key: "secrets", .. }),
+        "{err}"
+    );
+}

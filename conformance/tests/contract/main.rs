@@ -15,8 +15,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use skill_runtime::{
-    AuditKind, Decision, Failure, Invocation, LoadError, MemoryChannels, Outcome, Runtime,
-    RuntimeConfig, Skill,
+    AuditKind, Decision, Failure, Invocation, LoadError, Outcome, Runtime, RuntimeConfig, Skill,
 };
 use skill_test_artifacts::{TempPackage, skill_table};
 
@@ -26,6 +25,7 @@ pub struct Host {
     pub state: tempfile::TempDir,
 }
 
+#[allow(clippy::new_without_default)]
 impl Host {
     pub fn new() -> Host {
         let state = tempfile::tempdir().expect("state folder");
@@ -130,8 +130,4 @@ pub fn assert_no_canary(outcome: &Outcome) {
         !everything.contains(CANARY),
         "the canary leaked: {everything}"
     );
-}
-
-pub fn channels() -> Arc<MemoryChannels> {
-    Arc::new(MemoryChannels::new())
 }

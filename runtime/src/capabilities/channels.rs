@@ -134,6 +134,9 @@ pub struct SentMessage {
     pub message: String,
 }
 
+/// Called with each message a skill sends.
+type OnSend = Box<dyn Fn(&SentMessage) + Send + Sync>;
+
 /// An in-memory [`ChannelHandler`]: queued messages to hand to skills, and
 /// the messages they sent. Optionally calls a function for each sent message
 /// as it arrives (the CLI prints them that way).
@@ -141,7 +144,7 @@ pub struct SentMessage {
 pub struct MemoryChannels {
     inbox: Mutex<HashMap<String, VecDeque<String>>>,
     sent: Mutex<Vec<SentMessage>>,
-    on_send: Option<Box<dyn Fn(&SentMessage) + Send + Sync>>,
+    on_send: Option<OnSend>,
 }
 
 impl fmt::Debug for MemoryChannels {

@@ -216,60 +216,6 @@ pub(crate) fn check_file_grants(grants: &[FileGrant]) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn guest_path_is_normalised_and_must_be_absolute() {
-        assert_eq!(
-            GuestPath::parse("/notes/").map(|p| p.0),
-            Ok("/notes".into())
-        );
-        assert_eq!(GuestPath::parse("//a//b").map(|p| p.0), Ok("/a/b".into()));
-        assert!(GuestPath::parse("notes").is_err());
-        assert!(GuestPath::parse("/").is_err());
-        assert!(GuestPath::parse("/a/../b").is_err());
-    }
-
-    #[test]
-    fn host_path_refuses_absolute_home_and_parent_paths() {
-        for bad in [
-            "/etc",
-            "~/.ssh",
-            "{workspace}/../x",
-            "{state}/a/../../b",
-            "notes",
-            "{workspace}x",
-            "{home}",
-        ] {
-            assert!(HostPathTemplate::parse(bad).is_err(), "{bad} was accepted");
-        }
-    }
-
-    #[test]
-    fn host_path_resolves_under_its_base() {
-        let t = HostPathTemplate::parse("{workspace}/notes/./daily").expect("valid");
-        assert_eq!(t.relative, vec!["notes", "daily"]);
-        assert_eq!(
-            t.resolve(Path::new("/s"), Path::new("/w")),
-            PathBuf::from("/w/notes/daily")
-        );
-        assert_eq!(t.to_string(), "{workspace}/notes/daily");
-    }
-
-    #[test]
-    fn overlapping_guest_paths_are_refused() {
-        let grant = |g: &str| FileGrant {
-            guest: GuestPath::parse(g).expect("valid"),
-            host: HostPathTemplate::parse("{state}").expect("valid"),
-            access: Access::Read,
-        };
-        assert!(check_file_grants(&[grant("/a"), grant("/a/b")]).is_err());
-        assert!(check_file_grants(&[grant("/a"), grant("/ab")]).is_ok());
-    }
-}
-
 /// Opens each grant's host folder inside its base and preopens it for the
 /// guest. A folder is opened through its base with cap-std, so a symlink on
 /// the way that points outside the base is refused, and the guest gets the
@@ -356,4 +302,58 @@ fn create_private_dir(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_path_is_normalised_and_must_be_absolute() {
+        assert_eq!(
+            GuestPath::parse("/notes/").map(|p| p.0),
+            Ok("/notes".into())
+        );
+        assert_eq!(GuestPath::parse("//a//b").map(|p| p.0), Ok("/a/b".into()));
+        assert!(GuestPath::parse("notes").is_err());
+        assert!(GuestPath::parse("/").is_err());
+        assert!(GuestPath::parse("/a/../b").is_err());
+    }
+
+    #[test]
+    fn host_path_refuses_absolute_home_and_parent_paths() {
+        for bad in [
+            "/etc",
+            "~/.ssh",
+            "{workspace}/../x",
+            "{state}/a/../../b",
+            "notes",
+            "{workspace}x",
+            "{home}",
+        ] {
+            assert!(HostPathTemplate::parse(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn host_path_resolves_under_its_base() {
+        let t = HostPathTemplate::parse("{workspace}/notes/./daily").expect("valid");
+        assert_eq!(t.relative, vec!["notes", "daily"]);
+        assert_eq!(
+            t.resolve(Path::new("/s"), Path::new("/w")),
+            PathBuf::from("/w/notes/daily")
+        );
+        assert_eq!(t.to_string(), "{workspace}/notes/daily");
+    }
+
+    #[test]
+    fn overlapping_guest_paths_are_refused() {
+        let grant = |g: &str| FileGrant {
+            guest: GuestPath::parse(g).expect("valid"),
+            host: HostPathTemplate::parse("{state}").expect("valid"),
+            access: Access::Read,
+        };
+        assert!(check_file_grants(&[grant("/a"), grant("/a/b")]).is_err());
+        assert!(check_file_grants(&[grant("/a"), grant("/ab")]).is_ok());
+    }
 }

@@ -54,16 +54,15 @@ impl HttpPolicy {
     }
 }
 
-fn denied(
-    error: HttpError,
-) -> Box<
-    dyn Future<
-            Output = wasmtime_wasi_http::Result<(
-                http::Response<WasiBody>,
-                Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-            )>,
-        > + Send,
-> {
+/// Resolves when the response body has been fully transferred (or failed).
+type BodyDone = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+
+/// What [`WasiHttpHooks::send_request`] returns.
+type PendingResponse = Box<
+    dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, BodyDone)>> + Send,
+>;
+
+fn denied(error: HttpError) -> PendingResponse {
     Box::new(async move { Err(error) })
 }
 
@@ -72,15 +71,8 @@ impl WasiHttpHooks for HttpPolicy {
         &mut self,
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ) -> Box<
-        dyn Future<
-                Output = wasmtime_wasi_http::Result<(
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-                )>,
-            > + Send,
-    > {
+        _fut: BodyDone,
+    ) -> PendingResponse {
         let shown = request.uri().to_string();
         let Ok(url) = url::Url::parse(&shown) else {
             self.audit.record(
@@ -147,7 +139,7 @@ impl WasiHttpHooks for HttpPolicy {
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
             Ok((
                 response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                Box::new(io) as BodyDone,
             ))
         })
     }

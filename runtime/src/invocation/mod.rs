@@ -220,7 +220,7 @@ pub struct Outcome {
 }
 
 enum Call {
-    Typed(Command, Vec<Val>),
+    Typed(Box<Command>, Vec<Val>),
     Cli,
 }
 
@@ -307,7 +307,7 @@ fn resolve(skill: &SkillInner, request: &Invocation) -> Result<(String, Call), I
     let params = fields.into_iter().map(|(_, v)| v).collect();
     Ok((
         command.info.name.clone(),
-        Call::Typed(command.clone(), params),
+        Call::Typed(Box::new(command.clone()), params),
     ))
 }
 
@@ -484,14 +484,16 @@ pub(crate) async fn run(
         let target = kind.manifest_key().unwrap_or("runtime");
         audit.record(AuditKind::Limit, target, Decision::Deny, message, None);
     }
-    let (decision, reason) = match &result {
-        Ok(_) => (Decision::Allow, "completed".to_owned()),
-        Err(f) => (Decision::Deny, f.message().to_owned()),
+    // The invocation itself was allowed; how it ended is in the reason. Denials
+    // (capabilities, limits) are their own events above.
+    let reason = match &result {
+        Ok(_) => "completed".to_owned(),
+        Err(f) => format!("failed: {}", f.message()),
     };
     audit.record(
         AuditKind::Invoke,
         &command_name,
-        decision,
+        Decision::Allow,
         &reason,
         Some(budget.used()),
     );

@@ -127,12 +127,19 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
         }
     }
     if let Some(limits) = doc["limits"].as_object() {
+        let granted_network = doc["capabilities"]["network"]
+            .as_array()
+            .is_some_and(|n| !n.is_empty());
+        let http = if granted_network {
+            format!(", {} HTTP requests", limits["http-requests"])
+        } else {
+            String::new()
+        };
         println!(
-            "Limits: memory {}, timeout {}, output {}, {} HTTP requests",
+            "Limits: memory {}, timeout {}, output {}{http}",
             text(&limits["memory"]),
             text(&limits["timeout"]),
-            text(&limits["output"]),
-            limits["http-requests"]
+            text(&limits["output"])
         );
     }
     println!();
