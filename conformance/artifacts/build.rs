@@ -12,6 +12,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("guest-escape", "ESCAPE", "guest-escape.wasm"),
     ("guest-types", "TYPES", "guest_types.wasm"),
     ("guest-sockets", "SOCKETS", "guest-sockets.wasm"),
+    ("guest-http", "HTTP", "guest-http.wasm"),
 ];
 
 fn main() {

@@ -8,6 +8,7 @@ mod files;
 mod grants;
 mod limits;
 mod load;
+mod network;
 mod types;
 
 use std::path::Path;

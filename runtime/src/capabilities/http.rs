@@ -5,7 +5,10 @@
 //!
 //! Redirects are never followed by the host (each hop is a new request the
 //! skill must send, and it is checked again). Connect and first-byte timeouts
-//! are bounded by the invocation's remaining time.
+//! are bounded by the invocation's remaining time. A granted host *name* is
+//! resolved and refused if any address is not public; the connection itself
+//! resolves the name again, so DNS rebinding between the two is not yet
+//! prevented (issue 4).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -16,7 +19,7 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 
 use crate::audit::{AuditKind, AuditRecorder, Decision};
 use crate::capabilities::limits::LimitKind;
-use crate::capabilities::network::NetworkGrant;
+use crate::capabilities::network::{NetworkGrant, is_public_address};
 use crate::invocation::provenance::Provenance;
 use crate::invocation::state::LimitFlag;
 
@@ -125,16 +128,59 @@ impl WasiHttpHooks for HttpPolicy {
                 FIRST_BYTE_TIMEOUT,
             ),
         };
-        self.audit.record(
-            AuditKind::Network,
-            url.as_str(),
-            Decision::Allow,
-            "covered by a network grant",
-            None,
-        );
-        self.provenance
-            .note_origin(&url.origin().ascii_serialization());
+        let (audit, provenance) = (self.audit.clone(), self.provenance.clone());
+        let origin = url.origin().ascii_serialization();
+        // A grant that names an IP literally reaches that IP; a grant that names
+        // a host reaches it only while it resolves to public addresses, so a
+        // skill cannot point a name it controls at loopback, the LAN or the
+        // cloud metadata service.
+        let named_host = match url.host() {
+            Some(url::Host::Domain(d)) => {
+                Some((d.to_owned(), url.port_or_known_default().unwrap_or(80)))
+            }
+            _ => None,
+        };
         Box::new(async move {
+            if let Some((host, port)) = named_host {
+                let addresses = match tokio::net::lookup_host((host.as_str(), port)).await {
+                    Ok(addresses) => addresses.collect::<Vec<_>>(),
+                    Err(e) => {
+                        audit.record(
+                            AuditKind::Network,
+                            url.as_str(),
+                            Decision::Allow,
+                            &format!("allowed, but {host} did not resolve: {e}"),
+                            None,
+                        );
+                        return Err(HttpError::DnsError {
+                            rcode: None,
+                            info_code: None,
+                        });
+                    }
+                };
+                if let Some(special) = addresses.iter().find(|a| !is_public_address(a.ip())) {
+                    let reason = format!(
+                        "{host} resolves to {}, a loopback, private, link-local or reserved address; such addresses are reachable only through a [capabilities].network grant that names the IP literally",
+                        special.ip()
+                    );
+                    audit.record(
+                        AuditKind::Network,
+                        url.as_str(),
+                        Decision::Deny,
+                        &reason,
+                        None,
+                    );
+                    return Err(HttpError::DestinationIpProhibited);
+                }
+            }
+            audit.record(
+                AuditKind::Network,
+                url.as_str(),
+                Decision::Allow,
+                "covered by a network grant",
+                None,
+            );
+            provenance.note_origin(&origin);
             let (response, io) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
             Ok((

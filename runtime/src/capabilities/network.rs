@@ -182,6 +182,49 @@ impl NetworkGrant {
     }
 }
 
+/// Whether `ip` is an ordinary public address. Loopback, private, link-local
+/// (cloud metadata at 169.254.169.254 among them), carrier-grade NAT,
+/// unspecified, multicast, broadcast, documentation, benchmarking and
+/// reserved ranges are not; IPv4-mapped and NAT64 IPv6 addresses are judged
+/// by the IPv4 address inside.
+pub fn is_public_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_address(IpAddr::V4(v4));
+            }
+            let seg = v6.segments();
+            if seg[0] == 0x64 && seg[1] == 0xff9b {
+                let [_, _, _, _, _, _, hi, lo] = seg;
+                let v4 =
+                    std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+                return is_public_address(IpAddr::V4(v4));
+            }
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80
+                || (seg[0] == 0x2001 && seg[1] == 0x0db8))
+        }
+    }
+}
+
 impl fmt::Display for NetworkGrant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}://", self.scheme.as_str())?;
@@ -264,6 +307,45 @@ mod tests {
         assert!(g.allows(&url("http://127.0.0.1:8080/x")));
         assert!(!g.allows(&url("http://127.0.0.1:8081/x")));
         assert!(!g.allows(&url("http://localhost:8080/x")));
+    }
+
+    #[test]
+    fn special_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2001:db8::1",
+        ] {
+            assert!(
+                !is_public_address(ip.parse().expect("ip")),
+                "{ip} counted as public"
+            );
+        }
+        for ip in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(
+                is_public_address(ip.parse().expect("ip")),
+                "{ip} counted as special"
+            );
+        }
     }
 
     #[test]

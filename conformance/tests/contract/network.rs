@@ -1,0 +1,257 @@
+//! NET: outgoing HTTP reaches only what `network` grants, checked before
+//! anything leaves the host. Each case runs real loopback servers and
+//! asserts on what they received.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use serde_json::{Value, json};
+use skill_runtime::{AuditKind, LimitKind};
+
+use super::*;
+
+/// A loopback HTTP/1.1 server that records each request line and answers
+/// with `response`. Stopped and joined on drop.
+struct Server {
+    port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(response: &'static str) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen, stopping) = (requests.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    header.clear();
+                }
+                seen.lock().expect("lock").push(line.trim().to_owned());
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        Server {
+            port,
+            requests,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn ok() -> Server {
+        Server::start("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn http_package(network: &str, extra: &str) -> TempPackage {
+    let toml = format!(
+        "{}[capabilities]\nnetwork = [{network}]\n{extra}",
+        skill_table("fetcher")
+    );
+    TempPackage::new("fetcher", skill_test_artifacts::HTTP, &toml)
+}
+
+fn fetch(skill: &Skill, urls: &[String]) -> (Outcome, Vec<Value>) {
+    let outcome = attempt(skill, "fetch", json!({"urls": urls}), None);
+    let results = match &outcome.result {
+        Ok(Value::Array(items)) => items.clone(),
+        other => panic!(
+            "expected a list of results, got {other:?}\n{}",
+            outcome.stderr
+        ),
+    };
+    (outcome, results)
+}
+
+/// NET-001: A request under a granted URL prefix goes through, is audited, and its origin is recorded.
+#[test]
+fn net_001_granted_origin_and_path_work() {
+    let (host, server) = (Host::new(), Server::ok());
+    let grant = format!("\"http://127.0.0.1:{}/api/\"", server.port);
+    let skill = host.load(&http_package(&grant, ""));
+    let url = format!("http://127.0.0.1:{}/api/items?x=1", server.port);
+    let (outcome, results) = fetch(&skill, std::slice::from_ref(&url));
+    assert_eq!(results[0]["ok"]["status"], 200, "{results:?}");
+    assert_eq!(results[0]["ok"]["body"], "hello");
+    assert_eq!(
+        server.requests(),
+        vec!["GET /api/items?x=1 HTTP/1.1".to_owned()]
+    );
+    assert!(outcome.audit.iter().any(|e| e.kind == AuditKind::Network
+        && e.decision == skill_runtime::Decision::Allow
+        && e.target == url));
+    assert_eq!(
+        outcome.origins,
+        vec![format!("http://127.0.0.1:{}", server.port)]
+    );
+}
+
+/// NET-002: Another path, port, scheme or host name for the same IP is denied before anything is sent, and audited.
+#[test]
+fn net_002_everything_outside_the_prefix_is_denied() {
+    let (host, server, other) = (Host::new(), Server::ok(), Server::ok());
+    let grant = format!("\"http://127.0.0.1:{}/api/\"", server.port);
+    let skill = host.load(&http_package(&grant, ""));
+    let p = server.port;
+    let urls = vec![
+        format!("http://127.0.0.1:{p}/admin"),
+        format!("http://127.0.0.1:{p}/api/../admin"),
+        format!("http://127.0.0.1:{p}/apiary"),
+        format!("http://127.0.0.1:{}/api/", other.port),
+        format!("https://127.0.0.1:{p}/api/"),
+        format!("http://localhost:{p}/api/"),
+        format!("http://[::ffff:127.0.0.1]:{p}/api/"),
+    ];
+    let (outcome, results) = fetch(&skill, &urls);
+    for (url, result) in urls.iter().zip(&results) {
+        assert!(
+            result.get("err").is_some(),
+            "{url} was not refused: {result}"
+        );
+    }
+    assert!(
+        server.requests().is_empty(),
+        "the granted server saw {:?}",
+        server.requests()
+    );
+    assert!(
+        other.requests().is_empty(),
+        "the other server saw {:?}",
+        other.requests()
+    );
+    let denials = outcome
+        .audit
+        .iter()
+        .filter(|e| e.kind == AuditKind::Network && e.decision == skill_runtime::Decision::Deny)
+        .count();
+    // `/api/../admin` arrives normalised as `/admin`, and is denied as that.
+    assert_eq!(denials, urls.len(), "{:?}", outcome.audit);
+    assert!(outcome.audit.iter().any(|e| {
+        e.reason
+            .contains("no [capabilities].network grant covers it")
+    }));
+}
+
+/// NET-003: A granted host name that resolves to loopback is refused; only a grant naming the IP reaches it.
+#[test]
+fn net_003_names_resolving_to_special_addresses_are_refused() {
+    let (host, server) = (Host::new(), Server::ok());
+    let skill = host.load(&http_package(
+        &format!("\"http://localhost:{}/\"", server.port),
+        "",
+    ));
+    let (outcome, results) = fetch(&skill, &[format!("http://localhost:{}/", server.port)]);
+    assert!(results[0].get("err").is_some(), "{results:?}");
+    assert!(server.requests().is_empty());
+    assert!(
+        outcome
+            .audit
+            .iter()
+            .any(|e| e.decision == skill_runtime::Decision::Deny
+                && e.reason.contains("names the IP literally"))
+    );
+}
+
+/// NET-004: Redirects are not followed: the skill sees the 3xx, and the redirect target is never contacted.
+#[test]
+fn net_004_redirects_are_not_followed() {
+    let (host, target) = (Host::new(), Server::ok());
+    let redirect: &'static str = Box::leak(
+        format!("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{}/stolen\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", target.port)
+            .into_boxed_str(),
+    );
+    let redirector = Server::start(redirect);
+    let skill = host.load(&http_package(
+        &format!("\"http://127.0.0.1:{}/\"", redirector.port),
+        "",
+    ));
+    let (_, results) = fetch(
+        &skill,
+        &[format!("http://127.0.0.1:{}/start", redirector.port)],
+    );
+    assert_eq!(results[0]["ok"]["status"], 302, "{results:?}");
+    assert!(
+        target.requests().is_empty(),
+        "the redirect was followed: {:?}",
+        target.requests()
+    );
+    // Following it by hand is a new request, checked like any other.
+    let (_, results) = fetch(
+        &skill,
+        &[format!("http://127.0.0.1:{}/stolen", target.port)],
+    );
+    assert!(results[0].get("err").is_some());
+    assert!(target.requests().is_empty());
+}
+
+/// NET-005: `limits.http-requests` caps requests per invocation; going over is a limit (exit 3).
+#[test]
+fn net_005_request_count_is_limited() {
+    let (host, server) = (Host::new(), Server::ok());
+    let skill = host.load(&http_package(
+        &format!("\"http://127.0.0.1:{}/\"", server.port),
+        "[limits]\nhttp-requests = 2\n",
+    ));
+    let url = format!("http://127.0.0.1:{}/", server.port);
+    let outcome = attempt(&skill, "fetch", json!({"urls": [url, url, url, url]}), None);
+    assert!(
+        matches!(
+            failure(&outcome),
+            Failure::Limit {
+                kind: LimitKind::HttpRequests,
+                ..
+            }
+        ),
+        "{:?}",
+        outcome.result
+    );
+    assert_eq!(server.requests().len(), 2);
+}
+
+/// NET-006: Without a network grant a component that imports wasi:http does not load at all.
+#[test]
+fn net_006_http_without_grant_does_not_load() {
+    let host = Host::new();
+    let package = TempPackage::new(
+        "fetcher",
+        skill_test_artifacts::HTTP,
+        &skill_table("fetcher"),
+    );
+    let err = host.load_err(&package).to_string();
+    assert!(
+        err.contains("wasi:http") && err.contains("[capabilities].network"),
+        "{err}"
+    );
+}
