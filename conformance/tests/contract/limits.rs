@@ -217,3 +217,39 @@ fn lim_009_host_survives_repeated_limit_hits_concurrently() {
             .is_ok()
     );
 }
+
+/// LIM-010: A flood of open handles stops at the runtime's fixed cap instead of growing host memory.
+#[test]
+fn lim_010_resource_handle_flood_is_capped() {
+    let host = Host::new();
+    let workspace = tempfile::tempdir().expect("workspace");
+    std::fs::create_dir(workspace.path().join("rw")).expect("rw");
+    std::fs::write(workspace.path().join("rw/f"), "x").expect("file");
+    let skill = host.load(&escape_package(
+        "files = [{ guest = \"/rw\", host = \"{workspace}/rw\", access = \"read\" }]\n",
+    ));
+    let outcome = attempt(
+        &skill,
+        "open-many",
+        json!({"path": "/rw/f", "count": 100}),
+        Some(workspace.path()),
+    );
+    assert_eq!(ok_value(&outcome), 100);
+    let outcome = attempt(
+        &skill,
+        "open-many",
+        json!({"path": "/rw/f", "count": 100_000}),
+        Some(workspace.path()),
+    );
+    assert_eq!(
+        limit_kind(&outcome),
+        LimitKind::Table,
+        "{:?}",
+        outcome.result
+    );
+    assert!(
+        failure(&outcome).message().contains("resource handles"),
+        "{}",
+        failure(&outcome).message()
+    );
+}

@@ -255,7 +255,8 @@ pub enum LimitKind {
     Output,
     /// Outgoing HTTP requests (`limits.http-requests`).
     HttpRequests,
-    /// Tables, instances or table elements: fixed by the runtime, not the manifest.
+    /// Tables, instances, table elements or resource handles: fixed caps of
+    /// the runtime, not the manifest.
     Table,
 }
 
@@ -272,13 +273,18 @@ impl LimitKind {
     }
 }
 
-/// Hard caps on tables and instances. Not manifest-controlled: a component
-/// needs few of each, and a hostile one could otherwise allocate host memory
-/// for millions of table slots.
-const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+/// Hard caps on tables, instances and resource handles. Not
+/// manifest-controlled: a component needs few of each, and a hostile one
+/// could otherwise make the host allocate memory for millions of table slots
+/// or handles (each wasi-http header handle may hold up to its field limit).
+const MAX_TABLE_ELEMENTS: usize = 100_000;
 const MAX_INSTANCES: usize = 64;
-const MAX_TABLES: usize = 64;
+const MAX_TABLES: usize = 32;
 const MAX_MEMORIES: usize = 16;
+/// Live resource handles (open files, streams, HTTP objects) per invocation.
+pub(crate) const MAX_RESOURCE_HANDLES: usize = 4096;
+/// Bytes one wasi-http header set may hold.
+pub(crate) const MAX_HTTP_FIELDS_BYTES: usize = 32 * 1024;
 
 /// Enforces `limits.memory` across all memories of one store and remembers
 /// which limit was hit, so a trap that follows a refused `memory.grow` is

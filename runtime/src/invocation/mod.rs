@@ -24,7 +24,9 @@ use crate::capabilities::channels::{ChannelHandler, ChannelState, MemoryChannels
 use crate::capabilities::env::visible_env;
 use crate::capabilities::files::{self, HostBase};
 use crate::capabilities::http::HttpPolicy;
-use crate::capabilities::limits::{LimitKind, Limits, MemoryLimiter};
+use crate::capabilities::limits::{
+    LimitKind, Limits, MAX_HTTP_FIELDS_BYTES, MAX_RESOURCE_HANDLES, MemoryLimiter,
+};
 use crate::component::{Command, ComponentKind, values};
 use crate::error::InvokeError;
 use crate::skill::SkillInner;
@@ -405,7 +407,11 @@ pub(crate) async fn run(
     let state = InvocationState {
         skill: name.clone(),
         wasi,
-        table: wasmtime::component::ResourceTable::new(),
+        table: {
+            let mut table = wasmtime::component::ResourceTable::new();
+            table.set_max_capacity(MAX_RESOURCE_HANDLES);
+            table
+        },
         limiter: MemoryLimiter::new(limits.memory),
         audit: audit.clone(),
         output: budget.clone(),
@@ -416,7 +422,11 @@ pub(crate) async fn run(
                 .clone()
                 .unwrap_or_else(|| Arc::new(MemoryChannels::new())),
         },
-        http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
+        http_ctx: {
+            let mut ctx = wasmtime_wasi_http::WasiHttpCtx::new();
+            ctx.set_field_size_limit(MAX_HTTP_FIELDS_BYTES);
+            ctx
+        },
         http: HttpPolicy {
             skill: name.clone(),
             grants: grants.network.clone().into(),
@@ -618,6 +628,12 @@ fn classify(
     if let Some(kind) = hit {
         return Stopped::Limit(kind);
     }
+    if error.chain().any(|e| {
+        e.downcast_ref::<wasmtime::component::ResourceTableError>()
+            .is_some()
+    }) {
+        return Stopped::Limit(LimitKind::Table);
+    }
     let trap = error.downcast_ref::<Trap>().copied();
     if trap == Some(Trap::Interrupt) {
         return Stopped::Limit(LimitKind::Timeout);
@@ -677,7 +693,7 @@ fn limit_message(skill: &str, kind: LimitKind, limits: &Limits) -> String {
             limits.http_requests
         ),
         LimitKind::Table => format!(
-            "skill `{skill}` grew a table or created instances past the runtime's fixed caps"
+            "skill `{skill}` held too many resource handles (at most {MAX_RESOURCE_HANDLES} open files, streams or HTTP objects) or grew tables past the runtime's fixed caps; these are not configurable"
         ),
     }
 }

@@ -68,6 +68,18 @@ fn main() {
             names.sort();
             names
         })),
+        "open-many" => {
+            let mut files = Vec::new();
+            for _ in 0..number(&input, "count") {
+                match fs::File::open(arg(&input, "path")) {
+                    Ok(f) => files.push(f),
+                    Err(e) => {
+                        return println!("{}", json!({"err": e.to_string(), "opened": files.len()}));
+                    }
+                }
+            }
+            json!({"ok": files.len()})
+        }
         "env" => json!({"ok": env::vars().collect::<std::collections::BTreeMap<_, _>>()}),
         "cwd" => json!({"ok": env::current_dir().map(|d| d.display().to_string()).ok()}),
         "alloc" => {
