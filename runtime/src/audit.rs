@@ -16,8 +16,8 @@ pub const MAX_EVENTS_PER_INVOCATION: usize = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuditKind {
-    /// An import checked when the component was loaded.
-    Import,
+    /// A package refused at load: its manifest, component or imports.
+    Load,
     /// A folder grant, or a filesystem operation.
     File,
     /// An environment variable passed through or withheld.

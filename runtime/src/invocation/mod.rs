@@ -2,25 +2,28 @@
 //! the (possibly narrowed) grants, bounded by the limits, and an
 //! [`Outcome`] that says how it ended, what it used and what it touched.
 
+mod ending;
+mod outcome;
 pub(crate) mod output;
 pub(crate) mod provenance;
+mod request;
 pub(crate) mod state;
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+pub use outcome::{Failure, Outcome, Usage};
+pub use request::Invocation;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use serde_json::Value;
+use wasmtime::Store;
 use wasmtime::component::Val;
-use wasmtime::{Store, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 
-use crate::audit::{AuditEvent, AuditKind, AuditRecorder, AuditSink, Decision};
+use crate::audit::{AuditKind, AuditRecorder, Decision};
 use crate::capabilities::Grants;
-use crate::capabilities::channels::{ChannelHandler, ChannelState, MemoryChannels};
+use crate::capabilities::channels::{ChannelState, MemoryChannels};
 use crate::capabilities::env::visible_env;
 use crate::capabilities::files::{self, HostBase};
 use crate::capabilities::http::HttpPolicy;
@@ -30,7 +33,8 @@ use crate::capabilities::limits::{
 use crate::component::{Command, ComponentKind, values};
 use crate::error::InvokeError;
 use crate::skill::SkillInner;
-use output::{CapturedOutput, LimitExceeded, OutputBudget};
+use ending::{Stopped, classify, cli_result, limit_message, typed_result};
+use output::{CapturedOutput, OutputBudget};
 use provenance::Provenance;
 use state::{InvocationState, LimitFlag};
 
@@ -43,195 +47,9 @@ const STDERR_KEEP: usize = 64 * 1024;
 /// blocked inside a host call).
 const HOST_CALL_GRACE: Duration = Duration::from_millis(200);
 
-/// A request to run one command. Built with [`Invocation::new`] and the
-/// builder methods; by default the host narrows nothing, gives no
-/// workspace, no environment and a channel handler that holds no messages.
-#[derive(Clone)]
-pub struct Invocation {
-    pub(crate) command: Option<String>,
-    pub(crate) input: Value,
-    pub(crate) workspace: Option<PathBuf>,
-    pub(crate) grants: Option<Grants>,
-    pub(crate) limits: Option<Limits>,
-    pub(crate) env: BTreeMap<String, String>,
-    pub(crate) channels: Option<Arc<dyn ChannelHandler>>,
-    pub(crate) audit_sink: Option<AuditSink>,
-}
-
-impl std::fmt::Debug for Invocation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Invocation")
-            .field("command", &self.command)
-            .field("input", &self.input)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Invocation {
-    /// Runs `command`. For a `wasi:cli/command` component any name is
-    /// accepted and passed as its first argument.
-    pub fn new(command: impl Into<String>) -> Self {
-        Invocation {
-            command: Some(command.into()),
-            ..Self::default_command()
-        }
-    }
-
-    /// Runs the skill's only command (or `main` for a `wasi:cli/command`).
-    pub fn default_command() -> Self {
-        Invocation {
-            command: None,
-            input: Value::Object(Default::default()),
-            workspace: None,
-            grants: None,
-            limits: None,
-            env: BTreeMap::new(),
-            channels: None,
-            audit_sink: None,
-        }
-    }
-
-    /// The JSON input: an object with one key per parameter for typed
-    /// commands; any JSON for a `wasi:cli/command`, given on its stdin.
-    pub fn input(mut self, input: Value) -> Self {
-        self.input = input;
-        self
-    }
-
-    /// The folder `{workspace}` grants refer to.
-    pub fn workspace(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.workspace = Some(dir.into());
-        self
-    }
-
-    /// Narrower grants for this call. Must lie within the manifest's, or the
-    /// call fails with [`InvokeError::WidenedGrant`].
-    pub fn grants(mut self, grants: Grants) -> Self {
-        self.grants = Some(grants);
-        self
-    }
-
-    /// Lower limits for this call; each is the smaller of these and the manifest's.
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = Some(limits);
-        self
-    }
-
-    /// The host environment the `env` grant draws from. Only granted names
-    /// are passed on; everything else here is dropped.
-    pub fn env(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
-        self.env = vars.into_iter().collect();
-        self
-    }
-
-    /// Where channel messages go and come from.
-    pub fn channels(mut self, handler: Arc<dyn ChannelHandler>) -> Self {
-        self.channels = Some(handler);
-        self
-    }
-
-    /// Receives each audit event as it happens, besides the outcome's list.
-    pub fn audit_sink(mut self, sink: AuditSink) -> Self {
-        self.audit_sink = Some(sink);
-        self
-    }
-}
-
-/// How a started invocation failed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "failure", rename_all = "kebab-case")]
-pub enum Failure {
-    /// The skill reported an error: an `err` result, a non-zero exit.
-    SkillError {
-        /// One line for people.
-        message: String,
-        /// The error value, for typed commands returning `result`.
-        value: Option<Value>,
-    },
-    /// The skill trapped (a panic, stack overflow, bad memory access).
-    Trap {
-        /// One line: what happened.
-        cause: String,
-    },
-    /// The skill ran into a limit.
-    Limit {
-        /// Which one.
-        kind: LimitKind,
-        /// One line naming the limit, its value and how to raise it.
-        message: String,
-    },
-}
-
-impl Failure {
-    /// The `skill-run` exit code: 1 for a skill failure, 3 for a limit.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Failure::SkillError { .. } | Failure::Trap { .. } => 1,
-            Failure::Limit { .. } => 3,
-        }
-    }
-
-    /// One line for people.
-    pub fn message(&self) -> &str {
-        match self {
-            Failure::SkillError { message, .. } | Failure::Limit { message, .. } => message,
-            Failure::Trap { cause } => cause,
-        }
-    }
-}
-
-/// What an invocation used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Usage {
-    /// Wall-clock time from instantiation to the end.
-    #[serde(serialize_with = "as_micros", rename = "wall_time_us")]
-    pub wall_time: Duration,
-    /// The most linear memory held at once, in bytes.
-    pub peak_memory: u64,
-    /// Bytes emitted: stdout, stderr, channel messages and the JSON result.
-    pub output_bytes: u64,
-}
-
-fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-}
-
-/// How an invocation ended, with everything it did.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    /// The skill.
-    pub skill: String,
-    /// The command that ran.
-    pub command: String,
-    /// The result as JSON, or how it failed.
-    pub result: Result<Value, Failure>,
-    /// What a typed command printed on stdout (a `wasi:cli/command`'s stdout
-    /// is its result instead).
-    pub stdout: String,
-    /// What it printed on stderr, up to 64 KiB.
-    pub stderr: String,
-    /// Bytes of stderr dropped past 64 KiB.
-    pub stderr_dropped: u64,
-    /// Every capability use and denial, in order.
-    pub audit: Vec<AuditEvent>,
-    /// Resources used.
-    pub usage: Usage,
-    /// Origins whose data went into this invocation (network origins read,
-    /// channels received on). Non-empty means: treat the result as untrusted.
-    pub origins: Vec<String>,
-}
-
 enum Call {
     Typed(Box<Command>, Vec<Val>),
     Cli,
-}
-
-/// Why an invocation did not produce a result.
-enum Stopped {
-    /// A limit was hit; the message is made where the limits are known.
-    Limit(LimitKind),
-    /// The skill failed on its own.
-    Failed(Failure),
 }
 
 enum Returned {
@@ -313,29 +131,24 @@ fn resolve(skill: &SkillInner, request: &Invocation) -> Result<(String, Call), I
     ))
 }
 
-/// Runs one invocation of `skill`.
-pub(crate) async fn run(
+/// The grants and limits for this call: the manifest's, narrowed and
+/// lowered by the host, never widened.
+fn effective_grants_and_limits(
     skill: &SkillInner,
-    request: Invocation,
-    id: u64,
-) -> Result<Outcome, InvokeError> {
-    let name = skill.name.clone();
+    request: &Invocation,
+) -> Result<(Grants, Limits), InvokeError> {
     let grants = match &request.grants {
         Some(narrow) => {
             narrow
                 .check_within(&skill.manifest.grants)
                 .map_err(|entry| InvokeError::WidenedGrant {
-                    skill: name.to_string(),
+                    skill: skill.name.to_string(),
                     entry,
                 })?;
             narrow.clone()
         }
         None => skill.manifest.grants.clone(),
     };
-    let limits = request
-        .limits
-        .map_or(skill.limits, |l| skill.limits.min(&l));
-    let (command_name, call) = resolve(skill, &request)?;
     if grants
         .files
         .iter()
@@ -343,26 +156,35 @@ pub(crate) async fn run(
         && request.workspace.is_none()
     {
         return Err(InvokeError::NoWorkspace {
-            skill: name.to_string(),
+            skill: skill.name.to_string(),
         });
     }
+    let limits = request
+        .limits
+        .map_or(skill.limits, |l| skill.limits.min(&l));
+    Ok((grants, limits))
+}
 
-    let audit = AuditRecorder::new(name.clone(), id, request.audit_sink.clone());
-    let budget = OutputBudget::new(limits.output.0);
-    let keep_stdout = usize::try_from(limits.output.0).unwrap_or(usize::MAX);
-    let stdout = CapturedOutput::new(budget.clone(), keep_stdout);
-    let stderr = CapturedOutput::new(budget.clone(), STDERR_KEEP);
-
+/// The WASI context: arguments `[skill, command]`, the granted environment,
+/// the granted folders, captured stdout and stderr, and stdin for a
+/// `wasi:cli/command`. Each granted variable and folder is audited.
+fn wasi_context(
+    skill: &SkillInner,
+    request: &Invocation,
+    grants: &Grants,
+    command: &str,
+    stdin: Option<Vec<u8>>,
+    (stdout, stderr): (&CapturedOutput, &CapturedOutput),
+    audit: &AuditRecorder,
+) -> Result<wasmtime_wasi::WasiCtx, InvokeError> {
     let mut builder = WasiCtxBuilder::new();
     builder.stdout(stdout.clone()).stderr(stderr.clone());
-    builder.args(&[name.as_ref(), command_name.as_str()]);
-    if matches!(call, Call::Cli) {
-        let input = serde_json::to_vec(&request.input).unwrap_or_default();
+    builder.args(&[skill.name.as_ref(), command]);
+    if let Some(input) = stdin {
         builder.stdin(MemoryInputPipe::new(input));
     }
     for granted in &grants.env {
-        let present = request.env.contains_key(granted.as_str());
-        let reason = if present {
+        let reason = if request.env.contains_key(granted.as_str()) {
             "granted in [capabilities].env; passed through"
         } else {
             "granted in [capabilities].env; the host does not set it"
@@ -376,14 +198,15 @@ pub(crate) async fn run(
         );
     }
     builder.envs(&visible_env(&grants.env, &request.env));
-    let handles = files::preopen(
+    // The opened folders must stay open until `build` has taken its own handles.
+    let _opened = files::preopen(
         &mut builder,
         &grants.files,
         &skill.state_dir,
         request.workspace.as_deref(),
     )
     .map_err(|(grant, reason)| InvokeError::Preopen {
-        skill: name.to_string(),
+        skill: skill.name.to_string(),
         guest: grant.guest.to_string(),
         host: grant.host.to_string(),
         reason,
@@ -398,8 +221,35 @@ pub(crate) async fn run(
             None,
         );
     }
-    let wasi = builder.build();
-    drop(handles);
+    Ok(builder.build())
+}
+
+/// Runs one invocation of `skill`.
+pub(crate) async fn run(
+    skill: &SkillInner,
+    request: Invocation,
+    id: u64,
+) -> Result<Outcome, InvokeError> {
+    let name = skill.name.clone();
+    let (grants, limits) = effective_grants_and_limits(skill, &request)?;
+    let (command_name, call) = resolve(skill, &request)?;
+
+    let audit = AuditRecorder::new(name.clone(), id, request.audit_sink.clone());
+    let budget = OutputBudget::new(limits.output.0);
+    let keep_stdout = usize::try_from(limits.output.0).unwrap_or(usize::MAX);
+    let stdout = CapturedOutput::new(budget.clone(), keep_stdout);
+    let stderr = CapturedOutput::new(budget.clone(), STDERR_KEEP);
+    let stdin =
+        matches!(call, Call::Cli).then(|| serde_json::to_vec(&request.input).unwrap_or_default());
+    let wasi = wasi_context(
+        skill,
+        &request,
+        &grants,
+        &command_name,
+        stdin,
+        (&stdout, &stderr),
+        &audit,
+    )?;
 
     let limit_flag = LimitFlag::default();
     let provenance = Provenance::default();
@@ -557,143 +407,5 @@ async fn call_component(
             func.call_async(&mut *store, &params, &mut results).await?;
             Ok(Returned::Value(results.pop()))
         }
-    }
-}
-
-/// A typed command's return value as JSON; a top-level `err` is the skill
-/// failing. The JSON result spends the output budget like printed output.
-fn typed_result(
-    skill: &str,
-    command: &str,
-    value: Option<Val>,
-    budget: &OutputBudget,
-) -> Result<Value, Stopped> {
-    let json = match value {
-        None => Value::Null,
-        Some(Val::Result(Err(e))) => {
-            let value = e.as_deref().map(values::to_json);
-            let shown = value.as_ref().map_or("no details".into(), |v| match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            });
-            let message = format!(
-                "skill `{skill}` command `{command}` failed: {}",
-                crate::component::first_line(&shown)
-            );
-            return Err(Stopped::Failed(Failure::SkillError { message, value }));
-        }
-        Some(Val::Result(Ok(v))) => v.as_deref().map_or(Value::Null, values::to_json),
-        Some(v) => values::to_json(&v),
-    };
-    let size = serde_json::to_vec(&json)
-        .map(|v| v.len() as u64)
-        .unwrap_or(u64::MAX);
-    budget
-        .consume(size)
-        .map_err(|LimitExceeded(kind)| Stopped::Limit(kind))?;
-    Ok(json)
-}
-
-/// A `wasi:cli/command`'s stdout as its result: JSON when it parses, else text.
-fn cli_result(stdout: &CapturedOutput) -> Value {
-    let (bytes, _) = stdout.contents();
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Value::Null;
-    }
-    serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-}
-
-/// Turns a wasmtime error (other than a clean `exit(0)`) into a limit (`Ok`)
-/// or a failure (`Err`).
-fn classify(
-    skill: &str,
-    command: &str,
-    error: &wasmtime::Error,
-    hit: Option<LimitKind>,
-    stderr: &CapturedOutput,
-) -> Stopped {
-    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
-        return Stopped::Failed(Failure::SkillError {
-            message: format!(
-                "skill `{skill}` command `{command}` exited with status {}",
-                exit.0
-            ),
-            value: None,
-        });
-    }
-    if let Some(LimitExceeded(kind)) = error.downcast_ref::<LimitExceeded>() {
-        return Stopped::Limit(*kind);
-    }
-    if let Some(kind) = hit {
-        return Stopped::Limit(kind);
-    }
-    if error.chain().any(|e| {
-        e.downcast_ref::<wasmtime::component::ResourceTableError>()
-            .is_some()
-    }) {
-        return Stopped::Limit(LimitKind::Table);
-    }
-    let trap = error.downcast_ref::<Trap>().copied();
-    if trap == Some(Trap::Interrupt) {
-        return Stopped::Limit(LimitKind::Timeout);
-    }
-    let what = match trap {
-        Some(Trap::StackOverflow) => "stack overflow (the skill recursed too deeply)".to_owned(),
-        Some(Trap::UnreachableCodeReached) => match panic_message(stderr) {
-            Some(panic) => format!("it panicked: {panic}"),
-            None => "it hit `unreachable` (a Rust panic or abort)".to_owned(),
-        },
-        // Rust and C guests keep their stack in linear memory below the data,
-        // so running off it is an out-of-bounds access rather than call-stack exhaustion.
-        Some(Trap::MemoryOutOfBounds) => {
-            "out-of-bounds memory access (most often a stack overflow in the skill's own stack)"
-                .to_owned()
-        }
-        Some(Trap::IntegerDivisionByZero) => "integer division by zero".to_owned(),
-        Some(other) => other.to_string(),
-        None => crate::component::first_line(&error.root_cause().to_string()),
-    };
-    Stopped::Failed(Failure::Trap {
-        cause: format!("skill `{skill}` command `{command}` trapped: {what}"),
-    })
-}
-
-/// The `panicked at …` line a Rust guest writes to stderr before aborting.
-fn panic_message(stderr: &CapturedOutput) -> Option<String> {
-    let (bytes, _) = stderr.contents();
-    let text = String::from_utf8_lossy(&bytes);
-    let mut lines = text.lines().skip_while(|l| !l.contains("panicked at"));
-    let at = lines.next()?;
-    let message = lines.next().unwrap_or("").trim();
-    Some(crate::component::first_line(&format!(
-        "{message} ({})",
-        at.trim()
-            .trim_start_matches("thread 'main' ")
-            .trim_end_matches(':')
-    )))
-}
-
-fn limit_message(skill: &str, kind: LimitKind, limits: &Limits) -> String {
-    match kind {
-        LimitKind::Memory => format!(
-            "skill `{skill}` ran out of memory: limits.memory = {} (raise it in skill.toml's [limits] if the skill needs more)",
-            limits.memory
-        ),
-        LimitKind::Timeout => format!(
-            "skill `{skill}` ran out of time: limits.timeout = {} (raise it in skill.toml's [limits] if the skill needs more)",
-            limits.timeout
-        ),
-        LimitKind::Output => format!(
-            "skill `{skill}` produced too much output: limits.output = {} across stdout, stderr, channel messages and the result (raise it in skill.toml's [limits])",
-            limits.output
-        ),
-        LimitKind::HttpRequests => format!(
-            "skill `{skill}` sent too many HTTP requests: limits.http-requests = {} (raise it in skill.toml's [limits])",
-            limits.http_requests
-        ),
-        LimitKind::Table => format!(
-            "skill `{skill}` held too many resource handles (at most {MAX_RESOURCE_HANDLES} open files, streams or HTTP objects) or grew tables past the runtime's fixed caps; these are not configurable"
-        ),
     }
 }

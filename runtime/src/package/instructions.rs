@@ -31,7 +31,7 @@ pub struct Instructions {
 pub fn parse(text: &str) -> Instructions {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Instructions::default();
-    let Some((yaml, body, body_line)) = split_frontmatter(text) else {
+    let Some((yaml, body)) = split_frontmatter(text) else {
         out.body = text.to_owned();
         out.warnings.push(
             "line 1: no YAML frontmatter (--- fenced block with name and description)".into(),
@@ -78,22 +78,21 @@ pub fn parse(text: &str) -> Instructions {
         |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
     out.name = text_field(&out.frontmatter, "name");
     out.description = text_field(&out.frontmatter, "description");
-    let _ = body_line;
     out
 }
 
-/// Splits `---\nYAML\n---\nBODY`, tolerating CRLF. Returns the YAML, the
-/// body and the body's first line number, or `None` without frontmatter.
-fn split_frontmatter(text: &str) -> Option<(&str, &str, usize)> {
+/// Splits `---\nYAML\n---\nBODY`, tolerating CRLF. Returns the YAML and
+/// the body, or `None` without (or with an unclosed) frontmatter.
+fn split_frontmatter(text: &str) -> Option<(&str, &str)> {
     let rest = text
         .strip_prefix("---\r\n")
         .or_else(|| text.strip_prefix("---\n"))?;
     let mut offset = 0;
-    for (i, line) in rest.split_inclusive('\n').enumerate() {
+    for line in rest.split_inclusive('\n') {
         if line.trim_end() == "---" {
             let yaml = &rest[..offset];
             let body = &rest[offset + line.len()..];
-            return Some((yaml, body, i + 3));
+            return Some((yaml, body));
         }
         offset += line.len();
     }

@@ -74,7 +74,10 @@ fn main() {
                 match fs::File::open(arg(&input, "path")) {
                     Ok(f) => files.push(f),
                     Err(e) => {
-                        return println!("{}", json!({"err": e.to_string(), "opened": files.len()}));
+                        return println!(
+                            "{}",
+                            json!({"err": e.to_string(), "opened": files.len()})
+                        );
                     }
                 }
             }

@@ -93,7 +93,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
                 let event = AuditEvent::now(
                     &name,
                     0,
-                    skill_runtime::AuditKind::Import,
+                    skill_runtime::AuditKind::Load,
                     &args.package.display().to_string(),
                     skill_runtime::Decision::Deny,
                     &error.to_string(),

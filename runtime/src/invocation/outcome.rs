@@ -1,0 +1,93 @@
+//! [`Outcome`]: how an invocation ended, what it used and what it touched.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::audit::AuditEvent;
+use crate::capabilities::limits::LimitKind;
+
+/// How a started invocation failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "failure", rename_all = "kebab-case")]
+pub enum Failure {
+    /// The skill reported an error: an `err` result, a non-zero exit.
+    SkillError {
+        /// One line for people.
+        message: String,
+        /// The error value, for typed commands returning `result`.
+        value: Option<Value>,
+    },
+    /// The skill trapped (a panic, stack overflow, bad memory access).
+    Trap {
+        /// One line: what happened.
+        cause: String,
+    },
+    /// The skill ran into a limit.
+    Limit {
+        /// Which one.
+        kind: LimitKind,
+        /// One line naming the limit, its value and how to raise it.
+        message: String,
+    },
+}
+
+impl Failure {
+    /// The `skill-run` exit code: 1 for a skill failure, 3 for a limit.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Failure::SkillError { .. } | Failure::Trap { .. } => 1,
+            Failure::Limit { .. } => 3,
+        }
+    }
+
+    /// One line for people.
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::SkillError { message, .. } | Failure::Limit { message, .. } => message,
+            Failure::Trap { cause } => cause,
+        }
+    }
+}
+
+/// What an invocation used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// Wall-clock time from instantiation to the end.
+    #[serde(serialize_with = "as_micros", rename = "wall_time_us")]
+    pub wall_time: Duration,
+    /// The most linear memory held at once, in bytes.
+    pub peak_memory: u64,
+    /// Bytes emitted: stdout, stderr, channel messages and the JSON result.
+    pub output_bytes: u64,
+}
+
+fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// How an invocation ended, with everything it did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The skill.
+    pub skill: String,
+    /// The command that ran.
+    pub command: String,
+    /// The result as JSON, or how it failed.
+    pub result: Result<Value, Failure>,
+    /// What a typed command printed on stdout (a `wasi:cli/command`'s stdout
+    /// is its result instead).
+    pub stdout: String,
+    /// What it printed on stderr, up to 64 KiB.
+    pub stderr: String,
+    /// Bytes of stderr dropped past 64 KiB.
+    pub stderr_dropped: u64,
+    /// Every capability use and denial, in order.
+    pub audit: Vec<AuditEvent>,
+    /// Resources used.
+    pub usage: Usage,
+    /// Origins whose data went into this invocation (network origins read,
+    /// channels received on). Non-empty means: treat the result as untrusted.
+    pub origins: Vec<String>,
+}
