@@ -153,3 +153,46 @@ fn ch_006_oversized_message_is_refused() {
     assert_eq!(ok_value(&outcome), 0);
     assert!(ch.sent().is_empty());
 }
+
+/// A host handler that never answers.
+struct Stuck;
+
+#[async_trait::async_trait]
+impl ChannelHandler for Stuck {
+    async fn send(&self, _: &str, _: &str, _: &str) -> Result<(), String> {
+        std::future::pending().await
+    }
+    async fn receive(&self, _: &str, _: &str) -> Result<Option<String>, String> {
+        std::future::pending().await
+    }
+}
+
+/// CH-007: A guest blocked in a host call that never returns is still stopped at `limits.timeout`.
+#[test]
+fn ch_007_a_stuck_host_call_is_cut_at_the_timeout() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(&format!(
+        "{GRANTS}[limits]\ntimeout = \"300ms\"\n"
+    )));
+    let started = std::time::Instant::now();
+    let request = Invocation::new("receive")
+        .input(json!({"channel": "in"}))
+        .channels(Arc::new(Stuck));
+    let outcome = attempt_with(&skill, request, None);
+    assert!(
+        matches!(
+            failure(&outcome),
+            Failure::Limit {
+                kind: LimitKind::Timeout,
+                ..
+            }
+        ),
+        "{:?}",
+        outcome.result
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -255,3 +255,42 @@ fn net_006_http_without_grant_does_not_load() {
         "{err}"
     );
 }
+
+/// NET-007: A server that accepts and never answers cannot hold the skill past `limits.timeout`.
+#[test]
+fn net_007_a_silent_server_is_cut_at_the_timeout() {
+    let host = Host::new();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let holder = std::thread::spawn(move || {
+        // Accept one connection and hold it open without answering.
+        let held = listener.accept();
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        drop(held);
+    });
+    let skill = host.load(&http_package(
+        &format!("\"http://127.0.0.1:{port}/\""),
+        "[limits]\ntimeout = \"500ms\"\n",
+    ));
+    let started = std::time::Instant::now();
+    let outcome = attempt(
+        &skill,
+        "fetch",
+        json!({"urls": [format!("http://127.0.0.1:{port}/")]}),
+        None,
+    );
+    let elapsed = started.elapsed();
+    let timed_out = matches!(
+        outcome.result,
+        Err(Failure::Limit {
+            kind: LimitKind::Timeout,
+            ..
+        })
+    ) || matches!(&outcome.result, Ok(Value::Array(r)) if r[0].get("err").is_some());
+    assert!(timed_out, "{:?}", outcome.result);
+    assert!(
+        elapsed < std::time::Duration::from_secs(2),
+        "took {elapsed:?}"
+    );
+    let _ = holder.join();
+}
