@@ -133,26 +133,27 @@ fn panic_message(stderr: &CapturedOutput) -> Option<String> {
     )))
 }
 
+/// One line naming the limit, its value and the manifest key that raises it.
 pub(crate) fn limit_message(skill: &str, kind: LimitKind, limits: &Limits) -> String {
-    match kind {
-        LimitKind::Memory => format!(
-            "skill `{skill}` ran out of memory: limits.memory = {} (raise it in skill.toml's [limits] if the skill needs more)",
-            limits.memory
+    let (what, value) = match kind {
+        LimitKind::Memory => ("ran out of memory", limits.memory.to_string()),
+        LimitKind::Timeout => ("ran out of time", limits.timeout.to_string()),
+        LimitKind::Output => (
+            "produced too much output (stdout, stderr, channel messages and the result count together)",
+            limits.output.to_string(),
         ),
-        LimitKind::Timeout => format!(
-            "skill `{skill}` ran out of time: limits.timeout = {} (raise it in skill.toml's [limits] if the skill needs more)",
-            limits.timeout
+        LimitKind::HttpRequests => (
+            "sent too many HTTP requests",
+            limits.http_requests.to_string(),
         ),
-        LimitKind::Output => format!(
-            "skill `{skill}` produced too much output: limits.output = {} across stdout, stderr, channel messages and the result (raise it in skill.toml's [limits])",
-            limits.output
-        ),
-        LimitKind::HttpRequests => format!(
-            "skill `{skill}` sent too many HTTP requests: limits.http-requests = {} (raise it in skill.toml's [limits])",
-            limits.http_requests
-        ),
-        LimitKind::Table => format!(
-            "skill `{skill}` held too many resource handles (at most {MAX_RESOURCE_HANDLES} open files, streams or HTTP objects) or grew tables past the runtime's fixed caps; these are not configurable"
-        ),
-    }
+        LimitKind::Table => {
+            return format!(
+                "skill `{skill}` held too many resource handles (at most {MAX_RESOURCE_HANDLES} open files, streams or HTTP objects) or grew tables past the runtime's fixed caps; these are not configurable"
+            );
+        }
+    };
+    let key = kind.manifest_key().unwrap_or("limits");
+    format!(
+        "skill `{skill}` {what}: {key} = {value} (raise it in skill.toml's [limits] if the skill needs more)"
+    )
 }
