@@ -70,6 +70,12 @@ pub enum LoadError {
         /// The skill.
         skill: String,
     },
+    /// A package file resolves outside the package folder (through a symlink).
+    #[error("{} resolves outside its package folder (a symlink?): a package may only contain its own files", path.display())]
+    Outside {
+        /// The file.
+        path: PathBuf,
+    },
     /// The component file does not exist.
     #[error("skill `{skill}`: component {} does not exist; build it (`skill-run build`) or fix [skill].component in skill.toml", path.display())]
     ComponentMissing {

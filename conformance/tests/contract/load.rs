@@ -221,3 +221,23 @@ fn load_011_secrets_are_refused_until_they_can_be_honoured() {
         "{err}"
     );
 }
+
+/// LOAD-012: SKILL.md or skill.toml symlinked to a file outside the package is refused, and its content is not echoed.
+#[test]
+fn load_012_package_files_symlinked_outside_are_refused_without_echo() {
+    let host = Host::new();
+    let outside = tempfile::tempdir().expect("outside");
+    let secret = outside.path().join("id_rsa");
+    fs::write(&secret, format!("name = \"{CANARY}\"\n")).expect("secret");
+    for file in ["skill.toml", "SKILL.md"] {
+        let package = TempPackage::new("hello", skill_test_artifacts::HELLO, &skill_table("hello"));
+        fs::remove_file(package.path().join(file)).expect("remove");
+        std::os::unix::fs::symlink(&secret, package.path().join(file)).expect("symlink");
+        let err = host.load_err(&package);
+        assert!(matches!(err, LoadError::Outside { .. }), "{file}: {err}");
+        assert!(
+            !format!("{err} {err:?}").contains(CANARY),
+            "{file}: the outside file leaked into the error"
+        );
+    }
+}

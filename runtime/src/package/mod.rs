@@ -47,15 +47,18 @@ impl Package {
                 reason: "not a folder: give the package folder or its SKILL.md".into(),
             });
         }
-        let skill_md = root.join("SKILL.md");
-        let text = read_limited(&skill_md, instructions::MAX_SKILL_MD_BYTES as u64)?;
+        let text = read_inside(
+            &root,
+            Path::new("SKILL.md"),
+            instructions::MAX_SKILL_MD_BYTES as u64,
+        )?;
         let instructions = instructions::parse(&String::from_utf8_lossy(&text));
 
         let manifest_path = root.join("skill.toml");
         let manifest = match fs::symlink_metadata(&manifest_path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             _ => {
-                let bytes = read_limited(&manifest_path, MAX_MANIFEST_BYTES)?;
+                let bytes = read_inside(&root, Path::new("skill.toml"), MAX_MANIFEST_BYTES)?;
                 let text = String::from_utf8(bytes).map_err(|_| LoadError::Manifest {
                     path: manifest_path.clone(),
                     message: "skill.toml is not valid UTF-8".into(),
@@ -105,30 +108,53 @@ impl Package {
         let manifest = self.manifest.as_ref().ok_or(LoadError::InstructionOnly {
             skill: name.clone(),
         })?;
-        let path = self.root.join(manifest.component.as_path());
-        let canonical_root = fs::canonicalize(&self.root).map_err(|source| LoadError::Read {
-            path: self.root.clone(),
-            source,
-        })?;
-        let canonical = fs::canonicalize(&path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                LoadError::ComponentMissing {
-                    skill: name.clone(),
-                    path: path.clone(),
-                }
-            } else {
-                LoadError::Read {
-                    path: path.clone(),
-                    source,
-                }
+        let relative = manifest.component.as_path();
+        let path = self.root.join(relative);
+        match read_inside(&self.root, relative, max_bytes) {
+            Ok(bytes) => Ok((path, bytes)),
+            Err(LoadError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Err(LoadError::ComponentMissing { skill: name, path })
             }
-        })?;
-        if !canonical.starts_with(&canonical_root) {
-            return Err(LoadError::ComponentOutside { skill: name, path });
+            Err(LoadError::Outside { .. }) => {
+                Err(LoadError::ComponentOutside { skill: name, path })
+            }
+            Err(other) => Err(other),
         }
-        let bytes = read_limited(&canonical, max_bytes)?;
-        Ok((path, bytes))
     }
+}
+
+/// Reads `relative` inside the package folder `root`: a symlink that
+/// resolves outside the folder is refused (a downloaded package must not
+/// make the runtime read, and echo in errors, the user's other files), and
+/// so is anything over `limit` bytes.
+fn read_inside(root: &Path, relative: &Path, limit: u64) -> Result<Vec<u8>, LoadError> {
+    let path = root.join(relative);
+    let canonical_root = fs::canonicalize(root).map_err(|source| LoadError::Read {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    let canonical = fs::canonicalize(&path).map_err(|source| LoadError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    if !canonical.starts_with(&canonical_root) {
+        return Err(LoadError::Outside { path });
+    }
+    if !fs::metadata(&canonical)
+        .map_err(|source| LoadError::Read {
+            path: path.clone(),
+            source,
+        })?
+        .is_file()
+    {
+        return Err(LoadError::NotAPackage {
+            path,
+            reason: "not a regular file".into(),
+        });
+    }
+    read_limited(&canonical, limit)
 }
 
 /// Reads a file, refusing anything larger than `limit` without reading it all.
