@@ -15,6 +15,34 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("guest-http", "HTTP", "guest-http.wasm"),
 ];
 
+/// Makes sure the wasm32-wasip2 standard library is installed for the
+/// toolchain building us. rust-toolchain.toml lists it, but rustup only
+/// installs listed targets by itself when auto-install is on; a fresh
+/// machine must still pass `cargo test` alone.
+fn ensure_wasm_target() {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    if sysroot.is_some_and(|s| s.join("lib/rustlib/wasm32-wasip2").is_dir()) {
+        return;
+    }
+    println!(
+        "cargo:warning=installing the wasm32-wasip2 target with rustup (listed in rust-toolchain.toml)"
+    );
+    let installed = Command::new("rustup")
+        .args(["target", "add", "wasm32-wasip2"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        panic!(
+            "the wasm32-wasip2 target is missing and rustup could not install it: run `rustup target add wasm32-wasip2`"
+        );
+    }
+}
+
 fn main() {
     let manifest_dir = PathBuf::from(
         std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
@@ -34,6 +62,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
+    ensure_wasm_target();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
