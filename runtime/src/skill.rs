@@ -59,6 +59,14 @@ impl Skill {
         let manifest = package.manifest.clone().ok_or(LoadError::InstructionOnly {
             skill: name.clone(),
         })?;
+        if let Some(md_name) = package.instructions.name()
+            && md_name != manifest.name.as_str()
+        {
+            return Err(LoadError::NameMismatch {
+                manifest: manifest.name.to_string(),
+                instructions: md_name.to_owned(),
+            });
+        }
         if let Some((key, value, ceiling)) = manifest.limits.first_above(&config.ceiling) {
             return Err(LoadError::AboveCeiling {
                 skill: name,

@@ -9,7 +9,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-pub use instructions::Instructions;
+pub use instructions::{Finding, Instructions, Severity};
 pub use manifest::{Manifest, SkillName};
 
 use crate::error::LoadError;
@@ -52,7 +52,7 @@ impl Package {
             Path::new("SKILL.md"),
             instructions::MAX_SKILL_MD_BYTES as u64,
         )?;
-        let instructions = instructions::parse(&String::from_utf8_lossy(&text));
+        let mut instructions = instructions::parse_bytes(&text);
 
         let manifest_path = root.join("skill.toml");
         let manifest = match fs::symlink_metadata(&manifest_path) {
@@ -67,17 +67,12 @@ impl Package {
                     path: manifest_path.clone(),
                     message,
                 })?;
-                if let Some(name) = &instructions.name
-                    && name != manifest.name.as_str()
-                {
-                    return Err(LoadError::NameMismatch {
-                        manifest: manifest.name.to_string(),
-                        instructions: name.clone(),
-                    });
-                }
                 Some(manifest)
             }
         };
+        // A name that differs is a finding here and a load error in
+        // `Skill::load`: inspect shows it, check and run refuse it.
+        instructions.check_against(manifest.as_ref().map(|m| (m.name.as_str(), &m.grants)));
         Ok(Package {
             root,
             instructions,
@@ -91,8 +86,8 @@ impl Package {
             return m.name.to_string();
         }
         self.instructions
-            .name
-            .clone()
+            .name()
+            .map(str::to_owned)
             .or_else(|| {
                 self.root
                     .file_name()

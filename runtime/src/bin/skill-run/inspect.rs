@@ -30,25 +30,22 @@ fn grants_json(grants: &Grants) -> Value {
     })
 }
 
-/// Builds the inspect document. Loading the component is part of it: a
-/// component that would be refused at run time is reported as a finding.
+/// Builds the inspect document (its shape is documented in the README).
+/// Loading the component is part of it: a component that would be refused
+/// at run time is reported as a finding.
 fn document(path: &Path) -> Result<Value> {
     let package = Package::read(path)
         .with_context(|| format!("reading the skill package at {}", path.display()))?;
     let mut findings: Vec<Value> = package
         .instructions
-        .warnings
+        .findings
         .iter()
-        .map(|w| json!({"code": "invalid-frontmatter", "severity": "warning", "message": w}))
+        .map(|f| {
+            let mut v = serde_json::to_value(f).unwrap_or(Value::Null);
+            v["file"] = json!("SKILL.md");
+            v
+        })
         .collect();
-    if package
-        .instructions
-        .description
-        .as_deref()
-        .is_none_or(str::is_empty)
-    {
-        findings.push(json!({"code": "missing-description", "severity": "warning", "message": "SKILL.md has no `description`: agents use it to decide when to use the skill"}));
-    }
     let (grants, limits, component) = match &package.manifest {
         None => (Grants::default(), None, Value::Null),
         Some(manifest) => {
@@ -61,7 +58,13 @@ fn document(path: &Path) -> Result<Value> {
                     "commands": skill.commands(),
                 }),
                 Err(error) => {
-                    findings.push(json!({"code": "invalid-component", "severity": "error", "message": error.to_string()}));
+                    let code = match error {
+                        skill_runtime::LoadError::NameMismatch { .. } => None, // already a SKILL.md finding
+                        _ => Some("invalid-component"),
+                    };
+                    if let Some(code) = code {
+                        findings.insert(0, json!({"code": code, "severity": "error", "file": "skill.toml", "line": null, "column": null, "message": error.to_string()}));
+                    }
                     json!({"path": manifest.component.as_path(), "error": error.to_string()})
                 }
             };
@@ -73,13 +76,23 @@ fn document(path: &Path) -> Result<Value> {
             (manifest.grants.clone(), Some(limits), component)
         }
     };
+    let body = &package.instructions.body;
     Ok(json!({
         "name": package.name(),
-        "description": package.instructions.description,
+        "description": package.instructions.description(),
         "version": package.manifest.as_ref().map(|m| m.version.clone()),
         "path": package.root,
         "instruction_only": package.manifest.is_none(),
         "frontmatter": package.instructions.frontmatter,
+        "instructions": {
+            "sections": body.sections,
+            "paragraphs": body.paragraphs,
+            "code_blocks": body.code_blocks,
+            "links": body.links,
+            "hosts": body.hosts,
+            "references": body.references,
+            "text": body.text,
+        },
         "capabilities": grants_json(&grants),
         "capabilities_in_words": grants.describe(),
         "limits": limits,
@@ -176,15 +189,49 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
             );
         }
     }
-    let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+    let ins = &doc["instructions"];
+    let count = |key: &str| ins[key].as_array().map_or(0, Vec::len);
+    println!();
+    println!(
+        "Instructions (data for the agent, never run): {} sections, {} code blocks, {} links",
+        count("sections"),
+        count("code_blocks"),
+        count("links")
+    );
+    let list = |key: &str, field: &str| {
+        ins[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|v| text(&v[field]))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
+    if count("hosts") > 0 {
+        println!("  hosts named: {}", list("hosts", "host"));
+    }
+    if count("references") > 0 {
+        println!("  bundled files referenced: {}", list("references", "path"));
+    }
+    let mut findings = doc["findings"].as_array().cloned().unwrap_or_default();
     if !findings.is_empty() {
         println!();
-        println!("Findings:");
-        let mut sorted = findings;
-        sorted.sort_by_key(|f| if f["severity"] == "error" { 0 } else { 1 });
-        for f in sorted {
+        println!("Findings (worst first):");
+        let rank = |f: &Value| match f["severity"].as_str() {
+            Some("error") => 0,
+            Some("warning") => 1,
+            _ => 2,
+        };
+        findings.sort_by_key(|f| (rank(f), f["line"].as_u64().unwrap_or(0)));
+        for f in findings {
+            let at = f["line"]
+                .as_u64()
+                .map(|l| format!("{}:{l}: ", text(&f["file"])))
+                .unwrap_or_default();
             println!(
-                "  {} [{}] {}",
+                "  {} [{}] {at}{}",
                 text(&f["severity"]),
                 text(&f["code"]),
                 text(&f["message"])
