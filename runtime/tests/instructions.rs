@@ -286,3 +286,37 @@ fn undeclared_hosts_and_name_mismatch_are_found_against_the_manifest() {
     assert_eq!(check.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&check.stderr).contains("SKILL.md names it `fetcher`"));
 }
+
+/// Golden error messages for invalid skill.toml files: each `X.toml` in
+/// `tests/data/manifests/invalid` sits beside `X.err`, the exact message.
+/// `BLESS=1` rewrites them.
+#[test]
+fn invalid_manifests_fail_with_their_golden_messages() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/manifests/invalid");
+    let mut checked = 0;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    entries.sort();
+    for path in entries
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+    {
+        let text = std::fs::read_to_string(&path).expect("read");
+        let message = match skill_runtime::Manifest::parse(&text) {
+            Ok(_) => panic!("{} parsed but should not", path.display()),
+            Err(message) => message,
+        };
+        let golden = path.with_extension("err");
+        if std::env::var_os("BLESS").is_some() {
+            std::fs::write(&golden, &message).expect("write golden");
+        } else {
+            let expected = std::fs::read_to_string(&golden)
+                .unwrap_or_else(|_| panic!("{} is missing: run with BLESS=1", golden.display()));
+            assert_eq!(message, expected, "{}", path.display());
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} cases");
+}
