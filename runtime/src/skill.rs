@@ -11,6 +11,7 @@ use wasmtime_wasi::p2::bindings::CommandPre;
 
 use crate::capabilities::build_linker;
 use crate::capabilities::limits::Limits;
+use crate::capabilities::state::StateStore;
 use crate::component::{self, Command, CommandInfo, ComponentKind};
 use crate::error::{InvokeError, LoadError};
 use crate::invocation::state::InvocationState;
@@ -29,7 +30,7 @@ pub(crate) struct SkillInner {
     pub kind: ComponentKind,
     pub commands: Vec<Command>,
     pub imports: Vec<String>,
-    pub state_dir: PathBuf,
+    pub state: StateStore,
     pub invocations: Arc<AtomicU64>,
 }
 
@@ -113,7 +114,7 @@ impl Skill {
             }
             ComponentKind::Typed => None,
         };
-        let state_dir = config.state_root.join(manifest.name.as_str());
+        let state = StateStore::new(config.state_root.join(manifest.name.as_str()));
         Ok(Skill {
             inner: Arc::new(SkillInner {
                 name: name.into(),
@@ -126,7 +127,7 @@ impl Skill {
                 kind: compiled.kind,
                 commands: compiled.commands,
                 imports: compiled.imports,
-                state_dir,
+                state,
                 invocations,
             }),
         })
@@ -163,9 +164,10 @@ impl Skill {
         &self.inner.imports
     }
 
-    /// The folder that backs its `{state}` grants.
-    pub fn state_dir(&self) -> &std::path::Path {
-        &self.inner.state_dir
+    /// The folder holding its committed `{state}` (created on first use).
+    /// Changes land here only when an invocation succeeds.
+    pub fn state_dir(&self) -> std::io::Result<PathBuf> {
+        self.inner.state.current()
     }
 
     /// Runs one command in a fresh instance. `Err` means the call could not

@@ -305,7 +305,7 @@ fn fs_009_state_is_private_and_persists() {
         )),
         "1"
     );
-    let on_disk = host.state.path().join("escape/counter");
+    let on_disk = host.state.path().join("escape/current/counter");
     assert_eq!(fs::read_to_string(&on_disk).expect("state file"), "1");
     #[cfg(unix)]
     {
@@ -345,4 +345,38 @@ fn fs_010_workspace_grant_needs_a_workspace() {
     let skill = host.load(&escape_package(GRANTS));
     let error = block_on(skill.invoke(Invocation::new("list"))).expect_err("no workspace");
     assert!(matches!(error, InvokeError::NoWorkspace { .. }), "{error}");
+}
+
+/// FS-011: A very long path is refused cleanly, not a crash.
+#[test]
+fn fs_011_very_long_paths_are_refused_cleanly() {
+    let host = Host::new();
+    let workspace = tempfile::tempdir().expect("workspace");
+    std::fs::create_dir(workspace.path().join("rw")).expect("rw");
+    let skill = host.load(&escape_package(
+        "files = [{ guest = \"/rw\", host = \"{workspace}/rw\", access = \"read-write\" }]\n",
+    ));
+    let long = format!("/rw/{}", "a/".repeat(20_000));
+    err_text(&attempt(
+        &skill,
+        "read",
+        json!({"path": long.clone()}),
+        Some(workspace.path()),
+    ));
+    err_text(&attempt(
+        &skill,
+        "write",
+        json!({"path": format!("/rw/{}", "x".repeat(100_000)), "content": "x"}),
+        Some(workspace.path()),
+    ));
+    assert!(
+        attempt(
+            &skill,
+            "list",
+            json!({"path": "/rw"}),
+            Some(workspace.path())
+        )
+        .result
+        .is_ok()
+    );
 }

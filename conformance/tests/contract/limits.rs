@@ -253,3 +253,37 @@ fn lim_010_resource_handle_flood_is_capped() {
         failure(&outcome).message()
     );
 }
+
+/// LIM-011: A component that spins while being instantiated (a start function) is stopped at the timeout.
+#[test]
+fn lim_011_spinning_start_function_is_stopped() {
+    let host = Host::new();
+    let component = wat::parse_str(
+        r#"(component
+             (core module $m (func $spin (loop $l (br $l))) (start $spin) (func (export "f")))
+             (core instance $i (instantiate $m))
+             (func (export "f") (canon lift (core func $i "f"))))"#,
+    )
+    .expect("wat");
+    let package = TempPackage::new(
+        "spinner",
+        skill_test_artifacts::HELLO,
+        &format!("{}[limits]\ntimeout = \"300ms\"\n", skill_table("spinner")),
+    );
+    std::fs::write(package.path().join("skill.wasm"), component).expect("write");
+    let skill = host.load(&package);
+    let started = std::time::Instant::now();
+    let outcome = attempt(&skill, "f", json!({}), None);
+    assert!(
+        matches!(
+            failure(&outcome),
+            Failure::Limit {
+                kind: LimitKind::Timeout,
+                ..
+            }
+        ),
+        "{:?}",
+        outcome.result
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}

@@ -6,9 +6,11 @@ mod channels;
 mod env;
 mod files;
 mod grants;
+mod isolation;
 mod limits;
 mod load;
 mod network;
+mod state;
 mod types;
 
 use std::path::Path;

@@ -233,15 +233,8 @@ pub(crate) fn preopen(
     for grant in grants {
         let fail = |reason: String| (grant.clone(), reason);
         let base_path = match grant.host.base {
-            HostBase::State => {
-                create_private_dir(state_dir).map_err(|e| {
-                    fail(format!(
-                        "cannot create the skill's state folder {}: {e}",
-                        state_dir.display()
-                    ))
-                })?;
-                state_dir
-            }
+            // Created and versioned by the state store before the call.
+            HostBase::State => state_dir,
             HostBase::Workspace => {
                 workspace.ok_or_else(|| fail("the host gave no workspace folder".into()))?
             }
@@ -293,15 +286,6 @@ fn opened_path(_dir: &cap_std::fs::Dir, base: &Path, relative: &[String]) -> Pat
     let mut path = base.to_path_buf();
     path.extend(relative);
     path
-}
-
-/// Creates a folder (and its parents) readable only by the owner.
-fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path)
 }
 
 #[cfg(test)]

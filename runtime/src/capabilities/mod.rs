@@ -11,6 +11,7 @@ pub mod http;
 pub mod limits;
 pub mod network;
 pub mod secrets;
+pub(crate) mod state;
 
 use serde::Deserialize;
 use wasmtime::component::{HasSelf, Linker};

@@ -12,6 +12,7 @@ pub(crate) mod state;
 pub use outcome::{Failure, Outcome, Usage};
 pub use request::Invocation;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,11 +26,12 @@ use crate::audit::{AuditKind, AuditRecorder, Decision};
 use crate::capabilities::Grants;
 use crate::capabilities::channels::{ChannelState, MemoryChannels};
 use crate::capabilities::env::visible_env;
-use crate::capabilities::files::{self, HostBase};
+use crate::capabilities::files::{self, Access, HostBase};
 use crate::capabilities::http::HttpPolicy;
 use crate::capabilities::limits::{
     LimitKind, Limits, MAX_HTTP_FIELDS_BYTES, MAX_RESOURCE_HANDLES, MemoryLimiter,
 };
+use crate::capabilities::state::StateView;
 use crate::component::{Command, ComponentKind, values};
 use crate::error::InvokeError;
 use crate::skill::SkillInner;
@@ -175,6 +177,7 @@ fn wasi_context(
     command: &str,
     stdin: Option<Vec<u8>>,
     (stdout, stderr): (&CapturedOutput, &CapturedOutput),
+    state_dir: &Path,
     audit: &AuditRecorder,
 ) -> Result<wasmtime_wasi::WasiCtx, InvokeError> {
     let mut builder = WasiCtxBuilder::new();
@@ -202,7 +205,7 @@ fn wasi_context(
     let _opened = files::preopen(
         &mut builder,
         &grants.files,
-        &skill.state_dir,
+        state_dir,
         request.workspace.as_deref(),
     )
     .map_err(|(grant, reason)| InvokeError::Preopen {
@@ -224,6 +227,34 @@ fn wasi_context(
     Ok(builder.build())
 }
 
+/// The `{state}` folder for this call, if any grant uses it: the committed
+/// folder for readers, a private copy for writers.
+fn begin_state(
+    skill: &SkillInner,
+    grants: &Grants,
+    id: u64,
+) -> Result<Option<StateView>, InvokeError> {
+    let state_grants: Vec<_> = grants
+        .files
+        .iter()
+        .filter(|f| f.host.base == HostBase::State)
+        .collect();
+    let Some(first) = state_grants.first() else {
+        return Ok(None);
+    };
+    let writes = state_grants.iter().any(|f| f.access == Access::ReadWrite);
+    skill
+        .state
+        .begin(id, writes)
+        .map(Some)
+        .map_err(|e| InvokeError::Preopen {
+            skill: skill.name.to_string(),
+            guest: first.guest.to_string(),
+            host: first.host.to_string(),
+            reason: format!("cannot prepare the skill's state folder: {e}"),
+        })
+}
+
 /// Runs one invocation of `skill`.
 pub(crate) async fn run(
     skill: &SkillInner,
@@ -241,6 +272,10 @@ pub(crate) async fn run(
     let stderr = CapturedOutput::new(budget.clone(), STDERR_KEEP);
     let stdin =
         matches!(call, Call::Cli).then(|| serde_json::to_vec(&request.input).unwrap_or_default());
+    let state_view = begin_state(skill, &grants, id)?;
+    let state_dir = state_view
+        .as_ref()
+        .map_or_else(PathBuf::new, |s| s.dir.clone());
     let wasi = wasi_context(
         skill,
         &request,
@@ -248,6 +283,7 @@ pub(crate) async fn run(
         &command_name,
         stdin,
         (&stdout, &stderr),
+        &state_dir,
         &audit,
     )?;
 
@@ -343,6 +379,19 @@ pub(crate) async fn run(
     if let Err(Failure::Limit { kind, message }) = &result {
         let target = kind.manifest_key().unwrap_or("runtime");
         audit.record(AuditKind::Limit, target, Decision::Deny, message, None);
+    }
+    // State changes become visible only when the invocation succeeded.
+    if let Some(view) = state_view {
+        if result.is_ok() {
+            if let Err(e) = skill.state.commit(view) {
+                let message =
+                    format!("skill `{name}` finished but its state could not be saved: {e}");
+                audit.record(AuditKind::File, "{state}", Decision::Deny, &message, None);
+                result = Err(Failure::Trap { cause: message });
+            }
+        } else {
+            skill.state.discard(view);
+        }
     }
     // The invocation itself was allowed; how it ended is in the reason. Denials
     // (capabilities, limits) are their own events above.

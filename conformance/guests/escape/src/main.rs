@@ -83,6 +83,29 @@ fn main() {
             }
             json!({"ok": files.len()})
         }
+        "write-then-panic" => {
+            let _ = fs::write(arg(&input, "path"), arg(&input, "content"));
+            panic!("after writing")
+        }
+        "write-then-spin" => {
+            let _ = fs::write(arg(&input, "path"), arg(&input, "content"));
+            loop {
+                std::hint::black_box(());
+            }
+        }
+        "write-slowly" => {
+            let mut file = match fs::File::create(arg(&input, "path")) {
+                Ok(f) => f,
+                Err(e) => return println!("{}", json!({"err": e.to_string()})),
+            };
+            let chunk = arg(&input, "content");
+            for _ in 0..number(&input, "chunks") {
+                let _ = file.write_all(chunk.as_bytes());
+                let _ = file.flush();
+                std::thread::sleep(std::time::Duration::from_millis(number(&input, "pause_ms")));
+            }
+            json!({"ok": true})
+        }
         "env" => json!({"ok": env::vars().collect::<std::collections::BTreeMap<_, _>>()}),
         "cwd" => json!({"ok": env::current_dir().map(|d| d.display().to_string()).ok()}),
         "alloc" => {

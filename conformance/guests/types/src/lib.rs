@@ -2,6 +2,11 @@
 
 skill_sdk::skill!("types");
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Lives in linear memory: a fresh instance starts it at zero again.
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
 struct Types;
 
 impl Guest for Types {
@@ -21,6 +26,10 @@ impl Guest for Types {
         } else {
             Ok("fine".into())
         }
+    }
+
+    fn bump() -> u32 {
+        COUNTER.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     fn big(n: u32) -> String {
