@@ -320,3 +320,26 @@ fn invalid_manifests_fail_with_their_golden_messages() {
     }
     assert!(checked >= 15, "only {checked} cases");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+    /// The manifest parser never panics on arbitrary text.
+    #[test]
+    fn manifest_parser_never_panics_on_arbitrary_text(text in "\\PC{0,400}") {
+        let _ = skill_runtime::Manifest::parse(&text);
+    }
+
+    /// Nor on manifest-shaped text built from real keys and hostile values.
+    #[test]
+    fn manifest_parser_never_panics_on_manifest_shaped_text(parts in proptest::collection::vec(prop_oneof![
+        Just("[skill]\n"), Just("name = \"a\"\n"), Just("version = \"0.1.0\"\n"), Just("component = \"a.wasm\"\n"),
+        Just("[capabilities]\n"), Just("network = [\"https://*.x.com:99999/\"]\n"), Just("network = [\"http://[::1]/\"]\n"),
+        Just("files = [{ guest = \"/\", host = \"{state}/../..\", access = \"read\" }]\n"), Just("env = [\"\"]\n"),
+        Just("channels = [{ name = \"\\u0000\", direction = \"both\" }]\n"), Just("[limits]\n"), Just("memory = \"18446744073709551615 GiB\"\n"),
+        Just("timeout = \"99999999999999h\"\n"), Just("http-requests = -1\n"), Just("secrets = [{ name = \"K\", host = \"*\", header = \"\\r\\n\" }]\n"),
+        Just("= \"\n"), Just("[[skill]]\n"), Just("\u{feff}"),
+    ], 0..24)) {
+        let _ = skill_runtime::Manifest::parse(&parts.concat());
+    }
+}

@@ -287,3 +287,35 @@ fn lim_011_spinning_start_function_is_stopped() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
 }
+
+/// LIM-012: A table cannot grow past the runtime's fixed cap of 100,000 elements; smaller growth works.
+#[test]
+fn lim_012_table_growth_is_capped() {
+    let host = Host::new();
+    let component = wat::parse_str(
+        r#"(component
+             (core module $m
+               (table $t 1 funcref)
+               (func (export "grow") (param i32) (result i32) (table.grow $t (ref.null func) (local.get 0))))
+             (core instance $i (instantiate $m))
+             (func (export "grow") (param "n" u32) (result s32) (canon lift (core func $i "grow"))))"#,
+    )
+    .expect("wat");
+    let package = TempPackage::new(
+        "tables",
+        skill_test_artifacts::HELLO,
+        &skill_table("tables"),
+    );
+    std::fs::write(package.path().join("skill.wasm"), component).expect("write");
+    let skill = host.load(&package);
+    assert_eq!(
+        attempt(&skill, "grow", json!({"n": 10}), None).result,
+        Ok(json!(1)),
+        "growth under the cap works"
+    );
+    assert_eq!(
+        attempt(&skill, "grow", json!({"n": 200_000}), None).result,
+        Ok(json!(-1)),
+        "growth past the cap is refused"
+    );
+}

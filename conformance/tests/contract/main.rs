@@ -2,6 +2,7 @@
 //! case ID, its doc comment is the promise, and it asserts both the outcome
 //! and the state of the world outside the sandbox.
 
+mod catalog;
 mod channels;
 mod env;
 mod files;
@@ -11,6 +12,7 @@ mod limits;
 mod load;
 mod network;
 mod state;
+mod stress;
 mod types;
 
 use std::path::Path;

@@ -154,3 +154,129 @@ fn type_005_schemas_are_precise() {
     assert_eq!(fail.output_schema, json!({"type": "string"}));
     assert!(fail.error_schema.is_some());
 }
+
+/// Arbitrary JSON: nulls, booleans, numbers of every size, strings with any characters, nested arrays and objects.
+fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<u64>().prop_map(serde_json::Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(serde_json::Value::from),
+        "\\PC{0,12}".prop_map(serde_json::Value::from),
+        prop_oneof![
+            Just("red"),
+            Just("read"),
+            Just("point"),
+            Just("ok"),
+            Just("err"),
+            Just("λ")
+        ]
+        .prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+            proptest::collection::btree_map(
+                prop_oneof![
+                    Just("flag".to_owned()),
+                    Just("byte".to_owned()),
+                    Just("shape".to_owned()),
+                    Just("rect".to_owned()),
+                    Just("ok".to_owned()),
+                    "[a-z]{1,6}"
+                ],
+                inner,
+                0..6
+            )
+            .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// TYPE-006: Arbitrary JSON input never crashes the conversion or the host: it is refused as bad input, or converted and round-tripped exactly.
+#[test]
+fn type_006_arbitrary_json_is_refused_or_round_trips() {
+    use proptest::test_runner::{Config, TestRunner};
+    let host = Host::new();
+    let skill = types_skill(&host);
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let mut runner = TestRunner::new(Config {
+        cases: 256,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&arbitrary_json(), |value| {
+            for (command, input) in [
+                ("echo", json!({"value": value.clone()})),
+                ("add", value.clone()),
+                ("maybe-fail", value.clone()),
+            ] {
+                match tokio.block_on(skill.invoke(Invocation::new(command).input(input))) {
+                    Err(InvokeError::BadInput { .. }) => {}
+                    Err(other) => panic!("{command}: unexpected error {other}"),
+                    Ok(outcome) if command == "echo" => {
+                        assert_eq!(outcome.result.expect("echo runs"), value)
+                    }
+                    Ok(outcome) => assert!(
+                        !matches!(
+                            outcome.result,
+                            Err(Failure::Trap { .. }) | Err(Failure::Limit { .. })
+                        ),
+                        "{command}: {:?}",
+                        outcome.result
+                    ),
+                }
+            }
+            Ok(())
+        })
+        .expect("property holds");
+    // Valid values with random contents: every one converts and round-trips.
+    use proptest::prelude::*;
+    let valid = (
+        any::<u32>(),
+        any::<u32>(),
+        proptest::option::of(any::<u32>()),
+        "\\PC{0,40}",
+        any::<char>(),
+        any::<i64>(),
+        any::<u64>(),
+        proptest::collection::vec("\\PC{0,8}", 0..5),
+    );
+    let accepted = std::sync::atomic::AtomicU32::new(0);
+    TestRunner::new(Config {
+        cases: 256,
+        failure_persistence: None,
+        ..Config::default()
+    })
+    .run(&valid, |(a, b, c, text, letter, long, ulong, items)| {
+        let sum = tokio
+            .block_on(skill.invoke(Invocation::new("add").input(json!({"a": a, "b": b, "c": c}))))
+            .expect("valid add");
+        assert_eq!(
+            sum.result.expect("add runs"),
+            json!(u64::from(a) + u64::from(b) + u64::from(c.unwrap_or(0)))
+        );
+        let mut value = everything();
+        value["text"] = json!(text);
+        value["letter"] = json!(letter.to_string());
+        value["long"] = json!(long);
+        value["ulong"] = json!(ulong);
+        value["items"] = json!(items);
+        let echoed = tokio
+            .block_on(skill.invoke(Invocation::new("echo").input(json!({"value": value.clone()}))))
+            .expect("valid echo");
+        assert_eq!(echoed.result.expect("echo runs"), value);
+        accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    })
+    .expect("property holds");
+    assert_eq!(accepted.into_inner(), 256);
+}

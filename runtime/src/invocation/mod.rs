@@ -167,19 +167,35 @@ fn effective_grants_and_limits(
     Ok((grants, limits))
 }
 
+/// What one invocation's WASI context is made of, besides the skill and the request.
+struct WasiInputs<'a> {
+    grants: &'a Grants,
+    command: &'a str,
+    /// The input JSON, for a `wasi:cli/command`.
+    stdin: Option<Vec<u8>>,
+    stdout: &'a CapturedOutput,
+    stderr: &'a CapturedOutput,
+    /// The folder backing `{state}` grants for this call.
+    state_dir: &'a Path,
+}
+
 /// The WASI context: arguments `[skill, command]`, the granted environment,
 /// the granted folders, captured stdout and stderr, and stdin for a
 /// `wasi:cli/command`. Each granted variable and folder is audited.
 fn wasi_context(
     skill: &SkillInner,
     request: &Invocation,
-    grants: &Grants,
-    command: &str,
-    stdin: Option<Vec<u8>>,
-    (stdout, stderr): (&CapturedOutput, &CapturedOutput),
-    state_dir: &Path,
+    inputs: WasiInputs<'_>,
     audit: &AuditRecorder,
 ) -> Result<wasmtime_wasi::WasiCtx, InvokeError> {
+    let WasiInputs {
+        grants,
+        command,
+        stdin,
+        stdout,
+        stderr,
+        state_dir,
+    } = inputs;
     let mut builder = WasiCtxBuilder::new();
     builder.stdout(stdout.clone()).stderr(stderr.clone());
     builder.args(&[skill.name.as_ref(), command]);
@@ -276,16 +292,15 @@ pub(crate) async fn run(
     let state_dir = state_view
         .as_ref()
         .map_or_else(PathBuf::new, |s| s.dir.clone());
-    let wasi = wasi_context(
-        skill,
-        &request,
-        &grants,
-        &command_name,
+    let inputs = WasiInputs {
+        grants: &grants,
+        command: &command_name,
         stdin,
-        (&stdout, &stderr),
-        &state_dir,
-        &audit,
-    )?;
+        stdout: &stdout,
+        stderr: &stderr,
+        state_dir: &state_dir,
+    };
+    let wasi = wasi_context(skill, &request, inputs, &audit)?;
 
     let limit_flag = LimitFlag::default();
     let provenance = Provenance::default();
