@@ -102,6 +102,7 @@ struct Recorded {
 /// Collects one invocation's events. Cheap to clone; clones share the log.
 #[derive(Clone)]
 pub(crate) struct AuditRecorder {
+    scrubber: crate::capabilities::secrets::Scrubber,
     skill: Arc<str>,
     invocation: u64,
     recorded: Arc<Mutex<Recorded>>,
@@ -111,11 +112,17 @@ pub(crate) struct AuditRecorder {
 impl AuditRecorder {
     pub(crate) fn new(skill: Arc<str>, invocation: u64, sink: Option<AuditSink>) -> Self {
         AuditRecorder {
+            scrubber: Default::default(),
             skill,
             invocation,
             recorded: Arc::default(),
             sink,
         }
+    }
+
+    /// Replaces secret values in every event recorded from now on.
+    pub(crate) fn scrub_with(&mut self, scrubber: crate::capabilities::secrets::Scrubber) {
+        self.scrubber = scrubber;
     }
 
     /// Records one event (or counts it as dropped past the cap).
@@ -132,13 +139,15 @@ impl AuditRecorder {
             recorded.dropped += 1;
             return;
         }
+        let target = self.scrubber.text(target);
+        let reason = self.scrubber.text(reason);
         let event = AuditEvent::now(
             &self.skill,
             self.invocation,
             kind,
-            target,
+            &target,
             decision,
-            reason,
+            &reason,
             bytes,
         );
         if let Some(sink) = &self.sink {

@@ -124,18 +124,6 @@ pub enum LoadError {
         /// Why it is unavailable, and what to use instead.
         why: &'static str,
     },
-    /// The manifest asks for something this runtime version cannot honour.
-    #[error(
-        "skill `{skill}` declares [capabilities].{key}, which this runtime cannot honour yet: {why}"
-    )]
-    Unsupported {
-        /// The skill.
-        skill: String,
-        /// The manifest key.
-        key: &'static str,
-        /// Why, and what to do instead.
-        why: &'static str,
-    },
     /// The runtime itself could not be set up (engine, linker).
     #[error("skill `{skill}`: {reason}")]
     Setup {

@@ -76,16 +76,6 @@ impl Skill {
                 ceiling,
             });
         }
-        if !manifest.grants.secrets.is_empty() {
-            // Injecting a secret is only safe together with scrubbing it from
-            // everything that flows back; until both exist, refuse rather than
-            // run a skill whose grant would silently do nothing.
-            return Err(LoadError::Unsupported {
-                skill: name,
-                key: "secrets",
-                why: "host-injected secrets (with scrubbing of echoed values) are not implemented in this version; remove the entry, or pass the credential through a narrower channel you control",
-            });
-        }
         let (path, bytes) = package.read_component(config.max_component_size.0)?;
         let compiled = component::compile(engine, &name, &path, &bytes, &manifest.grants)?;
         let linker = build_linker(engine, &manifest.grants).map_err(|e| LoadError::Setup {

@@ -203,12 +203,12 @@ fn load_010_bad_manifests_are_refused_precisely() {
     ));
 }
 
-/// LOAD-011: A declared secret the runtime cannot inject (and scrub) is refused, never silently ignored.
+/// LOAD-011: A secret for a host that no network grant names is refused at load.
 #[test]
-fn load_011_secrets_are_refused_until_they_can_be_honoured() {
+fn load_011_secrets_for_ungranted_hosts_are_refused() {
     let host = Host::new();
     let toml = format!(
-        "{}[capabilities]\nnetwork = [\"https://api.example.com/\"]\nsecrets = [{{ name = \"API_KEY\", host = \"api.example.com\", header = \"Authorization\", format = \"Bearer {{}}\" }}]\n",
+        "{}[capabilities]\nnetwork = [\"https://api.example.com/\"]\nsecrets = [{{ name = \"API_KEY\", host = \"evil.example\", header = \"Authorization\", format = \"Bearer {{}}\" }}]\n",
         skill_table("hello")
     );
     let err = host.load_err(&TempPackage::new(
@@ -216,10 +216,8 @@ fn load_011_secrets_are_refused_until_they_can_be_honoured() {
         skill_test_artifacts::HELLO,
         &toml,
     ));
-    assert!(
-        matches!(err, LoadError::Unsupported { key: "secrets", .. }),
-        "{err}"
-    );
+    assert!(matches!(err, LoadError::Manifest { .. }), "{err}");
+    assert!(err.to_string().contains("evil.example"), "{err}");
 }
 
 /// LOAD-012: SKILL.md or skill.toml symlinked to a file outside the package is refused, and its content is not echoed.

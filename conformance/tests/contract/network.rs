@@ -13,22 +13,36 @@ use skill_runtime::{AuditKind, LimitKind};
 
 use super::*;
 
-/// A loopback HTTP/1.1 server that records each request line and answers
-/// with `response`. Stopped and joined on drop.
+/// What a test server received: the request line and its headers.
+#[derive(Debug, Clone)]
+struct Received {
+    line: String,
+    headers: Vec<String>,
+}
+
+/// A loopback HTTP/1.1 server that records each request and answers with
+/// what `respond` makes of it. Stopped and joined on drop.
 struct Server {
+    address: &'static str,
     port: u16,
-    requests: Arc<Mutex<Vec<String>>>,
+    received: Arc<Mutex<Vec<Received>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
+type Respond = Box<dyn Fn(&Received) -> String + Send>;
+
 impl Server {
     fn start(response: &'static str) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        Server::answering("127.0.0.1", Box::new(move |_| response.to_owned()))
+    }
+
+    fn answering(address: &'static str, respond: Respond) -> Server {
+        let listener = TcpListener::bind((address, 0)).expect("bind loopback");
         let port = listener.local_addr().expect("addr").port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
+        let received = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (seen, stopping) = (requests.clone(), stop.clone());
+        let (seen, stopping) = (received.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stopping.load(Ordering::SeqCst) {
@@ -40,17 +54,25 @@ impl Server {
                 if reader.read_line(&mut line).is_err() {
                     continue;
                 }
+                let mut headers = Vec::new();
                 let mut header = String::new();
                 while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    headers.push(header.trim().to_owned());
                     header.clear();
                 }
-                seen.lock().expect("lock").push(line.trim().to_owned());
+                let request = Received {
+                    line: line.trim().to_owned(),
+                    headers,
+                };
+                let response = respond(&request);
+                seen.lock().expect("lock").push(request);
                 let _ = stream.write_all(response.as_bytes());
             }
         });
         Server {
+            address,
             port,
-            requests,
+            received,
             stop,
             thread: Some(thread),
         }
@@ -61,14 +83,23 @@ impl Server {
     }
 
     fn requests(&self) -> Vec<String> {
-        self.requests.lock().expect("lock").clone()
+        self.received
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|r| r.line.clone())
+            .collect()
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("lock").clone()
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        let _ = TcpStream::connect((self.address, self.port));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -300,4 +331,182 @@ fn net_007_a_silent_server_is_cut_at_the_timeout() {
         "took {elapsed:?}"
     );
     let _ = holder.join();
+}
+
+const SECRET: &str = "mb_live_7Qx9-CANARY-key";
+
+/// A server that echoes the Authorization header it got, in its body and in a header.
+fn echo_server(address: &'static str) -> Server {
+    Server::answering(
+        address,
+        Box::new(|request: &Received| {
+            let auth = request
+                .headers
+                .iter()
+                .find_map(|h| {
+                    h.strip_prefix("authorization: ")
+                        .or_else(|| h.strip_prefix("Authorization: "))
+                })
+                .unwrap_or("none")
+                .to_owned();
+            let body = format!("you sent: {auth} (twice: {auth})");
+            format!(
+                "HTTP/1.1 200 OK\r\nLocation: /echo?{auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        }),
+    )
+}
+
+fn secret_package(port: u16, other_port: u16) -> TempPackage {
+    http_package(
+        &format!("\"http://127.0.0.1:{port}/\", \"http://127.0.0.2:{other_port}/\""),
+        "secrets = [{ name = \"MOLTBOOK_API_KEY\", host = \"127.0.0.1\", header = \"Authorization\", format = \"Bearer {}\" }]\n",
+    )
+}
+
+fn with_secret(skill: &Skill, urls: Vec<String>) -> Outcome {
+    let secrets = Arc::new(skill_runtime::SecretMap::new([(
+        "MOLTBOOK_API_KEY".to_owned(),
+        SECRET.to_owned(),
+    )]));
+    attempt_with(
+        skill,
+        Invocation::new("fetch")
+            .input(json!({ "urls": urls }))
+            .secrets(secrets),
+        None,
+    )
+}
+
+/// NET-008: A declared secret is added to requests for its host only; another host never receives it.
+#[test]
+fn net_008_secret_reaches_only_its_declared_host() {
+    let (host, declared, other) = (
+        Host::new(),
+        echo_server("127.0.0.1"),
+        echo_server("127.0.0.2"),
+    );
+    let skill = host.load(&secret_package(declared.port, other.port));
+    with_secret(
+        &skill,
+        vec![
+            format!("http://127.0.0.1:{}/api", declared.port),
+            format!("http://127.0.0.2:{}/api", other.port),
+        ],
+    );
+    let got = declared.received();
+    assert!(
+        got[0]
+            .headers
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(&format!("authorization: Bearer {SECRET}"))),
+        "{got:?}"
+    );
+    let leaked = other.received();
+    assert_eq!(leaked.len(), 1, "the other host was contacted once");
+    assert!(
+        !format!("{leaked:?}").contains(SECRET),
+        "the other host received the secret: {leaked:?}"
+    );
+}
+
+/// NET-009: A server that echoes the secret back cannot get it into the component, the result, the audit log or errors.
+#[test]
+fn net_009_an_echoed_secret_never_reaches_the_skill_or_the_outputs() {
+    let (host, declared, other) = (
+        Host::new(),
+        echo_server("127.0.0.1"),
+        echo_server("127.0.0.2"),
+    );
+    let skill = host.load(&secret_package(declared.port, other.port));
+    let outcome = with_secret(
+        &skill,
+        vec![format!("http://127.0.0.1:{}/api", declared.port)],
+    );
+    let everything = format!(
+        "{:?} {} {} {:?}",
+        outcome.result, outcome.stdout, outcome.stderr, outcome.audit
+    );
+    assert!(
+        !everything.contains(SECRET),
+        "the secret leaked: {everything}"
+    );
+    let body = outcome.result.as_ref().expect("fetch ran")[0]["ok"]["body"]
+        .as_str()
+        .expect("body")
+        .to_owned();
+    assert_eq!(
+        body,
+        "you sent: Bearer [redacted] (twice: Bearer [redacted])"
+    );
+    assert!(
+        declared.received()[0]
+            .headers
+            .iter()
+            .any(|h| h.contains(SECRET)),
+        "the declared host did receive it"
+    );
+    assert!(outcome.audit.iter().any(|e| {
+        e.reason
+            .contains("secret MOLTBOOK_API_KEY added as Authorization")
+    }));
+}
+
+/// NET-010: A skill cannot read a secret through its environment, and a manifest may not list a secret as an env name.
+#[test]
+fn net_010_secrets_are_not_environment_variables() {
+    let host = Host::new();
+    let package = escape_package(
+        "network = [\"https://api.example.com/\"]\nsecrets = [{ name = \"API_KEY\", host = \"api.example.com\", header = \"Authorization\" }]\n",
+    );
+    let skill = host.load(&package);
+    let secrets = Arc::new(skill_runtime::SecretMap::new([(
+        "API_KEY".to_owned(),
+        SECRET.to_owned(),
+    )]));
+    let outcome = attempt_with(
+        &skill,
+        Invocation::new("env")
+            .env([("API_KEY".to_owned(), SECRET.to_owned())])
+            .secrets(secrets),
+        None,
+    );
+    assert_eq!(ok_value(&outcome), json!({}));
+    let both = escape_package(
+        "network = [\"https://api.example.com/\"]\nenv = [\"API_KEY\"]\nsecrets = [{ name = \"API_KEY\", host = \"api.example.com\", header = \"Authorization\" }]\n",
+    );
+    let err = host.load_err(&both).to_string();
+    assert!(err.contains("both a secret and an env name"), "{err}");
+}
+
+/// NET-011: A secret the host did not supply is not invented: the request goes without it and the audit says so.
+#[test]
+fn net_011_a_missing_secret_is_reported_not_invented() {
+    let (host, declared, other) = (
+        Host::new(),
+        echo_server("127.0.0.1"),
+        echo_server("127.0.0.2"),
+    );
+    let skill = host.load(&secret_package(declared.port, other.port));
+    let outcome = attempt(
+        &skill,
+        "fetch",
+        json!({"urls": [format!("http://127.0.0.1:{}/api", declared.port)]}),
+        None,
+    );
+    assert!(
+        !declared.received()[0]
+            .headers
+            .iter()
+            .any(|h| h.to_ascii_lowercase().starts_with("authorization"))
+    );
+    assert!(
+        outcome
+            .audit
+            .iter()
+            .any(|e| e.reason.contains("supplied no value")),
+        "{:?}",
+        outcome.audit
+    );
 }

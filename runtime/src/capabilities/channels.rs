@@ -208,6 +208,8 @@ impl ChannelHandler for MemoryChannels {
 pub(crate) struct ChannelState {
     pub grants: Vec<ChannelGrant>,
     pub handler: Arc<dyn ChannelHandler>,
+    /// Secret values never leave through a channel.
+    pub scrubber: super::secrets::Scrubber,
 }
 
 impl ChannelState {
@@ -264,6 +266,7 @@ impl Host for InvocationState {
             );
             return Ok(Err(ChannelError::TooLarge(MAX_MESSAGE_BYTES as u64)));
         }
+        let message = self.channels.scrubber.text(&message).into_owned();
         // A flood of messages is output like any other: it spends the same budget.
         self.output.consume(message.len() as u64)?;
         let result = self.channels.handler.send(&skill, &channel, &message).await;

@@ -20,6 +20,8 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 use crate::audit::{AuditKind, AuditRecorder, Decision};
 use crate::capabilities::limits::LimitKind;
 use crate::capabilities::network::{NetworkGrant, is_public_address};
+use crate::capabilities::scrub_body::ScrubBody;
+use crate::capabilities::secrets::{Scrubber, SecretGrant};
 use crate::invocation::provenance::Provenance;
 use crate::invocation::state::LimitFlag;
 
@@ -27,6 +29,27 @@ use crate::invocation::state::LimitFlag;
 /// (wasi-http's own defaults are 600 s).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A declared secret and the value the host supplied for it (if any).
+pub(crate) struct ResolvedSecret {
+    pub grant: SecretGrant,
+    pub value: Option<String>,
+}
+
+/// Replaces secret values in header values.
+pub(crate) fn scrub_headers(headers: &mut http::HeaderMap, scrubber: &Scrubber) {
+    if scrubber.is_empty() {
+        return;
+    }
+    for value in headers.values_mut() {
+        let scrubbed = scrubber.bytes(value.as_bytes());
+        if scrubbed != value.as_bytes()
+            && let Ok(clean) = http::HeaderValue::from_bytes(&scrubbed)
+        {
+            *value = clean;
+        }
+    }
+}
 
 /// Per-invocation outgoing-request policy.
 pub(crate) struct HttpPolicy {
@@ -38,6 +61,8 @@ pub(crate) struct HttpPolicy {
     pub audit: AuditRecorder,
     pub limit: LimitFlag,
     pub provenance: Provenance,
+    pub secrets: Arc<[ResolvedSecret]>,
+    pub scrubber: Scrubber,
 }
 
 impl HttpPolicy {
@@ -67,6 +92,82 @@ type PendingResponse = Box<
 
 fn denied(error: HttpError) -> PendingResponse {
     Box::new(async move { Err(error) })
+}
+
+impl HttpPolicy {
+    /// Adds each declared secret whose host is this request's host, in its
+    /// header and format, replacing any value the skill set itself. Only over
+    /// https, or to a loopback address named literally (local testing).
+    fn add_secrets(&self, request: &mut http::Request<WasiBody>, url: &url::Url) {
+        let Some(host) = url.host_str() else { return };
+        let loopback_literal = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+            || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+        for secret in self
+            .secrets
+            .iter()
+            .filter(|s| s.grant.host.eq_ignore_ascii_case(host))
+        {
+            let name = secret.grant.name.as_str();
+            let header = secret.grant.header.as_str();
+            let Some(value) = &secret.value else {
+                let reason = format!(
+                    "secret {name} is declared for {host} but the host supplied no value; sent without {header}"
+                );
+                self.audit.record(
+                    AuditKind::Network,
+                    url.as_str(),
+                    Decision::Allow,
+                    &reason,
+                    None,
+                );
+                continue;
+            };
+            if url.scheme() != "https" && !loopback_literal {
+                let reason = format!(
+                    "secret {name} is only sent over https; this request is {}",
+                    url.scheme()
+                );
+                self.audit.record(
+                    AuditKind::Network,
+                    url.as_str(),
+                    Decision::Deny,
+                    &reason,
+                    None,
+                );
+                continue;
+            }
+            let formatted = secret.grant.format.replacen("{}", value, 1);
+            match (
+                http::HeaderName::from_bytes(header.as_bytes()),
+                http::HeaderValue::from_str(&formatted),
+            ) {
+                (Ok(name_h), Ok(mut value_h)) => {
+                    value_h.set_sensitive(true);
+                    request.headers_mut().insert(name_h, value_h);
+                    let reason =
+                        format!("secret {name} added as {header} (the skill never sees it)");
+                    self.audit.record(
+                        AuditKind::Network,
+                        url.as_str(),
+                        Decision::Allow,
+                        &reason,
+                        None,
+                    );
+                }
+                _ => {
+                    let reason =
+                        format!("secret {name} is not a valid {header} header value; not sent");
+                    self.audit.record(
+                        AuditKind::Network,
+                        url.as_str(),
+                        Decision::Deny,
+                        &reason,
+                        None,
+                    );
+                }
+            }
+        }
+    }
 }
 
 impl WasiHttpHooks for HttpPolicy {
@@ -113,6 +214,8 @@ impl WasiHttpHooks for HttpPolicy {
             self.limit.set(LimitKind::HttpRequests);
             return denied(HttpError::ConnectionLimitReached);
         }
+        let mut request = request;
+        self.add_secrets(&mut request, &url);
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         let bound = |asked: Option<Duration>, ours: Duration| {
             Some(asked.unwrap_or(ours).min(ours).min(remaining))
@@ -128,7 +231,11 @@ impl WasiHttpHooks for HttpPolicy {
                 FIRST_BYTE_TIMEOUT,
             ),
         };
-        let (audit, provenance) = (self.audit.clone(), self.provenance.clone());
+        let (audit, provenance, scrubber) = (
+            self.audit.clone(),
+            self.provenance.clone(),
+            self.scrubber.clone(),
+        );
         let origin = url.origin().ascii_serialization();
         // A grant that names an IP literally reaches that IP; a grant that names
         // a host reaches it only while it resolves to public addresses, so a
@@ -183,8 +290,17 @@ impl WasiHttpHooks for HttpPolicy {
             provenance.note_origin(&origin);
             let (response, io) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            let (mut parts, body) = response.into_parts();
+            // A server that echoes a secret back cannot hand it to the skill.
+            scrub_headers(&mut parts.headers, &scrubber);
+            let body = BodyExt::boxed_unsync(body);
+            let body = if scrubber.is_empty() {
+                body
+            } else {
+                BodyExt::boxed_unsync(ScrubBody::new(body, scrubber))
+            };
             Ok((
-                response.map(BodyExt::boxed_unsync),
+                http::Response::from_parts(parts, body),
                 Box::new(io) as BodyDone,
             ))
         })

@@ -10,6 +10,7 @@ pub mod files;
 pub mod http;
 pub mod limits;
 pub mod network;
+mod scrub_body;
 pub mod secrets;
 pub(crate) mod state;
 

@@ -27,10 +27,11 @@ use crate::capabilities::Grants;
 use crate::capabilities::channels::{ChannelState, MemoryChannels};
 use crate::capabilities::env::visible_env;
 use crate::capabilities::files::{self, Access, HostBase};
-use crate::capabilities::http::HttpPolicy;
+use crate::capabilities::http::{HttpPolicy, ResolvedSecret};
 use crate::capabilities::limits::{
     LimitKind, Limits, MAX_HTTP_FIELDS_BYTES, MAX_RESOURCE_HANDLES, MemoryLimiter,
 };
+use crate::capabilities::secrets::{Scrubber, SecretSource};
 use crate::capabilities::state::StateView;
 use crate::component::{Command, ComponentKind, values};
 use crate::error::InvokeError;
@@ -271,6 +272,27 @@ fn begin_state(
         })
 }
 
+/// The declared secrets with the host's values (only declared names are
+/// asked for), and a scrubber for those values. Values under 4 bytes are
+/// not used: scrubbing them would mangle ordinary output.
+fn resolve_secrets(
+    grants: &Grants,
+    source: Option<&dyn SecretSource>,
+) -> (Vec<ResolvedSecret>, Scrubber) {
+    let secrets: Vec<ResolvedSecret> = grants
+        .secrets
+        .iter()
+        .map(|grant| ResolvedSecret {
+            value: source
+                .and_then(|s| s.secret(grant.name.as_str()))
+                .filter(|v| v.len() >= 4),
+            grant: grant.clone(),
+        })
+        .collect();
+    let scrubber = Scrubber::new(secrets.iter().filter_map(|s| s.value.clone()).collect());
+    (secrets, scrubber)
+}
+
 /// Runs one invocation of `skill`.
 pub(crate) async fn run(
     skill: &SkillInner,
@@ -281,7 +303,9 @@ pub(crate) async fn run(
     let (grants, limits) = effective_grants_and_limits(skill, &request)?;
     let (command_name, call) = resolve(skill, &request)?;
 
-    let audit = AuditRecorder::new(name.clone(), id, request.audit_sink.clone());
+    let (secrets, scrubber) = resolve_secrets(&grants, request.secrets.as_deref());
+    let mut audit = AuditRecorder::new(name.clone(), id, request.audit_sink.clone());
+    audit.scrub_with(scrubber.clone());
     let budget = OutputBudget::new(limits.output.0);
     let keep_stdout = usize::try_from(limits.output.0).unwrap_or(usize::MAX);
     let stdout = CapturedOutput::new(budget.clone(), keep_stdout);
@@ -322,6 +346,7 @@ pub(crate) async fn run(
                 .channels
                 .clone()
                 .unwrap_or_else(|| Arc::new(MemoryChannels::new())),
+            scrubber: scrubber.clone(),
         },
         http_ctx: {
             let mut ctx = wasmtime_wasi_http::WasiHttpCtx::new();
@@ -337,6 +362,8 @@ pub(crate) async fn run(
             audit: audit.clone(),
             limit: limit_flag.clone(),
             provenance: provenance.clone(),
+            secrets: secrets.into(),
+            scrubber: scrubber.clone(),
         },
         provenance: provenance.clone(),
         fs_paths: Default::default(),
@@ -424,15 +451,29 @@ pub(crate) async fn run(
 
     let (out_bytes, _) = stdout.contents();
     let (err_bytes, stderr_dropped) = stderr.contents();
+    // The skill never saw a secret, but nothing it returns may carry one either.
+    let scrub_text = |bytes: &[u8]| scrubber.text(&String::from_utf8_lossy(bytes)).into_owned();
+    let result = result
+        .map(|v| scrubber.json(v))
+        .map_err(|failure| match failure {
+            Failure::SkillError { message, value } => Failure::SkillError {
+                message: scrubber.text(&message).into_owned(),
+                value: value.map(|v| scrubber.json(v)),
+            },
+            Failure::Trap { cause } => Failure::Trap {
+                cause: scrubber.text(&cause).into_owned(),
+            },
+            limit => limit,
+        });
     Ok(Outcome {
         skill: name.to_string(),
         command: command_name,
         stdout: if skill.kind == ComponentKind::Typed {
-            String::from_utf8_lossy(&out_bytes).into_owned()
+            scrub_text(&out_bytes)
         } else {
             String::new()
         },
-        stderr: String::from_utf8_lossy(&err_bytes).into_owned(),
+        stderr: scrub_text(&err_bytes),
         stderr_dropped,
         result,
         audit: audit.take(),

@@ -11,6 +11,7 @@ use crate::audit::AuditSink;
 use crate::capabilities::Grants;
 use crate::capabilities::channels::ChannelHandler;
 use crate::capabilities::limits::Limits;
+use crate::capabilities::secrets::SecretSource;
 
 /// A request to run one command. Built with [`Invocation::new`] and the
 /// builder methods; by default the host narrows nothing, gives no
@@ -25,6 +26,7 @@ pub struct Invocation {
     pub(crate) env: BTreeMap<String, String>,
     pub(crate) channels: Option<Arc<dyn ChannelHandler>>,
     pub(crate) audit_sink: Option<AuditSink>,
+    pub(crate) secrets: Option<Arc<dyn SecretSource>>,
 }
 
 impl std::fmt::Debug for Invocation {
@@ -57,6 +59,7 @@ impl Invocation {
             env: BTreeMap::new(),
             channels: None,
             audit_sink: None,
+            secrets: None,
         }
     }
 
@@ -96,6 +99,14 @@ impl Invocation {
     /// Where channel messages go and come from.
     pub fn channels(mut self, handler: Arc<dyn ChannelHandler>) -> Self {
         self.channels = Some(handler);
+        self
+    }
+
+    /// Where the values of the skill's declared secrets come from. Only
+    /// declared names are asked for; values go into matching requests only
+    /// and are scrubbed from everything that flows back.
+    pub fn secrets(mut self, source: Arc<dyn SecretSource>) -> Self {
+        self.secrets = Some(source);
         self
     }
 

@@ -153,6 +153,17 @@ impl Manifest {
             "secrets",
             file.capabilities.secrets.iter().map(|s| s.name.as_str()),
         )?;
+        if let Some(both) = file
+            .capabilities
+            .secrets
+            .iter()
+            .find(|s| file.capabilities.env.contains(&s.name))
+        {
+            return Err(format!(
+                "capabilities: `{}` is both a secret and an env name; a secret is never passed as an environment variable, remove it from env",
+                both.name
+            ));
+        }
         if let Some(s) = file.capabilities.secrets.iter().find(|s| {
             !file
                 .capabilities

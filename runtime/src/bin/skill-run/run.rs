@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use skill_runtime::{
-    AuditEvent, Failure, Invocation, MemoryChannels, Runtime, RuntimeConfig, SentMessage,
+    AuditEvent, Failure, Invocation, MemoryChannels, Runtime, RuntimeConfig, SecretMap, SentMessage,
 };
 
 use crate::{EXIT_INVALID, EXIT_SKILL_FAILED, default_state_root};
@@ -136,7 +136,15 @@ pub fn run(args: RunArgs) -> Result<u8> {
     .input(input)
     .workspace(workspace)
     .env(std::env::vars())
-    .channels(Arc::new(channels));
+    .channels(Arc::new(channels))
+    // Each declared secret comes from the environment variable of its name.
+    .secrets(Arc::new(SecretMap::new(
+        skill.manifest().grants.secrets.iter().filter_map(|s| {
+            std::env::var(s.name.as_str())
+                .ok()
+                .map(|v| (s.name.to_string(), v))
+        }),
+    )));
     if let Some(file) = audit_file {
         request = request.audit_sink(Arc::new(move |e: &AuditEvent| write_line(&file, e)));
     }
