@@ -6,10 +6,11 @@
 //! Redirects are never followed by the host (each hop is a new request the
 //! skill must send, and it is checked again). Connect and first-byte timeouts
 //! are bounded by the invocation's remaining time. A granted host *name* is
-//! resolved and refused if any address is not public; the connection itself
-//! resolves the name again, so DNS rebinding between the two is not yet
-//! prevented (issue 4).
+//! resolved and refused if any address is not public, and the connection
+//! goes to the address that was checked (see `http_client`), so DNS
+//! rebinding cannot swap it afterwards.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::audit::{AuditKind, AuditRecorder, Decision};
+use crate::capabilities::http_client;
 use crate::capabilities::limits::LimitKind;
 use crate::capabilities::network::{NetworkGrant, is_public_address};
 use crate::capabilities::scrub_body::ScrubBody;
@@ -247,49 +249,72 @@ impl WasiHttpHooks for HttpPolicy {
             }
             _ => None,
         };
+        let tls = url.scheme() == "https";
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(if tls { 443 } else { 80 });
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(SocketAddr::new(ip.into(), port)),
+            Some(url::Host::Ipv6(ip)) => Some(SocketAddr::new(ip.into(), port)),
+            _ => None,
+        };
+        let server_name = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_owned();
         Box::new(async move {
-            if let Some((host, port)) = named_host {
-                let addresses = match tokio::net::lookup_host((host.as_str(), port)).await {
-                    Ok(addresses) => addresses.collect::<Vec<_>>(),
-                    Err(e) => {
+            let address = match (literal, named_host) {
+                (Some(address), _) => address,
+                (None, Some((host, port))) => {
+                    let addresses = match tokio::net::lookup_host((host.as_str(), port)).await {
+                        Ok(addresses) => addresses.collect::<Vec<_>>(),
+                        Err(e) => {
+                            audit.record(
+                                AuditKind::Network,
+                                url.as_str(),
+                                Decision::Allow,
+                                &format!("allowed, but {host} did not resolve: {e}"),
+                                None,
+                            );
+                            return Err(HttpError::DnsError {
+                                rcode: None,
+                                info_code: None,
+                            });
+                        }
+                    };
+                    if let Some(special) = addresses.iter().find(|a| !is_public_address(a.ip())) {
+                        let reason = format!(
+                            "{host} resolves to {}, a loopback, private, link-local or reserved address; such addresses are reachable only through a [capabilities].network grant that names the IP literally",
+                            special.ip()
+                        );
                         audit.record(
                             AuditKind::Network,
                             url.as_str(),
-                            Decision::Allow,
-                            &format!("allowed, but {host} did not resolve: {e}"),
+                            Decision::Deny,
+                            &reason,
                             None,
                         );
-                        return Err(HttpError::DnsError {
-                            rcode: None,
-                            info_code: None,
-                        });
+                        return Err(HttpError::DestinationIpProhibited);
                     }
-                };
-                if let Some(special) = addresses.iter().find(|a| !is_public_address(a.ip())) {
-                    let reason = format!(
-                        "{host} resolves to {}, a loopback, private, link-local or reserved address; such addresses are reachable only through a [capabilities].network grant that names the IP literally",
-                        special.ip()
-                    );
-                    audit.record(
-                        AuditKind::Network,
-                        url.as_str(),
-                        Decision::Deny,
-                        &reason,
-                        None,
-                    );
-                    return Err(HttpError::DestinationIpProhibited);
+                    addresses
+                        .first()
+                        .copied()
+                        .ok_or(HttpError::DestinationNotFound)?
                 }
-            }
+                (None, None) => return Err(HttpError::HttpRequestUriInvalid),
+            };
             audit.record(
                 AuditKind::Network,
                 url.as_str(),
                 Decision::Allow,
-                "covered by a network grant",
+                &format!("covered by a network grant; connecting to {address}"),
                 None,
             );
             provenance.note_origin(&origin);
+            // Connect to the address that was checked: the name is not resolved again.
             let (response, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+                http_client::send(request, address, &server_name, tls, options).await?;
             let (mut parts, body) = response.into_parts();
             // A server that echoes a secret back cannot hand it to the skill.
             scrub_headers(&mut parts.headers, &scrubber);

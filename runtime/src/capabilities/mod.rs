@@ -8,6 +8,7 @@ pub mod env;
 pub(crate) mod file_audit;
 pub mod files;
 pub mod http;
+mod http_client;
 pub mod limits;
 pub mod network;
 mod scrub_body;
