@@ -39,6 +39,9 @@ pub struct RunArgs {
     /// Queue a message for the skill to receive: NAME=TEXT (repeatable).
     #[arg(long = "message", value_name = "NAME=TEXT")]
     messages: Vec<String>,
+    /// Print one JSON object instead of the bare result: {"ok", "result" or "error", "untrusted", "origins", "usage", "denied"}.
+    #[arg(long)]
+    json: bool,
     /// Where skills keep `{state}` [default: $SKILL_RUN_STATE, else ~/.local/share/skill-run/state].
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
@@ -184,6 +187,26 @@ pub fn run(args: RunArgs) -> Result<u8> {
         .iter()
         .filter(|e| e.decision == skill_runtime::Decision::Deny)
         .count();
+    if args.json {
+        let mut doc = serde_json::json!({
+            "ok": outcome.result.is_ok(),
+            "skill": outcome.skill,
+            "command": outcome.command,
+            "untrusted": outcome.is_untrusted(),
+            "origins": outcome.origins,
+            "usage": outcome.usage,
+            "denied": denied,
+        });
+        match &outcome.result {
+            Ok(value) => doc["result"] = value.clone(),
+            Err(failure) => doc["error"] = serde_json::to_value(failure).unwrap_or_default(),
+        }
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return Ok(match &outcome.result {
+            Ok(_) => 0,
+            Err(failure) => u8::try_from(failure.exit_code()).unwrap_or(EXIT_SKILL_FAILED),
+        });
+    }
     match &outcome.result {
         Ok(value) => {
             println!(
