@@ -9,6 +9,7 @@ use std::process::Command;
 const GUESTS: &[(&str, &str, &str)] = &[
     ("hello", "HELLO", "hello.wasm"),
     ("notes", "NOTES", "notes.wasm"),
+    ("moltbook", "MOLTBOOK", "moltbook.wasm"),
     ("guest-escape", "ESCAPE", "guest-escape.wasm"),
     ("guest-types", "TYPES", "guest_types.wasm"),
     ("guest-sockets", "SOCKETS", "guest-sockets.wasm"),

@@ -24,6 +24,7 @@ pub use audit::{AuditEvent, AuditKind, AuditSink, Decision};
 pub use capabilities::Grants;
 pub use capabilities::channels::{ChannelHandler, MemoryChannels, SentMessage};
 pub use capabilities::limits::{ByteSize, LimitKind, Limits, TimeLimit};
+pub use capabilities::network::NetworkOverride;
 pub use capabilities::secrets::{REDACTED, SecretMap, SecretSource};
 pub use component::{CommandInfo, ComponentKind};
 pub use error::{InvokeError, LoadError};

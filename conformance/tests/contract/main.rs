@@ -10,6 +10,7 @@ mod grants;
 mod isolation;
 mod limits;
 mod load;
+mod moltbook;
 mod network;
 mod state;
 mod stress;

@@ -15,29 +15,54 @@ use super::*;
 
 /// What a test server received: the request line and its headers.
 #[derive(Debug, Clone)]
-struct Received {
-    line: String,
-    headers: Vec<String>,
+pub(crate) struct Received {
+    pub line: String,
+    pub headers: Vec<String>,
+    pub body: String,
 }
 
 /// A loopback HTTP/1.1 server that records each request and answers with
 /// what `respond` makes of it. Stopped and joined on drop.
-struct Server {
+pub(crate) struct Server {
     address: &'static str,
-    port: u16,
+    pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
-type Respond = Box<dyn Fn(&Received) -> String + Send>;
+/// Reads a chunked request body (what wasi-http clients send for streamed bodies).
+fn read_chunked(reader: &mut impl BufRead) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let mut size_line = String::new();
+        if reader.read_line(&mut size_line).unwrap_or(0) == 0 {
+            break;
+        }
+        let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("0"), 16)
+            .unwrap_or(0);
+        if size == 0 || body.len() + size > 1 << 20 {
+            let mut end = String::new();
+            let _ = reader.read_line(&mut end);
+            break;
+        }
+        let mut chunk = vec![0u8; size + 2];
+        if std::io::Read::read_exact(reader, &mut chunk).is_err() {
+            break;
+        }
+        body.extend_from_slice(&chunk[..size]);
+    }
+    body
+}
+
+pub(crate) type Respond = Box<dyn Fn(&Received) -> String + Send>;
 
 impl Server {
     fn start(response: &'static str) -> Server {
         Server::answering("127.0.0.1", Box::new(move |_| response.to_owned()))
     }
 
-    fn answering(address: &'static str, respond: Respond) -> Server {
+    pub(crate) fn answering(address: &'static str, respond: Respond) -> Server {
         let listener = TcpListener::bind((address, 0)).expect("bind loopback");
         let port = listener.local_addr().expect("addr").port();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -60,9 +85,28 @@ impl Server {
                     headers.push(header.trim().to_owned());
                     header.clear();
                 }
+                let length = headers
+                    .iter()
+                    .find_map(|h| {
+                        h.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                    })
+                    .unwrap_or(0);
+                let chunked = headers
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case("transfer-encoding: chunked"));
+                let body = if chunked {
+                    read_chunked(&mut reader)
+                } else {
+                    let mut body = vec![0u8; length.min(1 << 20)];
+                    let _ = std::io::Read::read_exact(&mut reader, &mut body);
+                    body
+                };
                 let request = Received {
                     line: line.trim().to_owned(),
                     headers,
+                    body: String::from_utf8_lossy(&body).into_owned(),
                 };
                 let response = respond(&request);
                 seen.lock().expect("lock").push(request);
@@ -91,7 +135,7 @@ impl Server {
             .collect()
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().expect("lock").clone()
     }
 }

@@ -21,7 +21,7 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 use crate::audit::{AuditKind, AuditRecorder, Decision};
 use crate::capabilities::http_client;
 use crate::capabilities::limits::LimitKind;
-use crate::capabilities::network::{NetworkGrant, is_public_address};
+use crate::capabilities::network::{NetworkGrant, NetworkOverride, is_public_address};
 use crate::capabilities::scrub_body::ScrubBody;
 use crate::capabilities::secrets::{Scrubber, SecretGrant};
 use crate::invocation::provenance::Provenance;
@@ -65,6 +65,7 @@ pub(crate) struct HttpPolicy {
     pub provenance: Provenance,
     pub secrets: Arc<[ResolvedSecret]>,
     pub scrubber: Scrubber,
+    pub overrides: Arc<[NetworkOverride]>,
 }
 
 impl HttpPolicy {
@@ -239,26 +240,48 @@ impl WasiHttpHooks for HttpPolicy {
             self.scrubber.clone(),
         );
         let origin = url.origin().ascii_serialization();
+        // The host may send this origin elsewhere (tests, walkthroughs); the
+        // checks above used the URL the skill asked for.
+        let target = match self.overrides.iter().find_map(|o| o.redirect(&url)) {
+            Some(target) => {
+                let reason = format!(
+                    "host override: sent to {}",
+                    target.origin().ascii_serialization()
+                );
+                self.audit.record(
+                    AuditKind::Network,
+                    url.as_str(),
+                    Decision::Allow,
+                    &reason,
+                    None,
+                );
+                target
+            }
+            None => url.clone(),
+        };
+        let overridden = target != url;
+        let url_for_connect = target;
         // A grant that names an IP literally reaches that IP; a grant that names
         // a host reaches it only while it resolves to public addresses, so a
         // skill cannot point a name it controls at loopback, the LAN or the
         // cloud metadata service.
-        let named_host = match url.host() {
-            Some(url::Host::Domain(d)) => {
-                Some((d.to_owned(), url.port_or_known_default().unwrap_or(80)))
-            }
+        let named_host = match url_for_connect.host() {
+            Some(url::Host::Domain(d)) => Some((
+                d.to_owned(),
+                url_for_connect.port_or_known_default().unwrap_or(80),
+            )),
             _ => None,
         };
-        let tls = url.scheme() == "https";
-        let port = url
+        let tls = url_for_connect.scheme() == "https";
+        let port = url_for_connect
             .port_or_known_default()
             .unwrap_or(if tls { 443 } else { 80 });
-        let literal = match url.host() {
+        let literal = match url_for_connect.host() {
             Some(url::Host::Ipv4(ip)) => Some(SocketAddr::new(ip.into(), port)),
             Some(url::Host::Ipv6(ip)) => Some(SocketAddr::new(ip.into(), port)),
             _ => None,
         };
-        let server_name = url
+        let server_name = url_for_connect
             .host_str()
             .unwrap_or_default()
             .trim_matches(['[', ']'])
@@ -283,7 +306,11 @@ impl WasiHttpHooks for HttpPolicy {
                             });
                         }
                     };
-                    if let Some(special) = addresses.iter().find(|a| !is_public_address(a.ip())) {
+                    // An override target is the host's own choice (often loopback).
+                    if let Some(special) = addresses
+                        .iter()
+                        .find(|a| !overridden && !is_public_address(a.ip()))
+                    {
                         let reason = format!(
                             "{host} resolves to {}, a loopback, private, link-local or reserved address; such addresses are reachable only through a [capabilities].network grant that names the IP literally",
                             special.ip()

@@ -356,3 +356,69 @@ mod tests {
         assert!(!grant("http://a.example/").is_within(&grant("https://a.example/")));
     }
 }
+
+/// A host-side redirection of one origin to another, for tests and local
+/// walkthroughs: a skill's request to `from` is checked, counted and given
+/// its secrets as written, then sent to `to` (same path). Only a host sets
+/// it; a skill cannot see or change it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkOverride {
+    from: url::Origin,
+    to: Url,
+}
+
+impl NetworkOverride {
+    /// Parses two origins such as `https://www.moltbook.com` and `http://127.0.0.1:8080`.
+    pub fn parse(from: &str, to: &str) -> Result<Self, String> {
+        let origin = |text: &str| -> Result<Url, String> {
+            let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+            if !matches!(url.scheme(), "http" | "https")
+                || url.host().is_none()
+                || url.path() != "/"
+            {
+                return Err(format!(
+                    "`{text}` must be an http(s) origin without a path, e.g. \"http://127.0.0.1:8080\""
+                ));
+            }
+            Ok(url)
+        };
+        Ok(NetworkOverride {
+            from: origin(from)?.origin(),
+            to: origin(to)?,
+        })
+    }
+
+    /// Where `url` should really go, if this override applies to it.
+    pub(crate) fn redirect(&self, url: &Url) -> Option<Url> {
+        if url.origin() != self.from {
+            return None;
+        }
+        let mut target = self.to.clone();
+        target.set_path(url.path());
+        target.set_query(url.query());
+        Some(target)
+    }
+}
+
+#[cfg(test)]
+mod override_tests {
+    use super::*;
+
+    #[test]
+    fn overrides_apply_to_their_origin_only() {
+        let o = NetworkOverride::parse("https://www.moltbook.com", "http://127.0.0.1:8080")
+            .expect("valid");
+        let target = o
+            .redirect(&Url::parse("https://www.moltbook.com/api/v1/feed?sort=new").expect("url"))
+            .expect("applies");
+        assert_eq!(
+            target.as_str(),
+            "http://127.0.0.1:8080/api/v1/feed?sort=new"
+        );
+        assert!(
+            o.redirect(&Url::parse("https://moltbook.com/api/v1/feed").expect("url"))
+                .is_none()
+        );
+        assert!(NetworkOverride::parse("https://a.example/path", "http://127.0.0.1").is_err());
+    }
+}

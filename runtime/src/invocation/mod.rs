@@ -364,6 +364,7 @@ pub(crate) async fn run(
             provenance: provenance.clone(),
             secrets: secrets.into(),
             scrubber: scrubber.clone(),
+            overrides: request.overrides.clone().into(),
         },
         provenance: provenance.clone(),
         fs_paths: Default::default(),

@@ -11,6 +11,7 @@ use crate::audit::AuditSink;
 use crate::capabilities::Grants;
 use crate::capabilities::channels::ChannelHandler;
 use crate::capabilities::limits::Limits;
+use crate::capabilities::network::NetworkOverride;
 use crate::capabilities::secrets::SecretSource;
 
 /// A request to run one command. Built with [`Invocation::new`] and the
@@ -27,6 +28,7 @@ pub struct Invocation {
     pub(crate) channels: Option<Arc<dyn ChannelHandler>>,
     pub(crate) audit_sink: Option<AuditSink>,
     pub(crate) secrets: Option<Arc<dyn SecretSource>>,
+    pub(crate) overrides: Vec<NetworkOverride>,
 }
 
 impl std::fmt::Debug for Invocation {
@@ -60,6 +62,7 @@ impl Invocation {
             channels: None,
             audit_sink: None,
             secrets: None,
+            overrides: Vec::new(),
         }
     }
 
@@ -107,6 +110,13 @@ impl Invocation {
     /// and are scrubbed from everything that flows back.
     pub fn secrets(mut self, source: Arc<dyn SecretSource>) -> Self {
         self.secrets = Some(source);
+        self
+    }
+
+    /// Sends requests for one origin to another (tests, local walkthroughs).
+    /// Grants, limits and secrets still apply to the URL the skill asked for.
+    pub fn network_override(mut self, redirect: NetworkOverride) -> Self {
+        self.overrides.push(redirect);
         self
     }
 

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use skill_runtime::{
-    AuditEvent, Failure, Invocation, MemoryChannels, Runtime, RuntimeConfig, SecretMap, SentMessage,
+    AuditEvent, Failure, Invocation, MemoryChannels, NetworkOverride, Runtime, RuntimeConfig,
+    SecretMap, SentMessage,
 };
 
 use crate::{EXIT_INVALID, EXIT_SKILL_FAILED, default_state_root};
@@ -39,6 +40,11 @@ pub struct RunArgs {
     /// Queue a message for the skill to receive: NAME=TEXT (repeatable).
     #[arg(long = "message", value_name = "NAME=TEXT")]
     messages: Vec<String>,
+    /// Send a granted origin's requests elsewhere: FROM=TO, e.g.
+    /// https://www.moltbook.com=http://127.0.0.1:8080 (tests and walkthroughs; grants,
+    /// limits and secrets still apply to FROM). Repeatable.
+    #[arg(long = "network-override", value_name = "FROM=TO")]
+    network_overrides: Vec<String>,
     /// Print one JSON object instead of the bare result: {"ok", "result" or "error", "untrusted", "origins", "usage", "denied"}.
     #[arg(long)]
     json: bool,
@@ -148,6 +154,13 @@ pub fn run(args: RunArgs) -> Result<u8> {
                 .map(|v| (s.name.to_string(), v))
         }),
     )));
+    for spec in &args.network_overrides {
+        let Some((from, to)) = spec.split_once('=') else {
+            bail!("--network-override takes FROM=TO, got `{spec}`");
+        };
+        request =
+            request.network_override(NetworkOverride::parse(from, to).map_err(anyhow::Error::msg)?);
+    }
     if let Some(file) = audit_file {
         request = request.audit_sink(Arc::new(move |e: &AuditEvent| write_line(&file, e)));
     }
