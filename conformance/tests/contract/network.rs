@@ -111,6 +111,13 @@ impl Server {
                 let response = respond(&request);
                 seen.lock().expect("lock").push(request);
                 let _ = stream.write_all(response.as_bytes());
+                // Close politely: stop writing, then drain what the client still
+                // sends, so the kernel never answers with a reset.
+                let _ = stream.flush();
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(200)));
+                let mut sink = [0u8; 1024];
+                while std::io::Read::read(&mut stream, &mut sink).is_ok_and(|n| n > 0) {}
             }
         });
         Server {
