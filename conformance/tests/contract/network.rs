@@ -561,3 +561,44 @@ fn net_011_a_missing_secret_is_reported_not_invented() {
         outcome.audit
     );
 }
+
+/// NET-012: Percent-encoded `.`, `/` or `\` cannot smuggle a path past the granted prefix; nothing is sent.
+#[test]
+fn net_012_encoded_separators_cannot_leave_the_prefix() {
+    let (host, server) = (Host::new(), Server::ok());
+    let skill = host.load(&http_package(
+        &format!("\"http://127.0.0.1:{}/api/\"", server.port),
+        "",
+    ));
+    let p = server.port;
+    let urls = vec![
+        format!("http://127.0.0.1:{p}/api/..%2fadmin"),
+        format!("http://127.0.0.1:{p}/api/%2e%2e/admin"),
+        format!("http://127.0.0.1:{p}/api/%2E%2E%2Fadmin"),
+        format!("http://127.0.0.1:{p}/api/..%5cadmin"),
+    ];
+    let (_, results) = fetch(&skill, &urls);
+    for (url, result) in urls.iter().zip(&results) {
+        assert!(
+            result.get("err").is_some(),
+            "{url} was not refused: {result}"
+        );
+    }
+    assert!(
+        server.requests().is_empty(),
+        "the server saw {:?}",
+        server.requests()
+    );
+    let (_, results) = fetch(
+        &skill,
+        &[format!("http://127.0.0.1:{p}/api/items?q=%2e%2e")],
+    );
+    assert_eq!(
+        results[0]["ok"]["status"], 200,
+        "a query may contain anything"
+    );
+    assert_eq!(
+        server.requests(),
+        vec!["GET /api/items?q=%2e%2e HTTP/1.1".to_owned()]
+    );
+}

@@ -74,6 +74,12 @@ impl HttpPolicy {
         if self.grants.iter().any(|g| g.allows(url)) {
             return None;
         }
+        if super::network::hides_separators(url.path()) {
+            return Some(format!(
+                "skill `{}` may not request {url}: its path hides `.`, `/` or `\\` behind percent-encoding, which a server could decode past the granted prefix",
+                self.skill
+            ));
+        }
         let origin = url.origin().ascii_serialization();
         let granted: Vec<String> = self.grants.iter().map(ToString::to_string).collect();
         Some(format!(
@@ -339,7 +345,12 @@ impl WasiHttpHooks for HttpPolicy {
                 None,
             );
             provenance.note_origin(&origin);
-            // Connect to the address that was checked: the name is not resolved again.
+            // Send exactly the path that was checked (the parser normalised
+            // `..` and encoded dot segments), to the address that was checked
+            // (the name is not resolved again).
+            if let Ok(checked) = http::Uri::try_from(url_for_connect.as_str()) {
+                *request.uri_mut() = checked;
+            }
             let (response, io) =
                 http_client::send(request, address, &server_name, tls, options).await?;
             let (mut parts, body) = response.into_parts();

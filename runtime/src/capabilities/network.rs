@@ -127,8 +127,13 @@ impl NetworkGrant {
         })
     }
 
-    /// Whether a request to `url` falls under this grant.
+    /// Whether a request to `url` falls under this grant. A path that hides
+    /// `.`, `/` or `\` behind percent-encoding never does: a server that
+    /// decodes it could walk out of the granted prefix.
     pub fn allows(&self, url: &Url) -> bool {
+        if hides_separators(url.path()) {
+            return false;
+        }
         let scheme = match url.scheme() {
             "http" => Scheme::Http,
             "https" => Scheme::Https,
@@ -180,6 +185,14 @@ impl NetworkGrant {
                 .allows(&u)
             })
     }
+}
+
+/// Whether a path contains percent-encoded `.`, `/` or `\`.
+pub fn hides_separators(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    ["%2e", "%2f", "%5c"]
+        .iter()
+        .any(|encoded| lower.contains(encoded))
 }
 
 /// Whether `ip` is an ordinary public address. Loopback, private, link-local
@@ -274,6 +287,13 @@ mod tests {
         assert!(!g.allows(&url("http://www.moltbook.com/api/v1/posts")));
         assert!(!g.allows(&url("https://www.moltbook.com/api/v2/posts")));
         assert!(!g.allows(&url("https://www.moltbook.com/api/v1/../../admin")));
+        assert!(!g.allows(&url("https://www.moltbook.com/api/v1/%2e%2e/%2E%2E/admin")));
+        assert!(!g.allows(&url("https://www.moltbook.com/api/v1/..%2fadmin")));
+        assert!(!g.allows(&url("https://www.moltbook.com/api/v1/%5c..%5cadmin")));
+        assert!(
+            g.allows(&url("https://www.moltbook.com/api/v1/search?q=%2e%2e")),
+            "queries are not paths"
+        );
     }
 
     #[test]
@@ -299,6 +319,13 @@ mod tests {
         assert!(NetworkGrant::parse("ftp://example.com").is_err());
         assert!(NetworkGrant::parse("https://user:pw@example.com").is_err());
         assert!(NetworkGrant::parse("https://ex*ample.com").is_err());
+    }
+
+    #[test]
+    fn test_grant_naming_a_host_does_not_accept_its_ip_literal() {
+        let g = grant("https://api.example.com/");
+        assert!(!g.allows(&url("https://93.184.216.34/")));
+        assert!(!g.allows(&url("https://[2606:2800:220:1::]/")));
     }
 
     #[test]
