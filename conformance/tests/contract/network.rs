@@ -602,3 +602,84 @@ fn net_012_encoded_separators_cannot_leave_the_prefix() {
         vec!["GET /api/items?q=%2e%2e HTTP/1.1".to_owned()]
     );
 }
+
+/// NET-013: A response larger than `limits.http-response` is cut off and reported as a limit, whether its length is declared or streamed.
+#[test]
+fn net_013_oversized_responses_hit_the_limit() {
+    let host = Host::new();
+    let declared = Server::start(Box::leak(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            300_000,
+            "x".repeat(300_000)
+        )
+        .into_boxed_str(),
+    ));
+    let chunk = format!("{:x}\r\n{}\r\n", 50_000, "y".repeat(50_000));
+    let streamed = Server::start(Box::leak(
+        format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{}0\r\n\r\n",
+            chunk.repeat(6)
+        )
+        .into_boxed_str(),
+    ));
+    for server in [&declared, &streamed] {
+        let skill = host.load(&http_package(
+            &format!("\"http://127.0.0.1:{}/\"", server.port),
+            "[limits]\nhttp-response = \"100 KiB\"\n",
+        ));
+        let outcome = attempt(
+            &skill,
+            "fetch",
+            json!({"urls": [format!("http://127.0.0.1:{}/", server.port)]}),
+            None,
+        );
+        assert!(
+            matches!(
+                failure(&outcome),
+                Failure::Limit {
+                    kind: LimitKind::HttpResponse,
+                    ..
+                }
+            ),
+            "{:?}",
+            outcome.result
+        );
+        assert!(
+            failure(&outcome)
+                .message()
+                .contains("limits.http-response = 100 KiB")
+        );
+    }
+}
+
+/// NET-014: A secret with a path prefix goes only to requests under that prefix on its host.
+#[test]
+fn net_014_secret_path_prefix_is_respected() {
+    let (host, server, other) = (
+        Host::new(),
+        echo_server("127.0.0.1"),
+        echo_server("127.0.0.2"),
+    );
+    let package = http_package(
+        &format!(
+            "\"http://127.0.0.1:{}/\", \"http://127.0.0.2:{}/\"",
+            server.port, other.port
+        ),
+        "secrets = [{ name = \"MOLTBOOK_API_KEY\", host = \"127.0.0.1\", path = \"/api/\", header = \"Authorization\", format = \"Bearer {}\" }]\n",
+    );
+    let skill = host.load(&package);
+    with_secret(
+        &skill,
+        vec![
+            format!("http://127.0.0.1:{}/api/x", server.port),
+            format!("http://127.0.0.1:{}/public", server.port),
+        ],
+    );
+    let got = server.received();
+    assert!(got[0].headers.iter().any(|h| h.contains(SECRET)), "{got:?}");
+    assert!(
+        !got[1].headers.iter().any(|h| h.contains(SECRET)),
+        "the key went outside its path prefix: {got:?}"
+    );
+}

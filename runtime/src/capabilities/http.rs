@@ -22,7 +22,7 @@ use crate::audit::{AuditKind, AuditRecorder, Decision};
 use crate::capabilities::http_client;
 use crate::capabilities::limits::LimitKind;
 use crate::capabilities::network::{NetworkGrant, NetworkOverride, is_public_address};
-use crate::capabilities::scrub_body::ScrubBody;
+use crate::capabilities::response_body::{LimitedBody, ScrubBody};
 use crate::capabilities::secrets::{Scrubber, SecretGrant};
 use crate::invocation::provenance::Provenance;
 use crate::invocation::state::LimitFlag;
@@ -58,6 +58,8 @@ pub(crate) struct HttpPolicy {
     pub skill: Arc<str>,
     pub grants: Arc<[NetworkGrant]>,
     pub max_requests: u32,
+    /// `limits.http-response` in bytes.
+    pub max_response: u64,
     pub sent: Arc<AtomicU32>,
     pub deadline: Instant,
     pub audit: AuditRecorder,
@@ -111,10 +113,17 @@ impl HttpPolicy {
         let Some(host) = url.host_str() else { return };
         let loopback_literal = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
             || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+        let under_prefix = |s: &&ResolvedSecret| {
+            s.grant
+                .path
+                .as_deref()
+                .is_none_or(|p| url.path().starts_with(p))
+        };
         for secret in self
             .secrets
             .iter()
             .filter(|s| s.grant.host.eq_ignore_ascii_case(host))
+            .filter(under_prefix)
         {
             let name = secret.grant.name.as_str();
             let header = secret.grant.header.as_str();
@@ -240,6 +249,7 @@ impl WasiHttpHooks for HttpPolicy {
                 FIRST_BYTE_TIMEOUT,
             ),
         };
+        let (max_response, limit) = (self.max_response, self.limit.clone());
         let (audit, provenance, scrubber) = (
             self.audit.clone(),
             self.provenance.clone(),
@@ -356,7 +366,20 @@ impl WasiHttpHooks for HttpPolicy {
             let (mut parts, body) = response.into_parts();
             // A server that echoes a secret back cannot hand it to the skill.
             scrub_headers(&mut parts.headers, &scrubber);
-            let body = BodyExt::boxed_unsync(body);
+            // A declared length over the limit is refused before any byte is read.
+            let declared = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > max_response) {
+                limit.set(LimitKind::HttpResponse);
+                return Err(HttpError::HttpResponseBodySize(declared));
+            }
+            let body = BodyExt::boxed_unsync(LimitedBody::new(
+                BodyExt::boxed_unsync(body),
+                max_response,
+                limit,
+            ));
             let body = if scrubber.is_empty() {
                 body
             } else {

@@ -145,6 +145,7 @@ pub(crate) struct LimitsSection {
     pub timeout: Option<TimeLimit>,
     pub output: Option<ByteSize>,
     pub http_requests: Option<u32>,
+    pub http_response: Option<ByteSize>,
 }
 
 /// Effective resource limits for one invocation.
@@ -163,6 +164,8 @@ pub struct Limits {
     pub output: ByteSize,
     /// Outgoing HTTP requests per invocation.
     pub http_requests: u32,
+    /// Bytes of one HTTP response body.
+    pub http_response: ByteSize,
 }
 
 impl Default for Limits {
@@ -172,6 +175,7 @@ impl Default for Limits {
             timeout: TimeLimit(Duration::from_secs(10)),
             output: ByteSize::mib(1),
             http_requests: 32,
+            http_response: ByteSize::mib(8),
         }
     }
 }
@@ -185,6 +189,7 @@ impl Limits {
             timeout: TimeLimit(Duration::from_secs(300)),
             output: ByteSize::mib(64),
             http_requests: 1000,
+            http_response: ByteSize::mib(256),
         }
     }
 
@@ -196,6 +201,7 @@ impl Limits {
             timeout: section.timeout.unwrap_or(default.timeout),
             output: section.output.unwrap_or(default.output),
             http_requests: section.http_requests.unwrap_or(default.http_requests),
+            http_response: section.http_response.unwrap_or(default.http_response),
         }
     }
 
@@ -206,6 +212,7 @@ impl Limits {
             timeout: self.timeout.min(other.timeout),
             output: self.output.min(other.output),
             http_requests: self.http_requests.min(other.http_requests),
+            http_response: self.http_response.min(other.http_response),
         }
     }
 
@@ -239,6 +246,13 @@ impl Limits {
                 ceiling.http_requests.to_string(),
             ));
         }
+        if self.http_response > ceiling.http_response {
+            return Some((
+                "http-response",
+                self.http_response.to_string(),
+                ceiling.http_response.to_string(),
+            ));
+        }
         None
     }
 }
@@ -255,6 +269,8 @@ pub enum LimitKind {
     Output,
     /// Outgoing HTTP requests (`limits.http-requests`).
     HttpRequests,
+    /// One HTTP response body's size (`limits.http-response`).
+    HttpResponse,
     /// Tables, instances, table elements or resource handles: fixed caps of
     /// the runtime, not the manifest.
     Table,
@@ -268,6 +284,7 @@ impl LimitKind {
             LimitKind::Timeout => Some("limits.timeout"),
             LimitKind::Output => Some("limits.output"),
             LimitKind::HttpRequests => Some("limits.http-requests"),
+            LimitKind::HttpResponse => Some("limits.http-response"),
             LimitKind::Table => None,
         }
     }

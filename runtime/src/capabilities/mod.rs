@@ -11,7 +11,7 @@ pub mod http;
 mod http_client;
 pub mod limits;
 pub mod network;
-mod scrub_body;
+mod response_body;
 pub mod secrets;
 pub(crate) mod state;
 

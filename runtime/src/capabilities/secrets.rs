@@ -18,6 +18,9 @@ pub struct SecretGrant {
     /// The exact host (no wildcard) whose requests receive it.
     #[serde(deserialize_with = "exact_host")]
     pub host: String,
+    /// Only requests whose path starts with this prefix get it (all paths when absent).
+    #[serde(default, deserialize_with = "path_prefix")]
+    pub path: Option<String>,
     /// The request header it is written into.
     #[serde(deserialize_with = "header_name")]
     pub header: String,
@@ -39,6 +42,16 @@ fn exact_host<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error
             "secret host `{text}` must be one exact host name, e.g. \"api.example.com\" (no scheme, path or wildcard)"
         ))),
     }
+}
+
+fn path_prefix<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    if !text.starts_with('/') || text.contains("..") || super::network::hides_separators(&text) {
+        return Err(serde::de::Error::custom(format!(
+            "secret path `{text}` must be an absolute path prefix such as \"/api/v1/\""
+        )));
+    }
+    Ok(Some(text))
 }
 
 fn header_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {

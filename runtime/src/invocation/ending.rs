@@ -146,6 +146,10 @@ pub(crate) fn limit_message(skill: &str, kind: LimitKind, limits: &Limits) -> St
             "sent too many HTTP requests",
             limits.http_requests.to_string(),
         ),
+        LimitKind::HttpResponse => (
+            "received an HTTP response larger than allowed",
+            limits.http_response.to_string(),
+        ),
         LimitKind::Table => {
             return format!(
                 "skill `{skill}` held too many resource handles (at most {MAX_RESOURCE_HANDLES} open files, streams or HTTP objects) or grew tables past the runtime's fixed caps; these are not configurable"

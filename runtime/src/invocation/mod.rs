@@ -357,6 +357,7 @@ pub(crate) async fn run(
             skill: name.clone(),
             grants: grants.network.clone().into(),
             max_requests: limits.http_requests,
+            max_response: limits.http_response.0,
             sent: Arc::default(),
             deadline: started + limits.timeout.0,
             audit: audit.clone(),

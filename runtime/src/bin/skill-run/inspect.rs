@@ -71,7 +71,7 @@ fn document(path: &Path) -> Result<Value> {
             let l = manifest.limits;
             let limits = json!({
                 "memory": l.memory.to_string(), "timeout": l.timeout.to_string(),
-                "output": l.output.to_string(), "http-requests": l.http_requests,
+                "output": l.output.to_string(), "http-requests": l.http_requests, "http-response": l.http_response.to_string(),
             });
             (manifest.grants.clone(), Some(limits), component)
         }

@@ -1,6 +1,7 @@
-//! A response body that replaces secret values as it streams, including
-//! values split across chunks: it holds back only the tail that could still
-//! be the start of a secret.
+//! What happens to a response body on its way to a skill: it is cut at
+//! `limits.http-response`, and secret values are replaced as it streams
+//! (values split across chunks too: only the tail that could still begin a
+//! secret is held back).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -10,6 +11,57 @@ use http_body::{Body, Frame};
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
 use super::secrets::Scrubber;
+
+/// Ends a body with an error, and flags the limit, once more than `limit`
+/// bytes have come through.
+pub(crate) struct LimitedBody {
+    inner: WasiBody,
+    remaining: u64,
+    limit: u64,
+    flag: crate::invocation::state::LimitFlag,
+}
+
+impl LimitedBody {
+    pub(crate) fn new(
+        inner: WasiBody,
+        limit: u64,
+        flag: crate::invocation::state::LimitFlag,
+    ) -> Self {
+        LimitedBody {
+            inner,
+            remaining: limit,
+            limit,
+            flag,
+        }
+    }
+}
+
+impl Body for LimitedBody {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let size = frame.data_ref().map_or(0, |d| d.len() as u64);
+                if size > this.remaining {
+                    this.flag
+                        .set(crate::capabilities::limits::LimitKind::HttpResponse);
+                    return Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(Some(
+                        this.limit,
+                    )))));
+                }
+                this.remaining -= size;
+                Poll::Ready(Some(Ok(frame)))
+            }
+            other => other,
+        }
+    }
+}
 
 /// Wraps a response body; see the module documentation.
 pub(crate) struct ScrubBody {
