@@ -246,7 +246,7 @@ fn net_002_everything_outside_the_prefix_is_denied() {
     }));
 }
 
-/// NET-003: A granted host name that resolves to loopback is refused; only a grant naming the IP reaches it.
+/// NET-003: A granted host name that resolves to loopback is refused, and so is its IP literal; only a grant naming the IP reaches it.
 #[test]
 fn net_003_names_resolving_to_special_addresses_are_refused() {
     let (host, server) = (Host::new(), Server::ok());
@@ -255,6 +255,10 @@ fn net_003_names_resolving_to_special_addresses_are_refused() {
         "",
     ));
     let (outcome, results) = fetch(&skill, &[format!("http://localhost:{}/", server.port)]);
+    assert!(results[0].get("err").is_some(), "{results:?}");
+    assert!(server.requests().is_empty());
+    // The IP literal of a granted name is not the name: refused too, nothing sent.
+    let (_, results) = fetch(&skill, &[format!("http://127.0.0.1:{}/", server.port)]);
     assert!(results[0].get("err").is_some(), "{results:?}");
     assert!(server.requests().is_empty());
     assert!(
