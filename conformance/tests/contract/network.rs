@@ -687,3 +687,15 @@ fn net_014_secret_path_prefix_is_respected() {
         "the key went outside its path prefix: {got:?}"
     );
 }
+
+/// NET-015: Header names or values carrying CR, LF or NUL are refused by the host, even through raw wasi:http calls.
+#[test]
+fn net_015_header_smuggling_is_refused() {
+    let host = Host::new();
+    let skill = host.load(&http_package("\"http://127.0.0.1:9/\"", ""));
+    let outcome = attempt(&skill, "smuggle", json!({"smuggle": true}), None);
+    assert_eq!(
+        outcome.result.expect("runs"),
+        json!({"refused": 8, "of": 8})
+    );
+}
