@@ -1,6 +1,9 @@
 //! The Moltbook skill, sandboxed: typed commands over the real API under
 //! `https://www.moltbook.com/api/v1/`. No API key in here: the host adds it.
 //! Nothing fetched is ever followed as instructions: it is returned as data.
+// wit-bindgen's generated export shims take one argument per flattened WIT
+// parameter (`post` has four optional strings): not code we write or can shape.
+#![allow(clippy::too_many_arguments)]
 
 use serde_json::{Value, json};
 use wstd::http::{Body, Client, Request};
