@@ -75,6 +75,17 @@ impl Body for Incoming {
     }
 }
 
+/// Aborts the connection task when dropped: when an invocation ends (or is
+/// abandoned at its deadline) its connections end with it, even against a
+/// server that never finishes.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Sends `request` to `address`; `host` names the server for TLS.
 pub(crate) async fn send(
     mut request: http::Request<WasiBody>,
@@ -133,7 +144,7 @@ pub(crate) async fn send(
 
     // The connection must be driven while the request is sent; afterwards it
     // keeps running until the body has been read.
-    let connection = tokio::spawn(connection);
+    let mut connection = AbortOnDrop(tokio::spawn(connection));
     let response = tokio::time::timeout(first_byte, sender.send_request(request))
         .await
         .map_err(|_| HttpError::ConnectionReadTimeout)?
@@ -142,7 +153,7 @@ pub(crate) async fn send(
     idle.reset();
     let response = response.map(|body| Incoming { body, idle }.boxed_unsync());
     let done = async move {
-        match connection.await {
+        match (&mut connection.0).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) if e.is_timeout() => Err(HttpError::HttpResponseTimeout),
             Ok(Err(e)) => Err(HttpError::from(e)),
