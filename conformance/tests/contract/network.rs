@@ -157,6 +157,16 @@ impl Drop for Server {
     }
 }
 
+/// Asserts that every URL's attempt came back as an error.
+fn assert_all_refused(urls: &[String], results: &[Value]) {
+    for (url, result) in urls.iter().zip(results) {
+        assert!(
+            result.get("err").is_some(),
+            "{url} was not refused: {result}"
+        );
+    }
+}
+
 fn http_package(network: &str, extra: &str) -> TempPackage {
     let toml = format!(
         "{}[capabilities]\nnetwork = [{network}]\n{extra}",
@@ -217,12 +227,7 @@ fn net_002_everything_outside_the_prefix_is_denied() {
         format!("http://[::ffff:127.0.0.1]:{p}/api/"),
     ];
     let (outcome, results) = fetch(&skill, &urls);
-    for (url, result) in urls.iter().zip(&results) {
-        assert!(
-            result.get("err").is_some(),
-            "{url} was not refused: {result}"
-        );
-    }
+    assert_all_refused(&urls, &results);
     assert!(
         server.requests().is_empty(),
         "the granted server saw {:?}",
@@ -582,12 +587,7 @@ fn net_012_encoded_separators_cannot_leave_the_prefix() {
         format!("http://127.0.0.1:{p}/api/..%5cadmin"),
     ];
     let (_, results) = fetch(&skill, &urls);
-    for (url, result) in urls.iter().zip(&results) {
-        assert!(
-            result.get("err").is_some(),
-            "{url} was not refused: {result}"
-        );
-    }
+    assert_all_refused(&urls, &results);
     assert!(
         server.requests().is_empty(),
         "the server saw {:?}",

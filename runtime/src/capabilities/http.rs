@@ -111,6 +111,10 @@ impl HttpPolicy {
     /// https, or to a loopback address named literally (local testing).
     fn add_secrets(&self, request: &mut http::Request<WasiBody>, url: &url::Url) {
         let Some(host) = url.host_str() else { return };
+        let note = |decision, reason: &str| {
+            self.audit
+                .record(AuditKind::Network, url.as_str(), decision, reason, None)
+        };
         let loopback_literal = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
             || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
         let under_prefix = |s: &&ResolvedSecret| {
@@ -131,13 +135,7 @@ impl HttpPolicy {
                 let reason = format!(
                     "secret {name} is declared for {host} but the host supplied no value; sent without {header}"
                 );
-                self.audit.record(
-                    AuditKind::Network,
-                    url.as_str(),
-                    Decision::Allow,
-                    &reason,
-                    None,
-                );
+                note(Decision::Allow, &reason);
                 continue;
             };
             if url.scheme() != "https" && !loopback_literal {
@@ -145,13 +143,7 @@ impl HttpPolicy {
                     "secret {name} is only sent over https; this request is {}",
                     url.scheme()
                 );
-                self.audit.record(
-                    AuditKind::Network,
-                    url.as_str(),
-                    Decision::Deny,
-                    &reason,
-                    None,
-                );
+                note(Decision::Deny, &reason);
                 continue;
             }
             let formatted = secret.grant.format.replacen("{}", value, 1);
@@ -164,24 +156,12 @@ impl HttpPolicy {
                     request.headers_mut().insert(name_h, value_h);
                     let reason =
                         format!("secret {name} added as {header} (the skill never sees it)");
-                    self.audit.record(
-                        AuditKind::Network,
-                        url.as_str(),
-                        Decision::Allow,
-                        &reason,
-                        None,
-                    );
+                    note(Decision::Allow, &reason);
                 }
                 _ => {
                     let reason =
                         format!("secret {name} is not a valid {header} header value; not sent");
-                    self.audit.record(
-                        AuditKind::Network,
-                        url.as_str(),
-                        Decision::Deny,
-                        &reason,
-                        None,
-                    );
+                    note(Decision::Deny, &reason);
                 }
             }
         }
