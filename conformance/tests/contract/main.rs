@@ -123,6 +123,60 @@ pub fn failure(outcome: &Outcome) -> &Failure {
         .unwrap_or_else(|| panic!("expected a failure, got {:?}", outcome.result))
 }
 
+/// STRESS-001 saturates both cores, so it never runs while a
+/// timing-sensitive case (a loopback server) does. Quiet holders wait only
+/// for a stress run in progress, never for one that is waiting, so a case
+/// may hold several (two servers) without deadlock.
+struct LoadGate {
+    state: std::sync::Mutex<(usize, bool)>,
+    changed: std::sync::Condvar,
+}
+
+static GATE: LoadGate = LoadGate {
+    state: std::sync::Mutex::new((0, false)),
+    changed: std::sync::Condvar::new(),
+};
+
+/// Held while a timing-sensitive case runs.
+pub struct Quiet;
+
+impl Drop for Quiet {
+    fn drop(&mut self) {
+        let mut state = GATE.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 -= 1;
+        GATE.changed.notify_all();
+    }
+}
+
+pub fn no_load_spike() -> Quiet {
+    let mut state = GATE.state.lock().unwrap_or_else(|e| e.into_inner());
+    while state.1 {
+        state = GATE.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+    }
+    state.0 += 1;
+    Quiet
+}
+
+/// Held by the stress case: no quiet case runs meanwhile.
+pub struct LoadSpike;
+
+impl Drop for LoadSpike {
+    fn drop(&mut self) {
+        let mut state = GATE.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.1 = false;
+        GATE.changed.notify_all();
+    }
+}
+
+pub fn load_spike() -> LoadSpike {
+    let mut state = GATE.state.lock().unwrap_or_else(|e| e.into_inner());
+    while state.0 > 0 || state.1 {
+        state = GATE.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+    }
+    state.1 = true;
+    LoadSpike
+}
+
 /// A value that must never appear anywhere a skill's results flow.
 pub const CANARY: &str = "CANARY-7f3a9c-do-not-leak";
 

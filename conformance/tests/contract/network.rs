@@ -24,6 +24,7 @@ pub(crate) struct Received {
 /// A loopback HTTP/1.1 server that records each request and answers with
 /// what `respond` makes of it. Stopped and joined on drop.
 pub(crate) struct Server {
+    _quiet: Quiet,
     address: &'static str,
     pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
@@ -55,7 +56,7 @@ fn read_chunked(reader: &mut impl BufRead) -> Vec<u8> {
     body
 }
 
-pub(crate) type Respond = Box<dyn Fn(&Received) -> String + Send>;
+pub(crate) type Respond = Box<dyn Fn(&Received) -> String + Send + Sync>;
 
 impl Server {
     fn start(response: &'static str) -> Server {
@@ -68,59 +69,66 @@ impl Server {
         let received = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (seen, stopping) = (received.clone(), stop.clone());
+        let respond = Arc::new(respond);
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stopping.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() {
-                    continue;
-                }
-                let mut headers = Vec::new();
-                let mut header = String::new();
-                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
-                    headers.push(header.trim().to_owned());
-                    header.clear();
-                }
-                let length = headers
-                    .iter()
-                    .find_map(|h| {
-                        h.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .and_then(|v| v.trim().parse::<usize>().ok())
-                    })
-                    .unwrap_or(0);
-                let chunked = headers
-                    .iter()
-                    .any(|h| h.eq_ignore_ascii_case("transfer-encoding: chunked"));
-                let body = if chunked {
-                    read_chunked(&mut reader)
-                } else {
-                    let mut body = vec![0u8; length.min(1 << 20)];
-                    let _ = std::io::Read::read_exact(&mut reader, &mut body);
-                    body
-                };
-                let request = Received {
-                    line: line.trim().to_owned(),
-                    headers,
-                    body: String::from_utf8_lossy(&body).into_owned(),
-                };
-                let response = respond(&request);
-                seen.lock().expect("lock").push(request);
-                let _ = stream.write_all(response.as_bytes());
-                // Close politely: stop writing, then drain what the client still
-                // sends, so the kernel never answers with a reset.
-                let _ = stream.flush();
-                let _ = stream.shutdown(std::net::Shutdown::Write);
-                let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(200)));
-                let mut sink = [0u8; 1024];
-                while std::io::Read::read(&mut stream, &mut sink).is_ok_and(|n| n > 0) {}
+                let (respond, seen) = (respond.clone(), seen.clone());
+                // One thread per connection: a slow client never holds up the next.
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).is_err() {
+                        return;
+                    }
+                    let mut headers = Vec::new();
+                    let mut header = String::new();
+                    while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                        headers.push(header.trim().to_owned());
+                        header.clear();
+                    }
+                    let length = headers
+                        .iter()
+                        .find_map(|h| {
+                            h.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                        })
+                        .unwrap_or(0);
+                    let chunked = headers
+                        .iter()
+                        .any(|h| h.eq_ignore_ascii_case("transfer-encoding: chunked"));
+                    let body = if chunked {
+                        read_chunked(&mut reader)
+                    } else {
+                        let mut body = vec![0u8; length.min(1 << 20)];
+                        let _ = std::io::Read::read_exact(&mut reader, &mut body);
+                        body
+                    };
+                    let request = Received {
+                        line: line.trim().to_owned(),
+                        headers,
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                    };
+                    let response = respond(&request);
+                    seen.lock().expect("lock").push(request);
+                    let _ = stream.write_all(response.as_bytes());
+                    // Close politely: stop writing, then drain what the client still
+                    // sends, so the kernel never answers with a reset.
+                    let _ = stream.flush();
+                    let _ = stream.shutdown(std::net::Shutdown::Write);
+                    let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(200)));
+                    let mut sink = [0u8; 1024];
+                    while std::io::Read::read(&mut stream, &mut sink).is_ok_and(|n| n > 0) {}
+                });
             }
         });
         Server {
+            _quiet: no_load_spike(),
             address,
             port,
             received,
@@ -357,6 +365,7 @@ fn net_006_http_without_grant_does_not_load() {
 /// NET-007: A server that accepts and never answers cannot hold the skill past `limits.timeout`.
 #[test]
 fn net_007_a_silent_server_is_cut_at_the_timeout() {
+    let _quiet = no_load_spike();
     let host = Host::new();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();

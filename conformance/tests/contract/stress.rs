@@ -21,6 +21,7 @@ fn peak_rss() -> u64 {
 /// STRESS-001: 1,000 invocations, 64 in flight, a fifth of them well-behaved: every good one returns the right result, every hostile one is contained, and host memory stays bounded.
 #[test]
 fn stress_001_thousand_mixed_invocations_with_64_in_flight() {
+    let _alone = load_spike();
     let host = Host::new();
     let hello = host.load(&TempPackage::example("hello", skill_test_artifacts::HELLO));
     let hostile = host.load(&escape_package(

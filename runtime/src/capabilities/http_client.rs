@@ -42,6 +42,64 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, HttpError> {
         .ok_or(HttpError::TlsProtocolError)
 }
 
+/// A request body that, if the connection stops reading it early (the
+/// server answered before the body ended), keeps draining it for a while so
+/// the skill can still finish writing instead of seeing its stream closed
+/// under it. Bounded: at most 1 MiB and 5 seconds are discarded.
+struct DrainOnDrop(Option<WasiBody>);
+
+impl Body for DrainOnDrop {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+        match self.0.as_mut() {
+            Some(body) => {
+                let polled = Pin::new(body).poll_frame(cx);
+                if matches!(polled, Poll::Ready(None)) {
+                    self.0 = None;
+                }
+                polled
+            }
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.0
+            .as_ref()
+            .map_or_else(|| http_body::SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+impl Drop for DrainOnDrop {
+    fn drop(&mut self) {
+        let (Some(mut body), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        runtime.spawn(async move {
+            let drain = async {
+                let mut discarded = 0usize;
+                while let Some(Ok(frame)) = body.frame().await {
+                    discarded += frame.data_ref().map_or(0, Bytes::len);
+                    if discarded > 1 << 20 {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+        });
+    }
+}
+
 /// A response body with the between-bytes timeout applied.
 struct Incoming {
     body: hyper::body::Incoming,
@@ -75,20 +133,9 @@ impl Body for Incoming {
     }
 }
 
-/// Aborts the connection task when dropped: when an invocation ends (or is
-/// abandoned at its deadline) its connections end with it, even against a
-/// server that never finishes.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// Sends `request` to `address`; `host` names the server for TLS.
 pub(crate) async fn send(
-    mut request: http::Request<WasiBody>,
+    request: http::Request<WasiBody>,
     address: SocketAddr,
     host: &str,
     tls: bool,
@@ -132,6 +179,7 @@ pub(crate) async fn send(
     .await
     .map_err(|_| HttpError::ConnectionTimeout)?
     .map_err(HttpError::from)?;
+    let mut request = request.map(|body| DrainOnDrop(Some(body)));
     let path = request
         .uri()
         .path_and_query()
@@ -144,7 +192,7 @@ pub(crate) async fn send(
 
     // The connection must be driven while the request is sent; afterwards it
     // keeps running until the body has been read.
-    let mut connection = AbortOnDrop(tokio::spawn(connection));
+    let connection = tokio::spawn(connection);
     let response = tokio::time::timeout(first_byte, sender.send_request(request))
         .await
         .map_err(|_| HttpError::ConnectionReadTimeout)?
@@ -153,7 +201,7 @@ pub(crate) async fn send(
     idle.reset();
     let response = response.map(|body| Incoming { body, idle }.boxed_unsync());
     let done = async move {
-        match (&mut connection.0).await {
+        match connection.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) if e.is_timeout() => Err(HttpError::HttpResponseTimeout),
             Ok(Err(e)) => Err(HttpError::from(e)),
