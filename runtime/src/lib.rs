@@ -7,8 +7,11 @@
 //! instance that can reach only what the manifest declares and the host
 //! grants, within the manifest's limits. Everything else is denied, and every
 //! use and denial is an [`AuditEvent`].
+//!
+//! The crate has one `unsafe` block: loading a compiled component from the
+//! [`CompileCache`], after its checksum has been verified.
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod audit;
 mod bindings;
@@ -26,6 +29,7 @@ pub use capabilities::channels::{ChannelHandler, MemoryChannels, SentMessage};
 pub use capabilities::limits::{ByteSize, LimitKind, Limits, TimeLimit};
 pub use capabilities::network::NetworkOverride;
 pub use capabilities::secrets::{REDACTED, SecretMap, SecretSource};
+pub use component::cache::{CacheStatus, CompileCache};
 pub use component::{CommandInfo, ComponentKind};
 pub use error::{InvokeError, LoadError};
 pub use invocation::{Failure, Invocation, Outcome, Usage};

@@ -6,9 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine};
+use tokio::sync::Semaphore;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::capabilities::limits::{ByteSize, Limits};
+use crate::capabilities::limits::{
+    ByteSize, Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLE_ELEMENTS, MAX_TABLES,
+};
+use crate::component::cache::CompileCache;
 use crate::error::LoadError;
 use crate::package::Package;
 use crate::skill::Skill;
@@ -24,6 +28,30 @@ pub(crate) fn epoch_ticks(timeout: Duration) -> u64 {
         .saturating_add(1)
 }
 
+/// The instance pool: every invocation in flight may use up to the fixed
+/// caps (instances, memories, tables), so the pool holds that many for each
+/// concurrent slot; memory and tables are reserved address space, touched
+/// only when used, and reset (not unmapped) between invocations.
+fn pool(config: &RuntimeConfig) -> PoolingAllocationConfig {
+    let slots = config.max_concurrent_invocations.max(1);
+    let per_slot = |n: usize| slots.saturating_mul(u32::try_from(n).unwrap_or(u32::MAX));
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(slots)
+        .total_stacks(slots)
+        .total_gc_heaps(slots)
+        .total_core_instances(per_slot(MAX_INSTANCES))
+        .max_core_instances_per_component(MAX_INSTANCES as u32)
+        .total_memories(per_slot(MAX_MEMORIES))
+        .max_memories_per_component(MAX_MEMORIES as u32)
+        .max_memories_per_module(MAX_MEMORIES as u32)
+        .total_tables(per_slot(MAX_TABLES))
+        .max_tables_per_component(MAX_TABLES as u32)
+        .max_tables_per_module(MAX_TABLES as u32)
+        .table_elements(MAX_TABLE_ELEMENTS)
+        .max_memory_size(usize::try_from(config.ceiling.memory.0).unwrap_or(usize::MAX));
+    pool
+}
+
 /// How a host sets up its [`Runtime`]. Defaults deny: no limit may exceed
 /// [`Limits::default_ceiling`], components are at most 64 MiB.
 #[derive(Debug, Clone)]
@@ -34,15 +62,36 @@ pub struct RuntimeConfig {
     pub ceiling: Limits,
     /// The largest component file accepted.
     pub max_component_size: ByteSize,
+    /// Where compiled components are kept between loads; `None` compiles
+    /// every load. See [`CompileCache`].
+    pub compile_cache: Option<CompileCache>,
+    /// Invocations that may run at once across all skills of this runtime;
+    /// more wait for a slot. The engine's instance pool is sized for this
+    /// many invocations at their fixed caps, so it can never run dry.
+    pub max_concurrent_invocations: u32,
+    /// Run a skill's filesystem calls on the invoking thread instead of
+    /// hopping to tokio's blocking pool: several times faster for small
+    /// reads, but a slow disk then blocks that executor thread. Turn it off
+    /// when the host's executor must never block.
+    pub blocking_file_io: bool,
 }
 
 impl RuntimeConfig {
+    /// The same configuration keeping compiled components in `dir`.
+    pub fn with_compile_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.compile_cache = Some(CompileCache::new(dir));
+        self
+    }
+
     /// A configuration keeping skill state under `state_root`.
     pub fn new(state_root: impl Into<PathBuf>) -> Self {
         RuntimeConfig {
             state_root: state_root.into(),
             ceiling: Limits::default_ceiling(),
             max_component_size: ByteSize::mib(64),
+            compile_cache: None,
+            max_concurrent_invocations: 128,
+            blocking_file_io: true,
         }
     }
 }
@@ -64,6 +113,7 @@ pub struct Runtime {
     engine: Engine,
     config: RuntimeConfig,
     invocations: Arc<AtomicU64>,
+    slots: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -75,13 +125,15 @@ impl std::fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// Creates the engine (epoch interruption, component model) and
-    /// starts the epoch clock, which stops when the engine is dropped.
+    /// Creates the engine (component model, epoch interruption, a pooling
+    /// instance allocator sized by [`RuntimeConfig::max_concurrent_invocations`])
+    /// and starts the epoch clock, which stops when the engine is dropped.
     pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
             .epoch_interruption(true)
-            .max_wasm_stack(512 * 1024);
+            .max_wasm_stack(512 * 1024)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool(&config)));
         let engine = Engine::new(&wasm).map_err(|e| LoadError::Setup {
             skill: "-".into(),
             reason: format!("cannot create the wasm engine: {e:#}"),
@@ -100,10 +152,14 @@ impl Runtime {
                 skill: "-".into(),
                 reason: format!("cannot start the timeout clock: {e}"),
             })?;
+        let slots = Arc::new(Semaphore::new(
+            config.max_concurrent_invocations.max(1) as usize
+        ));
         Ok(Runtime {
             engine,
             config,
             invocations: Arc::new(AtomicU64::new(1)),
+            slots,
         })
     }
 
@@ -124,6 +180,7 @@ impl Runtime {
             &self.config,
             package,
             self.invocations.clone(),
+            self.slots.clone(),
         )
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre};
 use wasmtime_wasi::p2::bindings::CommandPre;
@@ -12,6 +13,7 @@ use wasmtime_wasi::p2::bindings::CommandPre;
 use crate::capabilities::build_linker;
 use crate::capabilities::limits::Limits;
 use crate::capabilities::state::StateStore;
+use crate::component::cache::CacheStatus;
 use crate::component::{self, Command, CommandInfo, ComponentKind};
 use crate::error::{InvokeError, LoadError};
 use crate::invocation::state::InvocationState;
@@ -30,8 +32,11 @@ pub(crate) struct SkillInner {
     pub kind: ComponentKind,
     pub commands: Vec<Command>,
     pub imports: Vec<String>,
+    pub cache: CacheStatus,
     pub state: StateStore,
     pub invocations: Arc<AtomicU64>,
+    pub slots: Arc<Semaphore>,
+    pub blocking_file_io: bool,
 }
 
 /// A loaded skill. Cheap to clone; clones share the compiled component.
@@ -55,6 +60,7 @@ impl Skill {
         config: &RuntimeConfig,
         package: Package,
         invocations: Arc<AtomicU64>,
+        slots: Arc<Semaphore>,
     ) -> Result<Skill, LoadError> {
         let name = package.name();
         let manifest = package.manifest.clone().ok_or(LoadError::InstructionOnly {
@@ -77,7 +83,14 @@ impl Skill {
             });
         }
         let (path, bytes) = package.read_component(config.max_component_size.0)?;
-        let compiled = component::compile(engine, &name, &path, &bytes, &manifest.grants)?;
+        let compiled = component::compile(
+            engine,
+            config.compile_cache.as_ref(),
+            &name,
+            &path,
+            &bytes,
+            &manifest.grants,
+        )?;
         let linker = build_linker(engine, &manifest.grants).map_err(|e| LoadError::Setup {
             skill: name.clone(),
             reason: format!("cannot build the linker: {e:#}"),
@@ -117,8 +130,11 @@ impl Skill {
                 kind: compiled.kind,
                 commands: compiled.commands,
                 imports: compiled.imports,
+                cache: compiled.cache,
                 state,
                 invocations,
+                slots,
+                blocking_file_io: config.blocking_file_io,
             }),
         })
     }
@@ -147,6 +163,11 @@ impl Skill {
     /// which takes any command name).
     pub fn commands(&self) -> Vec<CommandInfo> {
         self.inner.commands.iter().map(|c| c.info.clone()).collect()
+    }
+
+    /// What the compile cache did when it was loaded.
+    pub fn cache_status(&self) -> &CacheStatus {
+        &self.inner.cache
     }
 
     /// The interfaces its component imports, each granted.

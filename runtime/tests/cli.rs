@@ -23,6 +23,10 @@ impl Cli {
             .args(args)
             .current_dir(cwd)
             .env("SKILL_RUN_STATE", self.state.path())
+            .env(
+                "SKILL_RUN_CACHE_DIR",
+                self.state.path().join("compile-cache"),
+            )
             .output()
             .expect("skill-run runs")
     }

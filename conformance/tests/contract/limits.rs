@@ -8,6 +8,17 @@ use skill_runtime::{AuditKind, ByteSize, LimitKind, Limits};
 
 use super::*;
 
+/// A package around a hand-written component, with `extra` manifest text.
+fn wat_package(name: &str, component: &[u8], extra: &str) -> TempPackage {
+    let package = TempPackage::new(
+        name,
+        skill_test_artifacts::HELLO,
+        &format!("{}{extra}", skill_table(name)),
+    );
+    std::fs::write(package.path().join("skill.wasm"), component).expect("write");
+    package
+}
+
 fn limit_kind(outcome: &Outcome) -> LimitKind {
     match failure(outcome) {
         Failure::Limit { kind, .. } => *kind,
@@ -265,13 +276,11 @@ fn lim_011_spinning_start_function_is_stopped() {
              (func (export "f") (canon lift (core func $i "f"))))"#,
     )
     .expect("wat");
-    let package = TempPackage::new(
+    let skill = host.load(&wat_package(
         "spinner",
-        skill_test_artifacts::HELLO,
-        &format!("{}[limits]\ntimeout = \"300ms\"\n", skill_table("spinner")),
-    );
-    std::fs::write(package.path().join("skill.wasm"), component).expect("write");
-    let skill = host.load(&package);
+        &component,
+        "[limits]\ntimeout = \"300ms\"\n",
+    ));
     let started = std::time::Instant::now();
     let outcome = attempt(&skill, "f", json!({}), None);
     assert!(
@@ -301,13 +310,7 @@ fn lim_012_table_growth_is_capped() {
              (func (export "grow") (param "n" u32) (result s32) (canon lift (core func $i "grow"))))"#,
     )
     .expect("wat");
-    let package = TempPackage::new(
-        "tables",
-        skill_test_artifacts::HELLO,
-        &skill_table("tables"),
-    );
-    std::fs::write(package.path().join("skill.wasm"), component).expect("write");
-    let skill = host.load(&package);
+    let skill = host.load(&wat_package("tables", &component, ""));
     assert_eq!(
         attempt(&skill, "grow", json!({"n": 10}), None).result,
         Ok(json!(1)),
@@ -317,5 +320,159 @@ fn lim_012_table_growth_is_capped() {
         attempt(&skill, "grow", json!({"n": 200_000}), None).result,
         Ok(json!(-1)),
         "growth past the cap is refused"
+    );
+}
+
+/// LIM-013: A typed result that would make the host allocate far more than the guest's own memory (a `list<u8>` lifts to one value per byte) is refused at `limits.output` before the host allocates it.
+#[test]
+fn lim_013_result_amplification_is_refused_before_lifting() {
+    let _alone = load_spike();
+    let host = Host::new();
+    // Returns a list of `n` bytes that sit in the guest's memory.
+    let component = wat::parse_str(
+        r#"(component
+             (core module $m
+               (memory (export "mem") 1)
+               (func (export "flood") (param $n i32) (result i32)
+                 (drop (memory.grow (i32.add (i32.shr_u (local.get $n) (i32.const 16)) (i32.const 1))))
+                 (i32.store (i32.const 0) (i32.const 16))
+                 (i32.store (i32.const 4) (local.get $n))
+                 (i32.const 0)))
+             (core instance $i (instantiate $m))
+             (func (export "flood") (param "n" u32) (result (list u8))
+               (canon lift (core func $i "flood") (memory (core memory $i "mem")))))"#,
+    )
+    .expect("wat");
+    let skill = host.load(&wat_package(
+        "flood",
+        &component,
+        "[limits]\noutput = \"64 KiB\"\nmemory = \"16 MiB\"\n",
+    ));
+    let small = attempt(&skill, "flood", json!({"n": 1000}), None);
+    assert_eq!(
+        small
+            .result
+            .as_ref()
+            .ok()
+            .and_then(Value::as_array)
+            .map(Vec::len),
+        Some(1000),
+        "{:?}",
+        small.result
+    );
+
+    // 2 MiB of guest memory: lifted whole it would be some 80 MiB of values
+    // and 64 MiB of JSON per invocation, for a result the output limit refuses anyway.
+    let before = heap::start();
+    let outcomes = block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let skill = skill.clone();
+            tasks.push(tokio::spawn(async move {
+                skill
+                    .invoke(Invocation::new("flood").input(json!({"n": 2 << 20})))
+                    .await
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.expect("task").expect("started"));
+        }
+        outcomes
+    });
+    let grown = heap::grown_since(before);
+    for outcome in &outcomes {
+        assert_eq!(
+            limit_kind(outcome),
+            LimitKind::Output,
+            "{:?}",
+            outcome.result
+        );
+        assert!(
+            failure(outcome).message().contains("limits.output"),
+            "{}",
+            failure(outcome).message()
+        );
+    }
+    assert!(
+        grown < 48 << 20,
+        "the host heap grew by {} MiB lifting results it refused",
+        grown >> 20
+    );
+}
+
+/// LIM-014: A component that would instantiate more core instances than the runtime's fixed cap (64) is refused at load, before any of it runs; one under the cap runs.
+#[test]
+fn lim_014_instance_count_is_capped() {
+    let host = Host::new();
+    let component = |instances: usize| {
+        let extra: String = (0..instances)
+            .map(|n| format!("(core instance $e{n} (instantiate $empty))\n"))
+            .collect();
+        wat::parse_str(format!(
+            r#"(component
+                 (core module $empty)
+                 {extra}
+                 (core module $m (func (export "f") (result i32) (i32.const 7)))
+                 (core instance $i (instantiate $m))
+                 (func (export "f") (result u32) (canon lift (core func $i "f"))))"#
+        ))
+        .expect("wat")
+    };
+    let fits = host.load(&wat_package("instances-ok", &component(10), ""));
+    assert_eq!(attempt(&fits, "f", json!({}), None).result, Ok(json!(7)));
+    let err = host.load_err(&wat_package("instances", &component(200), ""));
+    assert!(
+        matches!(err, skill_runtime::LoadError::InvalidComponent { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("201 core module instances")
+            && err.to_string().contains("maximum of 64"),
+        "{err}"
+    );
+}
+
+/// LIM-015: A skill minting its own resource handles (`resource.new` in a loop, no host call involved) stops at the runtime's handle cap instead of growing host tables.
+#[test]
+fn lim_015_guest_resource_handle_flood_is_capped() {
+    let host = Host::new();
+    let component = wat::parse_str(
+        r#"(component
+             (type $r (resource (rep i32)))
+             (core func $new (canon resource.new $r))
+             (core module $m
+               (import "" "new" (func $new (param i32) (result i32)))
+               (func (export "hoard") (param $n i32) (result i32)
+                 (local $i i32)
+                 (block $done
+                   (loop $more
+                     (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+                     (drop (call $new (local.get $i)))
+                     (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                     (br $more)))
+                 (local.get $i)))
+             (core instance $i (instantiate $m (with "" (instance (export "new" (func $new))))))
+             (func (export "hoard") (param "n" u32) (result u32) (canon lift (core func $i "hoard"))))"#,
+    )
+    .expect("wat");
+    let skill = host.load(&wat_package("hoarder", &component, ""));
+    assert_eq!(
+        attempt(&skill, "hoard", json!({"n": 100}), None).result,
+        Ok(json!(100))
+    );
+    let outcome = attempt(&skill, "hoard", json!({"n": 5_000_000}), None);
+    assert_eq!(
+        limit_kind(&outcome),
+        LimitKind::Table,
+        "{:?}",
+        outcome.result
+    );
+    assert!(
+        failure(&outcome)
+            .message()
+            .contains("live resource handles"),
+        "{}",
+        failure(&outcome).message()
     );
 }

@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use skill_runtime::LoadError;
+use skill_runtime::{CacheStatus, LoadError};
 
 use super::*;
 
@@ -238,4 +238,81 @@ fn load_012_package_files_symlinked_outside_are_refused_without_echo() {
             "{file}: the outside file leaked into the error"
         );
     }
+}
+
+/// LOAD-013: A corrupt, truncated or foreign compile-cache entry is detected and recompiled, never executed; a valid one is used.
+#[test]
+fn load_013_bad_cache_entries_are_recompiled_not_trusted() {
+    let cache = tempfile::tempdir().expect("cache");
+    let state = tempfile::tempdir().expect("state");
+    let package = TempPackage::example("hello", skill_test_artifacts::HELLO);
+    let load = || {
+        let config = RuntimeConfig::new(state.path()).with_compile_cache(cache.path());
+        let runtime = Runtime::new(config).expect("runtime");
+        let skill = runtime.load(package.path()).expect("load");
+        let outcome = block_on(
+            skill.invoke(Invocation::new("greet").input(serde_json::json!({"name": "Ada"}))),
+        )
+        .expect("started");
+        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+        skill.cache_status().clone()
+    };
+    assert_eq!(load(), CacheStatus::Miss);
+    assert_eq!(load(), CacheStatus::Hit);
+    let code = fs::read_dir(cache.path())
+        .expect("cache dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .expect("a cached component");
+    let sum = code.with_extension("sha256");
+    let good = fs::read(&code).expect("cached code");
+
+    // One flipped bit in the machine code.
+    let mut flipped = good.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x10;
+    fs::write(&code, &flipped).expect("corrupt");
+    let status = load();
+    assert!(
+        matches!(&status, CacheStatus::Replaced(why) if why.contains("corrupt")),
+        "{status:?}"
+    );
+    assert_eq!(
+        fs::read(&code).expect("replaced"),
+        good,
+        "the entry was rewritten"
+    );
+
+    // Cut short.
+    fs::write(&code, &good[..good.len() / 3]).expect("truncate");
+    assert!(matches!(load(), CacheStatus::Replaced(_)));
+
+    // Checksum lost.
+    fs::remove_file(&sum).expect("remove checksum");
+    assert!(matches!(load(), CacheStatus::Replaced(why) if why.contains("checksum")));
+
+    // Foreign: compiled by an engine with other settings, with a matching
+    // checksum, as a shared or copied cache folder could hold.
+    let mut other = wasmtime::Config::new();
+    other.wasm_component_model(true).epoch_interruption(false);
+    let foreign = wasmtime::Engine::new(&other)
+        .expect("engine")
+        .precompile_component(&fs::read(skill_test_artifacts::HELLO).expect("hello"))
+        .expect("precompile");
+    fs::write(&code, &foreign).expect("foreign code");
+    fs::write(&sum, sha256_hex(&foreign)).expect("foreign checksum");
+    let status = load();
+    assert!(
+        matches!(&status, CacheStatus::Replaced(why) if why.contains("wasmtime refused")),
+        "{status:?}"
+    );
+    assert_eq!(load(), CacheStatus::Hit);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

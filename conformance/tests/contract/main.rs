@@ -7,6 +7,7 @@ mod channels;
 mod env;
 mod files;
 mod grants;
+mod heap;
 mod isolation;
 mod limits;
 mod load;

@@ -294,14 +294,36 @@ impl LimitKind {
 /// manifest-controlled: a component needs few of each, and a hostile one
 /// could otherwise make the host allocate memory for millions of table slots
 /// or handles (each wasi-http header handle may hold up to its field limit).
-const MAX_TABLE_ELEMENTS: usize = 100_000;
-const MAX_INSTANCES: usize = 64;
-const MAX_TABLES: usize = 32;
-const MAX_MEMORIES: usize = 16;
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 100_000;
+pub(crate) const MAX_INSTANCES: usize = 64;
+pub(crate) const MAX_TABLES: usize = 32;
+pub(crate) const MAX_MEMORIES: usize = 16;
 /// Live resource handles (open files, streams, HTTP objects) per invocation.
 pub(crate) const MAX_RESOURCE_HANDLES: usize = 4096;
 /// Bytes one wasi-http header set may hold.
 pub(crate) const MAX_HTTP_FIELDS_BYTES: usize = 32 * 1024;
+/// Live component-model handles (`resource.new`, lends) per store; wasmtime
+/// would allow 100,000, each costing host memory without a host call.
+pub(crate) const MAX_COMPONENT_HANDLES: usize = MAX_RESOURCE_HANDLES;
+/// The least host memory wasmtime may spend lifting one transfer from the
+/// guest (a host call's arguments or a typed result): enough for any
+/// ordinary file write or message.
+const MIN_TRANSFER_BUDGET: usize = 32 << 20;
+
+/// How many bytes of host memory wasmtime may allocate for one transfer from
+/// the guest (its "hostcall fuel"). Lifting a `list<u8>` costs a whole
+/// `Val` per element, so a guest could make the host allocate dozens of
+/// times its own memory; this caps that at what a result within
+/// `limits.output` can need (each element, even an `option<u8>` that costs
+/// two `Val`s, is at least two bytes of JSON), and at no less than
+/// [`MIN_TRANSFER_BUDGET`].
+pub(crate) fn transfer_budget(output: ByteSize) -> usize {
+    let per_json_byte = std::mem::size_of::<wasmtime::component::Val>();
+    usize::try_from(output.0)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(per_json_byte)
+        .max(MIN_TRANSFER_BUDGET)
+}
 
 /// Enforces `limits.memory` across all memories of one store and remembers
 /// which limit was hit, so a trap that follows a refused `memory.grow` is
@@ -428,6 +450,15 @@ mod tests {
         let effective = manifest.min(&host);
         assert_eq!(effective.memory, ByteSize::mib(16));
         assert_eq!(effective.timeout, manifest.timeout);
+    }
+
+    #[test]
+    fn transfer_budget_follows_the_output_limit_with_a_floor() {
+        assert_eq!(transfer_budget(ByteSize(1)), MIN_TRANSFER_BUDGET);
+        let val = std::mem::size_of::<wasmtime::component::Val>();
+        let big = ByteSize::mib(64);
+        assert_eq!(transfer_budget(big), (64 << 20) * val);
+        assert!(transfer_budget(ByteSize(u64::MAX)) == usize::MAX);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Loading a skill's component: checking that it is a component at all,
 //! that every import is granted, compiling it, and finding its commands.
 
+pub(crate) mod cache;
 pub(crate) mod schema;
 pub(crate) mod values;
 
@@ -10,6 +11,7 @@ use wasmtime::Engine;
 use wasmtime::component::types::{ComponentItem, Type};
 use wasmtime::component::{Component, ComponentExportIndex};
 
+use self::cache::{CacheStatus, CompileCache};
 use crate::capabilities::{Grants, ImportNeed, import_need};
 use crate::error::LoadError;
 
@@ -59,6 +61,7 @@ pub(crate) struct Compiled {
     pub kind: ComponentKind,
     pub commands: Vec<Command>,
     pub imports: Vec<String>,
+    pub cache: CacheStatus,
 }
 
 /// Recognises files that are not components before handing them to the
@@ -76,9 +79,11 @@ fn check_header(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-/// Validates and compiles `bytes`, then checks each import against `grants`.
+/// Validates and compiles `bytes` (or takes them from `cache`), then checks
+/// each import against `grants`.
 pub(crate) fn compile(
     engine: &Engine,
+    cache: Option<&CompileCache>,
     skill: &str,
     path: &std::path::Path,
     bytes: &[u8],
@@ -90,8 +95,13 @@ pub(crate) fn compile(
         reason,
     };
     check_header(bytes).map_err(invalid)?;
-    let component = Component::from_binary(engine, bytes)
-        .map_err(|e| invalid(first_line(&format!("{e:#}"))))?;
+    let from_source = || {
+        Component::from_binary(engine, bytes).map_err(|e| invalid(first_line(&format!("{e:#}"))))
+    };
+    let (component, cache) = match cache {
+        Some(cache) => cache.load_or_compile(engine, bytes, from_source)?,
+        None => (from_source()?, CacheStatus::Disabled),
+    };
     let ty = component.component_type();
 
     let mut imports = Vec::new();
@@ -184,6 +194,7 @@ pub(crate) fn compile(
         kind,
         commands,
         imports,
+        cache,
     })
 }
 

@@ -8,7 +8,10 @@ use wasmtime::component::Val;
 
 use super::outcome::Failure;
 use super::output::{CapturedOutput, LimitExceeded, OutputBudget};
-use crate::capabilities::limits::{LimitKind, Limits, MAX_RESOURCE_HANDLES};
+use crate::capabilities::limits::{
+    LimitKind, Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_RESOURCE_HANDLES, MAX_TABLE_ELEMENTS,
+    MAX_TABLES,
+};
 use crate::component::values;
 
 /// Why an invocation did not produce a result.
@@ -63,6 +66,16 @@ pub(crate) fn cli_result(stdout: &CapturedOutput) -> Value {
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
+/// wasmtime's message when a store's component handles reach
+/// `set_max_component_handles` (its error type is private).
+const WASMTIME_HANDLE_LIMIT: &str = "store handle limit exceeded";
+/// wasmtime's message when instantiation passes the limiter's instance,
+/// table or memory count.
+const WASMTIME_COUNT_LIMIT: &str = "resource limit exceeded: ";
+/// wasmtime's message when lifting data from the guest runs out of
+/// `set_hostcall_fuel` (its error type is private).
+const WASMTIME_TRANSFER_LIMIT: &str = "fuel allocated for hostcalls has been exhausted";
+
 /// Turns a wasmtime error (other than a clean `exit(0)`) into a limit (`Ok`)
 /// or a failure (`Err`).
 pub(crate) fn classify(
@@ -90,8 +103,16 @@ pub(crate) fn classify(
     if error.chain().any(|e| {
         e.downcast_ref::<wasmtime::component::ResourceTableError>()
             .is_some()
+            || e.to_string().contains(WASMTIME_HANDLE_LIMIT)
+            || e.to_string().contains(WASMTIME_COUNT_LIMIT)
     }) {
         return Stopped::Limit(LimitKind::Table);
+    }
+    if error
+        .chain()
+        .any(|e| e.to_string().contains(WASMTIME_TRANSFER_LIMIT))
+    {
+        return Stopped::Limit(LimitKind::Output);
     }
     let trap = error.downcast_ref::<Trap>().copied();
     if trap == Some(Trap::Interrupt) {
@@ -152,7 +173,7 @@ pub(crate) fn limit_message(skill: &str, kind: LimitKind, limits: &Limits) -> St
         ),
         LimitKind::Table => {
             return format!(
-                "skill `{skill}` held too many resource handles (at most {MAX_RESOURCE_HANDLES} open files, streams or HTTP objects) or grew tables past the runtime's fixed caps; these are not configurable"
+                "skill `{skill}` went past a fixed cap of the runtime: at most {MAX_RESOURCE_HANDLES} live resource handles (open files, streams, HTTP objects, its own resources), {MAX_TABLE_ELEMENTS} table elements, {MAX_INSTANCES} core instances, {MAX_TABLES} tables and {MAX_MEMORIES} memories; these are not configurable"
             );
         }
     };

@@ -29,7 +29,8 @@ use crate::capabilities::env::visible_env;
 use crate::capabilities::files::{self, Access, HostBase};
 use crate::capabilities::http::{HttpPolicy, ResolvedSecret};
 use crate::capabilities::limits::{
-    LimitKind, Limits, MAX_HTTP_FIELDS_BYTES, MAX_RESOURCE_HANDLES, MemoryLimiter,
+    LimitKind, Limits, MAX_COMPONENT_HANDLES, MAX_HTTP_FIELDS_BYTES, MAX_RESOURCE_HANDLES,
+    MemoryLimiter, transfer_budget,
 };
 use crate::capabilities::secrets::{Scrubber, SecretSource};
 use crate::capabilities::state::StateView;
@@ -198,7 +199,10 @@ fn wasi_context(
         state_dir,
     } = inputs;
     let mut builder = WasiCtxBuilder::new();
-    builder.stdout(stdout.clone()).stderr(stderr.clone());
+    builder
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .allow_blocking_current_thread(skill.blocking_file_io);
     builder.args(&[skill.name.as_ref(), command]);
     if let Some(input) = stdin {
         builder.stdin(MemoryInputPipe::new(input));
@@ -299,6 +303,8 @@ pub(crate) async fn run(
     request: Invocation,
     id: u64,
 ) -> Result<Outcome, InvokeError> {
+    // The semaphore is never closed; a slot is held until the outcome is made.
+    let _slot = skill.slots.acquire().await.ok();
     let name = skill.name.clone();
     let (grants, limits) = effective_grants_and_limits(skill, &request)?;
     let (command_name, call) = resolve(skill, &request)?;
@@ -372,6 +378,8 @@ pub(crate) async fn run(
     };
     let mut store = Store::new(skill.component.engine(), state);
     store.limiter(|s| &mut s.limiter);
+    store.set_hostcall_fuel(transfer_budget(limits.output));
+    store.set_max_component_handles(MAX_COMPONENT_HANDLES);
     store.set_epoch_deadline(crate::runtime::epoch_ticks(limits.timeout.0));
     store.epoch_deadline_trap();
 

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::{Value, json};
-use skill_runtime::{Grants, Package, Runtime, RuntimeConfig};
+use skill_runtime::{Grants, Package, Runtime};
 
-use crate::{EXIT_INVALID, default_state_root};
+use crate::{CacheArgs, EXIT_INVALID, default_state_root, report_cache, runtime_config};
 
 /// Arguments of `skill-run inspect`.
 #[derive(Args)]
@@ -18,6 +18,8 @@ pub struct InspectArgs {
     /// Print one JSON document instead of a report (shape in the README).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 fn grants_json(grants: &Grants) -> Value {
@@ -33,7 +35,7 @@ fn grants_json(grants: &Grants) -> Value {
 /// Builds the inspect document (its shape is documented in the README).
 /// Loading the component is part of it: a component that would be refused
 /// at run time is reported as a finding.
-fn document(path: &Path) -> Result<Value> {
+fn document(path: &Path, cache: &CacheArgs) -> Result<Value> {
     let package = Package::read(path)
         .with_context(|| format!("reading the skill package at {}", path.display()))?;
     let mut findings: Vec<Value> = package
@@ -49,7 +51,7 @@ fn document(path: &Path) -> Result<Value> {
     let (grants, limits, component) = match &package.manifest {
         None => (Grants::default(), None, Value::Null),
         Some(manifest) => {
-            let runtime = Runtime::new(RuntimeConfig::new(default_state_root()))?;
+            let runtime = Runtime::new(runtime_config(default_state_root(), cache))?;
             let component = match runtime.load_package(package.clone()) {
                 Ok(skill) => json!({
                     "path": manifest.component.as_path(),
@@ -102,7 +104,7 @@ fn document(path: &Path) -> Result<Value> {
 }
 
 pub fn inspect(args: InspectArgs) -> Result<u8> {
-    let doc = document(&args.path)?;
+    let doc = document(&args.path, &args.cache)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(0);
@@ -241,10 +243,11 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
     Ok(0)
 }
 
-pub fn check(package: &Path) -> Result<u8> {
-    let runtime = Runtime::new(RuntimeConfig::new(default_state_root()))?;
+pub fn check(package: &Path, cache: &CacheArgs) -> Result<u8> {
+    let runtime = Runtime::new(runtime_config(default_state_root(), cache))?;
     match runtime.load(package) {
         Ok(skill) => {
+            report_cache(&skill);
             println!(
                 "ok: skill `{}` is valid ({} commands, {} imports, all granted)",
                 skill.name(),

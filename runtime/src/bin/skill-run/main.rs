@@ -4,6 +4,7 @@
 //! Exit codes: 0 success; 1 the skill failed; 2 bad usage or an invalid
 //! package; 3 a limit was hit.
 
+mod bench;
 mod build;
 mod inspect;
 mod run;
@@ -12,7 +13,8 @@ mod scaffold;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use skill_runtime::{CacheStatus, CompileCache, RuntimeConfig, Skill};
 
 /// Exit code: the skill failed (its own error, or a trap).
 const EXIT_SKILL_FAILED: u8 = 1;
@@ -34,7 +36,8 @@ Exit codes: 0 success, 1 the skill failed, 2 bad usage or invalid package, 3 a l
 skill-run inspect examples/hello\n  \
 skill-run run examples/hello greet --input '{\"name\": \"Ada\"}'\n  \
 skill-run run examples/notes add --input '{\"title\": \"todo\", \"body\": \"milk\"}' --workspace . --audit audit.jsonl\n  \
-skill-run new my-skill && skill-run build my-skill"
+skill-run new my-skill && skill-run build my-skill\n  \
+skill-run bench examples/hello greet --input '{\"name\": \"Ada\"}' -n 20000 --concurrency 2"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -49,6 +52,8 @@ enum Command {
     Check {
         /// The package folder.
         package: PathBuf,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
     /// Show what a skill says, what it offers and what it could touch, before running it.
     Inspect(inspect::InspectArgs),
@@ -56,16 +61,19 @@ enum Command {
     New(scaffold::NewArgs),
     /// Build a Rust skill for wasm32-wasip2 and put the component where skill.toml says.
     Build(build::BuildArgs),
+    /// Time many invocations of one command in this process: latency percentiles (us), invocations per second, memory.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Check { package } => inspect::check(&package),
+        Command::Check { package, cache } => inspect::check(&package, &cache),
         Command::Inspect(args) => inspect::inspect(args),
         Command::New(args) => scaffold::new(args),
         Command::Build(args) => build::build(args),
+        Command::Bench(args) => bench::bench(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -90,4 +98,43 @@ fn default_state_root() -> PathBuf {
         return PathBuf::from(home).join(".local/share/skill-run/state");
     }
     PathBuf::from(".skill-run/state")
+}
+
+/// Where compiled components are kept between runs.
+#[derive(Args, Clone, Default)]
+pub struct CacheArgs {
+    /// Compile the component even if a compiled copy is cached, and do not store one.
+    #[arg(long)]
+    no_cache: bool,
+    /// Keep compiled components in DIR [default: $SKILL_RUN_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/skill-run, else ~/.cache/skill-run].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    cache_dir: Option<PathBuf>,
+}
+
+/// The runtime settings every subcommand shares.
+fn runtime_config(state_root: PathBuf, cache: &CacheArgs) -> RuntimeConfig {
+    let config = RuntimeConfig::new(state_root);
+    if cache.no_cache {
+        return config;
+    }
+    match cache.cache_dir.clone().or_else(CompileCache::default_dir) {
+        Some(dir) => config.with_compile_cache(dir),
+        None => config,
+    }
+}
+
+/// Tells the user on stderr when the cache refused an entry or could not store one.
+fn report_cache(skill: &Skill) {
+    match skill.cache_status() {
+        CacheStatus::Replaced(why) => eprintln!(
+            "warning: the cached compilation of `{}` was not used ({why}); it was compiled again and replaced",
+            skill.name()
+        ),
+        CacheStatus::NotStored(why) => eprintln!(
+            "warning: `{}` was compiled but not cached ({why}); pass --no-cache to stop trying",
+            skill.name()
+        ),
+        CacheStatus::Disabled | CacheStatus::Hit | CacheStatus::Miss => {}
+    }
 }

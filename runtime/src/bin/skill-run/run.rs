@@ -9,11 +9,13 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use skill_runtime::{
-    AuditEvent, Failure, Invocation, MemoryChannels, NetworkOverride, Runtime, RuntimeConfig,
-    SecretMap, SentMessage,
+    AuditEvent, Failure, Invocation, MemoryChannels, NetworkOverride, Runtime, SecretMap,
+    SentMessage,
 };
 
-use crate::{EXIT_INVALID, EXIT_SKILL_FAILED, default_state_root};
+use crate::{
+    CacheArgs, EXIT_INVALID, EXIT_SKILL_FAILED, default_state_root, report_cache, runtime_config,
+};
 
 /// Arguments of `skill-run run`.
 #[derive(Args)]
@@ -51,6 +53,8 @@ pub struct RunArgs {
     /// Where skills keep `{state}` [default: $SKILL_RUN_STATE, else ~/.local/share/skill-run/state].
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 fn read_input(args: &RunArgs) -> Result<serde_json::Value> {
@@ -89,10 +93,13 @@ fn write_line(file: &Mutex<File>, value: &impl serde::Serialize) {
 pub fn run(args: RunArgs) -> Result<u8> {
     let input = read_input(&args)?;
     let state_root = args.state_dir.clone().unwrap_or_else(default_state_root);
-    let runtime = Runtime::new(RuntimeConfig::new(state_root))?;
+    let runtime = Runtime::new(runtime_config(state_root, &args.cache))?;
     let audit_file = args.audit.as_deref().map(jsonl_file).transpose()?;
     let skill = match runtime.load(&args.package) {
-        Ok(skill) => skill,
+        Ok(skill) => {
+            report_cache(&skill);
+            skill
+        }
         Err(error) => {
             if let Some(file) = &audit_file {
                 let name = args

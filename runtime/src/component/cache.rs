@@ -1,0 +1,205 @@
+//! The compile cache: compiled components kept on disk so a skill loads in
+//! milliseconds instead of being compiled again.
+//!
+//! An entry is two files named by the cache key, which is a SHA-256 over
+//! the component's bytes, this crate's version and the engine's
+//! compatibility hash (wasmtime's version, target and settings):
+//! `<key>.cwasm` is what wasmtime serialised, `<key>.sha256` the checksum of
+//! that file. A load checks the checksum first and lets wasmtime check the
+//! version and settings; an entry failing either is recompiled and
+//! replaced, never executed. Both files are written to a temporary name and
+//! renamed into place, so a reader sees a whole entry or none.
+
+#![allow(unsafe_code)]
+
+use std::hash::Hasher;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// What the cache did for one load.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "status", content = "reason")]
+pub enum CacheStatus {
+    /// No cache configured: the component was compiled.
+    Disabled,
+    /// A valid entry was loaded.
+    Hit,
+    /// There was no entry: the component was compiled and stored.
+    Miss,
+    /// An entry existed but was refused (the reason says why): the component
+    /// was compiled again and the entry replaced.
+    Replaced(String),
+    /// The component was compiled but could not be stored (the reason says
+    /// why); the skill works, the next load compiles again.
+    NotStored(String),
+}
+
+/// A folder of compiled components.
+#[derive(Debug, Clone)]
+pub struct CompileCache {
+    dir: PathBuf,
+}
+
+/// Feeds `Hash` output into SHA-256, so the engine's compatibility hash
+/// becomes part of a key that is stable across processes.
+struct ShaHasher<'a>(&'a mut Sha256);
+
+impl Hasher for ShaHasher<'_> {
+    fn finish(&self) -> u64 {
+        0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+impl CompileCache {
+    /// A cache in `dir` (created on first store, owner-only).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        CompileCache { dir: dir.into() }
+    }
+
+    /// Where `skill-run` keeps its cache unless told otherwise:
+    /// `$SKILL_RUN_CACHE_DIR`, else `$XDG_CACHE_HOME/skill-run`, else
+    /// `$HOME/.cache/skill-run`.
+    pub fn default_dir() -> Option<PathBuf> {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        var("SKILL_RUN_CACHE_DIR").map(PathBuf::from).or_else(|| {
+            var("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache")))
+                .map(|base| base.join("skill-run"))
+        })
+    }
+
+    /// The folder holding the entries.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The key of `wasm` compiled by `engine`, as hex.
+    pub(crate) fn key(engine: &Engine, wasm: &[u8]) -> String {
+        let mut sha = Sha256::new();
+        sha.update(env!("CARGO_PKG_VERSION").as_bytes());
+        sha.update([0]);
+        std::hash::Hash::hash(
+            &engine.precompile_compatibility_hash(),
+            &mut ShaHasher(&mut sha),
+        );
+        sha.update([0]);
+        sha.update(wasm);
+        hex(&sha.finalize())
+    }
+
+    fn entry(&self, key: &str) -> (PathBuf, PathBuf) {
+        (
+            self.dir.join(format!("{key}.cwasm")),
+            self.dir.join(format!("{key}.sha256")),
+        )
+    }
+
+    /// The cached component for `wasm`, or `compile`'s result stored for next
+    /// time. Errors from `compile` are returned as they are; cache trouble
+    /// never fails a load, it only shows in the status.
+    pub(crate) fn load_or_compile<E>(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        compile: impl FnOnce() -> Result<Component, E>,
+    ) -> Result<(Component, CacheStatus), E> {
+        let key = Self::key(engine, wasm);
+        let refused = match self.load(engine, &key) {
+            Ok(Some(component)) => return Ok((component, CacheStatus::Hit)),
+            Ok(None) => None,
+            Err(reason) => Some(reason),
+        };
+        let component = compile()?;
+        let status = match (self.store(&key, &component), refused) {
+            (Err(e), _) => CacheStatus::NotStored(e),
+            (Ok(()), Some(reason)) => CacheStatus::Replaced(reason),
+            (Ok(()), None) => CacheStatus::Miss,
+        };
+        Ok((component, status))
+    }
+
+    /// `Ok(None)` when there is no entry, `Err` when there is one that must
+    /// not be used.
+    fn load(&self, engine: &Engine, key: &str) -> Result<Option<Component>, String> {
+        let (code_path, sum_path) = self.entry(key);
+        let expected = match std::fs::read_to_string(&sum_path) {
+            Ok(text) => text.trim().to_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return if code_path.exists() {
+                    Err("its checksum file is missing".into())
+                } else {
+                    Ok(None)
+                };
+            }
+            Err(e) => return Err(format!("its checksum cannot be read: {e}")),
+        };
+        let code = std::fs::read(&code_path)
+            .map_err(|e| format!("the compiled code cannot be read: {e}"))?;
+        let actual = hex(&Sha256::digest(&code));
+        if actual != expected {
+            return Err(format!(
+                "the compiled code is corrupt or truncated ({} bytes, checksum {} instead of {})",
+                code.len(),
+                &actual[..12],
+                expected.get(..12).unwrap_or(&expected)
+            ));
+        }
+        drop(code);
+        // SAFETY: wasmtime executes the machine code in this file. It was
+        // written by `store` below from `Component::serialize` and its
+        // checksum was just verified, so it is what this engine produced;
+        // wasmtime itself refuses files from another version, target or
+        // setting (handled as a refused entry). Entries are replaced by
+        // rename, never rewritten in place, so the mapping stays whole.
+        let component =
+            unsafe { Component::deserialize_file(engine, &code_path) }.map_err(|e| {
+                format!(
+                    "wasmtime refused it: {}",
+                    super::first_line(&format!("{e:#}"))
+                )
+            })?;
+        Ok(Some(component))
+    }
+
+    fn store(&self, key: &str, component: &Component) -> Result<(), String> {
+        let code = component
+            .serialize()
+            .map_err(|e| format!("cannot serialise the compiled component: {e:#}"))?;
+        create_private_dir(&self.dir)
+            .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+        let (code_path, sum_path) = self.entry(key);
+        // The checksum goes last: until it lands, a reader sees no entry
+        // (or the previous, consistent one).
+        write_atomically(&self.dir, &code_path, &code)?;
+        write_atomically(&self.dir, &sum_path, hex(&Sha256::digest(&code)).as_bytes())
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let failed = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
+    file.write_all(bytes).map_err(failed)?;
+    file.persist(path).map_err(|e| failed(e.error))?;
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
