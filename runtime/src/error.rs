@@ -138,6 +138,24 @@ pub enum LoadError {
 /// [`crate::Outcome`], failures included.)
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
+    /// A heartbeat would let the skill write to its own package.
+    #[error(
+        "skill `{skill}` could change its own package through its read-write grant {guest}, so its heartbeat was not run; use a workspace that does not contain the package"
+    )]
+    SelfModification {
+        /// The skill.
+        skill: String,
+        /// The grant's guest path.
+        guest: String,
+    },
+    /// A heartbeat ran but could not be recorded.
+    #[error("skill `{skill}` heartbeat: {reason}")]
+    Heartbeat {
+        /// The skill.
+        skill: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// No such command.
     #[error("skill `{skill}` has no command `{command}`; its commands are: {available}")]
     UnknownCommand {

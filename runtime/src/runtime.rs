@@ -28,6 +28,9 @@ pub(crate) fn epoch_ticks(timeout: Duration) -> u64 {
         .saturating_add(1)
 }
 
+/// Bytes of each memory and table slot reset in place rather than decommitted.
+const KEEP_RESIDENT: usize = 2 << 20;
+
 /// The instance pool: every invocation in flight may use up to the fixed
 /// caps (instances, memories, tables), so the pool holds that many for each
 /// concurrent slot; memory and tables are reserved address space, touched
@@ -48,7 +51,15 @@ fn pool(config: &RuntimeConfig) -> PoolingAllocationConfig {
         .max_tables_per_component(MAX_TABLES as u32)
         .max_tables_per_module(MAX_TABLES as u32)
         .table_elements(MAX_TABLE_ELEMENTS)
-        .max_memory_size(usize::try_from(config.ceiling.memory.0).unwrap_or(usize::MAX));
+        .max_memory_size(usize::try_from(config.ceiling.memory.0).unwrap_or(usize::MAX))
+        // Resetting a slot by madvise flushes every core's TLB, which made two
+        // concurrent invocations no faster than one. Pages a skill dirtied
+        // (found with PAGEMAP_SCAN where the kernel has it) are zeroed in
+        // place instead, up to this much; decommits are batched.
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT)
+        .pagemap_scan(wasmtime::Enabled::Auto)
+        .decommit_batch_size(16);
     pool
 }
 
@@ -171,6 +182,32 @@ impl Runtime {
     /// Reads, validates and compiles the package at `path` (a folder or its SKILL.md).
     pub fn load(&self, path: impl AsRef<std::path::Path>) -> Result<Skill, LoadError> {
         self.load_package(Package::read(path.as_ref())?)
+    }
+
+    /// Whether `skill`'s heartbeat is due at `now` (`None`: it has no `[schedule]`).
+    pub fn heartbeat_due(&self, skill: &Skill, now: std::time::SystemTime) -> Option<bool> {
+        crate::heartbeat::due(&self.config.state_root, skill, now)
+    }
+
+    /// How long until `skill`'s heartbeat is due (zero: now; `None`: no `[schedule]`).
+    pub fn heartbeat_due_in(&self, skill: &Skill, now: std::time::SystemTime) -> Option<Duration> {
+        crate::heartbeat::due_in(&self.config.state_root, skill, now)
+    }
+
+    /// The last recorded heartbeat of `skill`.
+    pub fn last_heartbeat(&self, skill: &Skill) -> Option<crate::heartbeat::HeartbeatRecord> {
+        crate::heartbeat::last(&self.config.state_root, skill.name())
+    }
+
+    /// Runs `skill`'s scheduled command once, with its normal grants and
+    /// limits, and records the run. `Ok(None)` when it has no `[schedule]`.
+    /// Refused when a read-write grant would let it change its own package.
+    pub async fn run_heartbeat(
+        &self,
+        skill: &Skill,
+        workspace: Option<PathBuf>,
+    ) -> Result<Option<crate::Outcome>, crate::InvokeError> {
+        crate::heartbeat::run(&self.config.state_root, skill, workspace).await
     }
 
     /// Compiles an already-read package.

@@ -58,32 +58,42 @@ impl Grants {
     /// `self` must fit inside an entry of `wider`. The error names the first
     /// entry that would widen the grant.
     pub fn check_within(&self, wider: &Grants) -> Result<(), String> {
+        match self.outside(wider).into_iter().next() {
+            Some(entry) => Err(entry),
+            None => Ok(()),
+        }
+    }
+
+    /// Every entry of `self` that no entry of `wider` covers, each as
+    /// `key: entry` (e.g. `network: https://evil.example/`).
+    pub fn outside(&self, wider: &Grants) -> Vec<String> {
+        let mut outside = Vec::new();
         for f in &self.files {
             if !wider.files.iter().any(|w| f.is_within(w)) {
-                return Err(format!("files: {} -> {} ({})", f.guest, f.host, f.access));
+                outside.push(format!("files: {} -> {} ({})", f.guest, f.host, f.access));
             }
         }
         for n in &self.network {
             if !wider.network.iter().any(|w| n.is_within(w)) {
-                return Err(format!("network: {n}"));
+                outside.push(format!("network: {n}"));
             }
         }
         for c in &self.channels {
             if !wider.channels.iter().any(|w| c.is_within(w)) {
-                return Err(format!("channels: {} ({})", c.name, c.direction));
+                outside.push(format!("channels: {} ({})", c.name, c.direction));
             }
         }
         for e in &self.env {
             if !wider.env.contains(e) {
-                return Err(format!("env: {e}"));
+                outside.push(format!("env: {e}"));
             }
         }
         for s in &self.secrets {
             if !wider.secrets.contains(s) {
-                return Err(format!("secrets: {}", s.name));
+                outside.push(format!("secrets: {} for {}", s.name, s.host));
             }
         }
-        Ok(())
+        outside
     }
 
     /// Whether nothing at all is granted.

@@ -34,7 +34,7 @@ use crate::capabilities::limits::{
 };
 use crate::capabilities::secrets::{Scrubber, SecretSource};
 use crate::capabilities::state::StateView;
-use crate::component::{Command, ComponentKind, values};
+use crate::component::{ComponentKind, values};
 use crate::error::InvokeError;
 use crate::skill::SkillInner;
 use ending::{Stopped, classify, cli_result, limit_message, typed_result};
@@ -52,7 +52,8 @@ const STDERR_KEEP: usize = 64 * 1024;
 const HOST_CALL_GRACE: Duration = Duration::from_millis(200);
 
 enum Call {
-    Typed(Box<Command>, Vec<Val>),
+    /// The index of the command in the skill's list, and its arguments.
+    Typed(usize, Vec<Val>),
     Cli,
 }
 
@@ -76,17 +77,17 @@ fn resolve(skill: &SkillInner, request: &Invocation) -> Result<(String, Call), I
             Call::Cli,
         ));
     }
-    let command = match &request.command {
+    let index = match &request.command {
         Some(name) => skill
             .commands
             .iter()
-            .find(|c| c.info.name == *name || c.info.export == *name)
+            .position(|c| c.info.name == *name || c.info.export == *name)
             .ok_or_else(|| InvokeError::UnknownCommand {
                 skill: skill.name.to_string(),
                 command: name.clone(),
                 available: available(),
             })?,
-        None if skill.commands.len() == 1 => &skill.commands[0],
+        None if skill.commands.len() == 1 => 0,
         None => {
             return Err(InvokeError::CommandRequired {
                 skill: skill.name.to_string(),
@@ -94,6 +95,7 @@ fn resolve(skill: &SkillInner, request: &Invocation) -> Result<(String, Call), I
             });
         }
     };
+    let command = &skill.commands[index];
     let bad = |reason: String| InvokeError::BadInput {
         skill: skill.name.to_string(),
         command: command.info.name.clone(),
@@ -129,10 +131,7 @@ fn resolve(skill: &SkillInner, request: &Invocation) -> Result<(String, Call), I
         return Err(bad("$: expected an object".into()));
     };
     let params = fields.into_iter().map(|(_, v)| v).collect();
-    Ok((
-        command.info.name.clone(),
-        Call::Typed(Box::new(command.clone()), params),
-    ))
+    Ok((command.info.name.clone(), Call::Typed(index, params)))
 }
 
 /// The grants and limits for this call: the manifest's, narrowed and
@@ -511,7 +510,8 @@ async fn call_component(
             let exited = command.wasi_cli_run().call_run(&mut *store).await?;
             Ok(Returned::Exited(exited))
         }
-        Call::Typed(command, params) => {
+        Call::Typed(index, params) => {
+            let command = &skill.commands[index];
             let instance = skill.pre.instantiate_async(&mut *store).await?;
             let func = instance
                 .get_func(&mut *store, command.index)

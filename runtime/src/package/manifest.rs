@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::capabilities::Grants;
 use crate::capabilities::files::check_file_grants;
-use crate::capabilities::limits::{Limits, LimitsSection};
+use crate::capabilities::limits::{Limits, LimitsSection, TimeLimit};
 
 /// A skill name as the Agent Skills format defines it: 1 to 64 lowercase
 /// letters, digits and single hyphens, not starting or ending with a hyphen.
@@ -112,6 +112,27 @@ struct ManifestFile {
     capabilities: Grants,
     #[serde(default)]
     limits: LimitsSection,
+    schedule: Option<ScheduleSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleSection {
+    every: TimeLimit,
+    command: String,
+    #[serde(default)]
+    input: Option<toml::Value>,
+}
+
+/// `[schedule]`: a heartbeat, a command the host runs on its own every so often.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    /// How often (`every = "4h"`).
+    pub every: std::time::Duration,
+    /// The command to run.
+    pub command: String,
+    /// Its input (`input = { ... }`), as JSON; `{}` when absent.
+    pub input: serde_json::Value,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,6 +157,8 @@ pub struct Manifest {
     pub grants: Grants,
     /// `[limits]` over the defaults.
     pub limits: Limits,
+    /// `[schedule]`, if the skill has a heartbeat.
+    pub schedule: Option<Schedule>,
 }
 
 impl Manifest {
@@ -176,12 +199,34 @@ impl Manifest {
                 s.name, s.host
             ));
         }
+        let schedule = match file.schedule {
+            None => None,
+            Some(s) => {
+                if s.every.0 < std::time::Duration::from_secs(60) {
+                    return Err(format!(
+                        "schedule.every: `{}` is too often; a heartbeat runs at most once a minute",
+                        s.every
+                    ));
+                }
+                let input = match s.input {
+                    None => serde_json::Value::Object(Default::default()),
+                    Some(v) => serde_json::to_value(v)
+                        .map_err(|e| format!("schedule.input: cannot be turned into JSON: {e}"))?,
+                };
+                Some(Schedule {
+                    every: s.every.0,
+                    command: s.command,
+                    input,
+                })
+            }
+        };
         Ok(Manifest {
             name: file.skill.name,
             version: file.skill.version,
             component: file.skill.component,
             grants: file.capabilities,
             limits: Limits::from_section(&file.limits),
+            schedule,
         })
     }
 }
@@ -241,6 +286,27 @@ mod tests {
         }
         let err = Manifest::parse(&MINIMAL.replace("notes.wasm", "../x.wasm")).expect_err("escape");
         assert!(err.contains("inside the package"), "{err}");
+    }
+
+    #[test]
+    fn schedule_reads_every_command_and_input() {
+        let text = format!(
+            "{MINIMAL}[schedule]\nevery = \"4h\"\ncommand = \"feed\"\ninput = {{ limit = 10, sort = \"new\" }}\n"
+        );
+        let schedule = Manifest::parse(&text)
+            .expect("valid")
+            .schedule
+            .expect("schedule");
+        assert_eq!(schedule.every, std::time::Duration::from_secs(4 * 3600));
+        assert_eq!(schedule.command, "feed");
+        assert_eq!(
+            schedule.input,
+            serde_json::json!({"limit": 10, "sort": "new"})
+        );
+        let err = Manifest::parse(&text.replace("4h", "5s")).expect_err("too often");
+        assert!(err.contains("at most once a minute"), "{err}");
+        let err = Manifest::parse(&text.replace("every", "evry")).expect_err("typo");
+        assert!(err.contains("evry"), "{err}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub use instructions::{Finding, Instructions, Severity};
-pub use manifest::{Manifest, SkillName};
+pub use manifest::{Manifest, Schedule, SkillName};
 
 use crate::error::LoadError;
 

@@ -7,8 +7,10 @@
 mod bench;
 mod build;
 mod inspect;
+mod lifecycle;
 mod run;
 mod scaffold;
+mod trust;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +39,9 @@ skill-run inspect examples/hello\n  \
 skill-run run examples/hello greet --input '{\"name\": \"Ada\"}'\n  \
 skill-run run examples/notes add --input '{\"title\": \"todo\", \"body\": \"milk\"}' --workspace . --audit audit.jsonl\n  \
 skill-run new my-skill && skill-run build my-skill\n  \
+skill-run keygen --out me.key && skill-run sign my-skill --key me.key\n  \
+skill-run run my-skill --trust me.key.pub --lock skills.lock\n  \
+skill-run diff old/moltbook new/moltbook\n  \
 skill-run bench examples/hello greet --input '{\"name\": \"Ada\"}' -n 20000 --concurrency 2"
 )]
 struct Cli {
@@ -63,6 +68,18 @@ enum Command {
     Build(build::BuildArgs),
     /// Time many invocations of one command in this process: latency percentiles (us), invocations per second, memory.
     Bench(bench::BenchArgs),
+    /// Make an Ed25519 key pair for signing skills: OUT (secret, owner-only) and OUT.pub.
+    Keygen(trust::KeygenArgs),
+    /// Sign a package: writes skill.sig over the digest of every file in it.
+    Sign(trust::SignArgs),
+    /// Check that a package is intact and signed by a trusted key: exit 0, or 2 with the reason.
+    Verify(trust::VerifyArgs),
+    /// Record a reviewed package's digest and exact capabilities in a lock file.
+    Approve(trust::ApproveArgs),
+    /// What changed between two versions of a skill: capabilities, instructions, component.
+    Diff(lifecycle::DiffArgs),
+    /// Run the scheduled command of each skill whose [schedule] is due, once.
+    Heartbeat(lifecycle::HeartbeatArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +91,12 @@ fn main() -> ExitCode {
         Command::New(args) => scaffold::new(args),
         Command::Build(args) => build::build(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Keygen(args) => trust::keygen(args),
+        Command::Sign(args) => trust::sign(args),
+        Command::Verify(args) => trust::verify(args),
+        Command::Approve(args) => trust::approve(args),
+        Command::Diff(args) => lifecycle::diff(args),
+        Command::Heartbeat(args) => lifecycle::heartbeat(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

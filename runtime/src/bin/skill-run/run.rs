@@ -13,6 +13,7 @@ use skill_runtime::{
     SentMessage,
 };
 
+use crate::trust::{TrustArgs, admit};
 use crate::{
     CacheArgs, EXIT_INVALID, EXIT_SKILL_FAILED, default_state_root, report_cache, runtime_config,
 };
@@ -54,6 +55,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
     #[command(flatten)]
+    trust: TrustArgs,
+    #[command(flatten)]
     cache: CacheArgs,
 }
 
@@ -92,6 +95,9 @@ fn write_line(file: &Mutex<File>, value: &impl serde::Serialize) {
 
 pub fn run(args: RunArgs) -> Result<u8> {
     let input = read_input(&args)?;
+    if let Some(code) = admit(&args.package, &args.trust)? {
+        return Ok(code);
+    }
     let state_root = args.state_dir.clone().unwrap_or_else(default_state_root);
     let runtime = Runtime::new(runtime_config(state_root, &args.cache))?;
     let audit_file = args.audit.as_deref().map(jsonl_file).transpose()?;

@@ -1,0 +1,177 @@
+//! `diff` (what changed between two versions of a skill) and `heartbeat`
+//! (run the skills whose schedule is due).
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::json;
+use skill_runtime::trust::{Change, PackageDiff};
+use skill_runtime::{Package, Runtime, Skill};
+
+use crate::trust::{TrustArgs, admit};
+use crate::{CacheArgs, EXIT_SKILL_FAILED, default_state_root, runtime_config};
+
+/// Arguments of `skill-run diff`.
+#[derive(Args)]
+pub struct DiffArgs {
+    /// The version you have (a package folder or its SKILL.md).
+    old: PathBuf,
+    /// The version on offer.
+    new: PathBuf,
+    /// Print one JSON object: {"capabilities": [...], "instructions": [...], "component": [...]}.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+/// Arguments of `skill-run heartbeat`.
+#[derive(Args)]
+pub struct HeartbeatArgs {
+    /// Skill package folders; each with a [schedule] that is due is run once.
+    #[arg(required = true)]
+    packages: Vec<PathBuf>,
+    /// The folder `{workspace}` grants refer to (skills with such grants are skipped without it).
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
+    /// Run every scheduled skill now, due or not.
+    #[arg(long)]
+    force: bool,
+    /// Print one JSON line per skill instead of a report.
+    #[arg(long)]
+    json: bool,
+    /// Where skills keep `{state}` and the runtime its heartbeat records [default: as for `run`].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    trust: TrustArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+fn load_for_diff(runtime: &Runtime, path: &std::path::Path) -> Result<(Package, Option<Skill>)> {
+    let package = Package::read(path)
+        .with_context(|| format!("reading the skill package at {}", path.display()))?;
+    let skill = match &package.manifest {
+        Some(_) => Some(
+            runtime
+                .load_package(package.clone())
+                .with_context(|| format!("loading the component of {}", path.display()))?,
+        ),
+        None => None,
+    };
+    Ok((package, skill))
+}
+
+fn print_part(title: &str, changes: &[Change]) {
+    println!("{title}");
+    if changes.is_empty() {
+        println!("  (no change)");
+    }
+    for c in changes {
+        let mark = match c.kind {
+            "granted" | "added" | "raised" | "new-finding" => "+",
+            "removed" | "lowered" | "resolved-finding" => "-",
+            "widened" => "^",
+            "narrowed" => "v",
+            _ => "~",
+        };
+        println!("  {mark} {:<16} {}", c.kind, c.what);
+    }
+}
+
+pub fn diff(args: DiffArgs) -> Result<u8> {
+    let runtime = Runtime::new(runtime_config(default_state_root(), &args.cache))?;
+    let (old, old_skill) = load_for_diff(&runtime, &args.old)?;
+    let (new, new_skill) = load_for_diff(&runtime, &args.new)?;
+    let diff = PackageDiff::between(&old, &new, old_skill.as_ref(), new_skill.as_ref());
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&diff)?);
+        return Ok(0);
+    }
+    println!("{} -> {}", args.old.display(), args.new.display());
+    print_part("Capabilities", &diff.capabilities);
+    print_part("Instructions", &diff.instructions);
+    print_part("Component", &diff.component);
+    Ok(0)
+}
+
+pub fn heartbeat(args: HeartbeatArgs) -> Result<u8> {
+    let state_root = args.state_dir.clone().unwrap_or_else(default_state_root);
+    let runtime = Runtime::new(runtime_config(state_root, &args.cache))?;
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut worst = 0;
+    for path in &args.packages {
+        let report = |status: &str, detail: serde_json::Value| {
+            if args.json {
+                println!(
+                    "{}",
+                    json!({"package": path, "status": status, "detail": detail})
+                );
+            } else {
+                let text = detail
+                    .as_str()
+                    .map_or_else(|| detail.to_string(), str::to_owned);
+                println!(
+                    "{}: {status}{}",
+                    path.display(),
+                    if text.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {text}")
+                    }
+                );
+            }
+        };
+        if let Some(code) = admit(path, &args.trust)? {
+            worst = worst.max(code);
+            report("refused", json!("see the error above"));
+            continue;
+        }
+        let skill = runtime
+            .load(path)
+            .with_context(|| format!("loading skill from {}", path.display()))?;
+        let now = SystemTime::now();
+        match runtime.heartbeat_due_in(&skill, now) {
+            None => {
+                report("no schedule", json!(""));
+                continue;
+            }
+            Some(wait) if !wait.is_zero() && !args.force => {
+                report(
+                    "not due",
+                    json!(format!("next run in {}", humantime::format_duration(wait))),
+                );
+                continue;
+            }
+            Some(_) => {}
+        }
+        match tokio.block_on(runtime.run_heartbeat(&skill, args.workspace.clone())) {
+            Ok(Some(outcome)) => {
+                let ok = outcome.result.is_ok();
+                if !ok {
+                    worst = worst.max(EXIT_SKILL_FAILED);
+                }
+                // Whatever the heartbeat fetched is data for the agent, fenced
+                // and labelled with where it came from: never new instructions.
+                let detail = if args.json {
+                    json!({"ok": ok, "untrusted": outcome.is_untrusted(), "origins": outcome.origins, "for_model": outcome.for_model()})
+                } else {
+                    json!(format!("\n{}", outcome.for_model()))
+                };
+                report(if ok { "ran" } else { "failed" }, detail);
+            }
+            Ok(None) => report("no schedule", json!("")),
+            Err(e) => {
+                worst = worst.max(crate::EXIT_INVALID);
+                report("not run", json!(e.to_string()));
+            }
+        }
+    }
+    Ok(worst)
+}

@@ -1,0 +1,251 @@
+//! Approvals: a human-readable lock file recording, per skill, the package
+//! digest the user approved and the exact capabilities and limits granted
+//! (copied from its `skill.toml`). A later version runs only if it asks for
+//! nothing more; a changed digest alone is reported, or refused when frozen.
+//!
+//! ```toml
+//! [skills.moltbook]
+//! version = "1.9.0"
+//! digest = "sha256:…"
+//! approved = "2026-11-24T09:30:00Z"
+//!
+//! [skills.moltbook.capabilities]
+//! network = ["https://www.moltbook.com/api/v1/"]
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use super::TrustError;
+use super::digest::PackageDigest;
+use crate::capabilities::Grants;
+use crate::capabilities::limits::{Limits, LimitsSection};
+use crate::package::Package;
+
+/// What a check found for an approved skill that may run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApprovalCheck {
+    /// The package is exactly the one approved.
+    Unchanged {
+        /// Its digest.
+        digest: String,
+    },
+    /// The package changed but asks for nothing new.
+    Changed {
+        /// The digest that was approved.
+        approved: String,
+        /// The digest now.
+        now: String,
+    },
+}
+
+/// A lock file of approvals.
+#[derive(Debug, Clone)]
+pub struct Approvals {
+    path: PathBuf,
+    skills: toml::Table,
+}
+
+impl Approvals {
+    /// Reads the lock file at `path`; a missing file is an empty one.
+    pub fn open(path: &Path) -> Result<Approvals, TrustError> {
+        let bad = |reason: String| TrustError::Lock {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let skills = match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let mut doc: toml::Table = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+                match doc.remove("skills") {
+                    Some(toml::Value::Table(t)) => t,
+                    Some(_) => return Err(bad("`skills` must be a table".into())),
+                    None => toml::Table::new(),
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+            Err(e) => return Err(bad(e.to_string())),
+        };
+        Ok(Approvals {
+            path: path.to_path_buf(),
+            skills,
+        })
+    }
+
+    /// Records `package` as approved: its digest, capabilities and limits.
+    /// Returns the digest. Call [`Approvals::save`] to write the file.
+    pub fn approve(&mut self, package: &Package) -> Result<String, TrustError> {
+        let (name, version, tables) = manifest_tables(package)?;
+        let digest = PackageDigest::of(&package.root)?.digest();
+        let mut entry = toml::Table::new();
+        entry.insert("version".into(), toml::Value::String(version));
+        entry.insert("digest".into(), toml::Value::String(digest.clone()));
+        entry.insert(
+            "approved".into(),
+            toml::Value::String(
+                humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            ),
+        );
+        for (key, value) in tables {
+            entry.insert(key.into(), value);
+        }
+        self.skills.insert(name, toml::Value::Table(entry));
+        Ok(digest)
+    }
+
+    /// Writes the lock file (atomically: a temporary file renamed into place).
+    pub fn save(&self) -> Result<(), TrustError> {
+        let failed = |e: String| TrustError::Lock {
+            path: self.path.clone(),
+            reason: e,
+        };
+        let mut doc = toml::Table::new();
+        doc.insert("skills".into(), toml::Value::Table(self.skills.clone()));
+        let text = format!(
+            "# Skills approved to run, with the exact capabilities granted.\n# Written by `skill-run approve`; checked by `skill-run run --lock`.\n\n{}",
+            toml::to_string(&doc).map_err(|e| failed(e.to_string()))?
+        );
+        let dir = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut file = tempfile::NamedTempFile::new_in(&dir).map_err(|e| failed(e.to_string()))?;
+        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| failed(e.to_string()))?;
+        file.persist(&self.path)
+            .map_err(|e| failed(e.error.to_string()))?;
+        Ok(())
+    }
+
+    /// Whether `package` may run under this lock: approved, asking for no
+    /// capability or limit beyond its approval, and (when `frozen`) unchanged.
+    pub fn check(&self, package: &Package, frozen: bool) -> Result<ApprovalCheck, TrustError> {
+        let manifest = package
+            .manifest
+            .as_ref()
+            .ok_or_else(|| TrustError::Package {
+                path: package.root.clone(),
+                reason: "it has no skill.toml, so there is nothing to run or approve".into(),
+            })?;
+        let skill = manifest.name.to_string();
+        let lock_error = |reason: String| TrustError::Lock {
+            path: self.path.clone(),
+            reason: format!("skill `{skill}`: {reason}"),
+        };
+        let Some(toml::Value::Table(entry)) = self.skills.get(&skill) else {
+            return Err(TrustError::NotApproved {
+                skill,
+                lock: self.path.clone(),
+            });
+        };
+        let approved_grants: Grants = entry
+            .get("capabilities")
+            .cloned()
+            .unwrap_or_else(|| toml::Value::Table(toml::Table::new()))
+            .try_into()
+            .map_err(|e: toml::de::Error| lock_error(format!("capabilities: {e}")))?;
+        let approved_limits: LimitsSection = entry
+            .get("limits")
+            .cloned()
+            .unwrap_or_else(|| toml::Value::Table(toml::Table::new()))
+            .try_into()
+            .map_err(|e: toml::de::Error| lock_error(format!("limits: {e}")))?;
+        let mut growth = manifest.grants.outside(&approved_grants);
+        growth.extend(raised_limits(
+            &manifest.limits,
+            &Limits::from_section(&approved_limits),
+        ));
+        if !growth.is_empty() {
+            return Err(TrustError::CapabilityGrowth {
+                skill,
+                lock: self.path.clone(),
+                growth,
+            });
+        }
+        let approved = entry
+            .get("digest")
+            .and_then(toml::Value::as_str)
+            .ok_or_else(|| lock_error("no digest recorded".into()))?
+            .to_owned();
+        let now = PackageDigest::of(&package.root)?.digest();
+        if approved == now {
+            return Ok(ApprovalCheck::Unchanged { digest: now });
+        }
+        if frozen {
+            return Err(TrustError::DigestChanged {
+                skill,
+                approved,
+                now,
+            });
+        }
+        Ok(ApprovalCheck::Changed { approved, now })
+    }
+}
+
+/// The `[capabilities]` and `[limits]` tables of a `skill.toml`, as written.
+type GrantTables = Vec<(&'static str, toml::Value)>;
+
+/// The skill's name, version and its `[capabilities]` and `[limits]` tables as written.
+fn manifest_tables(package: &Package) -> Result<(String, String, GrantTables), TrustError> {
+    let manifest = package
+        .manifest
+        .as_ref()
+        .ok_or_else(|| TrustError::Package {
+            path: package.root.clone(),
+            reason:
+                "it has no skill.toml: an instruction-only skill runs no code and needs no approval"
+                    .into(),
+        })?;
+    let path = package.root.join("skill.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| TrustError::Io {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    let mut doc: toml::Table = toml::from_str(&text).map_err(|e| TrustError::Package {
+        path,
+        reason: e.to_string(),
+    })?;
+    let tables = ["capabilities", "limits"]
+        .into_iter()
+        .filter_map(|key| doc.remove(key).map(|v| (key, v)))
+        .collect();
+    Ok((manifest.name.to_string(), manifest.version.clone(), tables))
+}
+
+/// One line per limit of `now` above `approved`.
+pub(crate) fn raised_limits(now: &Limits, approved: &Limits) -> Vec<String> {
+    let mut raised = Vec::new();
+    let mut check = |key: &str, now: String, was: String, above: bool| {
+        if above {
+            raised.push(format!("limits.{key} raised from {was} to {now}"));
+        }
+    };
+    check(
+        "memory",
+        now.memory.to_string(),
+        approved.memory.to_string(),
+        now.memory > approved.memory,
+    );
+    check(
+        "timeout",
+        now.timeout.to_string(),
+        approved.timeout.to_string(),
+        now.timeout > approved.timeout,
+    );
+    check(
+        "output",
+        now.output.to_string(),
+        approved.output.to_string(),
+        now.output > approved.output,
+    );
+    check(
+        "http-requests",
+        now.http_requests.to_string(),
+        approved.http_requests.to_string(),
+        now.http_requests > approved.http_requests,
+    );
+    check(
+        "http-response",
+        now.http_response.to_string(),
+        approved.http_response.to_string(),
+        now.http_response > approved.http_response,
+    );
+    raised
+}
