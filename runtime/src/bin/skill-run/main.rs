@@ -82,7 +82,28 @@ enum Command {
     Heartbeat(lifecycle::HeartbeatArgs),
 }
 
+/// When whoever reads our stdout goes away (`skill-run diff … | head`),
+/// `println!` panics; stop quietly instead, as other Unix tools do (status
+/// 141, as if killed by SIGPIPE). SIGPIPE itself stays ignored, so a server
+/// closing an HTTP connection can never kill the process.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
