@@ -188,8 +188,27 @@ fn a_signed_package_verifies_and_every_kind_of_tampering_is_named() {
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 
-    // Re-pointing the signature at the attacker's listing breaks it.
+    // A signature file that is a link to somewhere else is not followed.
     let sig_path = root.join("skill.sig");
+    let real = fs::read(&sig_path).expect("sig");
+    fs::remove_file(&sig_path).expect("remove");
+    let elsewhere = tempfile::NamedTempFile::new().expect("elsewhere");
+    fs::write(elsewhere.path(), &real).expect("copy");
+    std::os::unix::fs::symlink(elsewhere.path(), &sig_path).expect("link");
+    let out = skill_run(
+        home.path(),
+        &["verify", text(&root), "--trust", text(&keys.public)],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    fs::remove_file(&sig_path).expect("unlink");
+    fs::write(&sig_path, real).expect("restore");
+
+    // Re-pointing the signature at the attacker's listing breaks it.
     let mut sig: Value =
         serde_json::from_str(&fs::read_to_string(&sig_path).expect("sig")).expect("json");
     sig["files"]["SKILL.md"]["sha256"] = Value::String("0".repeat(64));

@@ -216,44 +216,42 @@ impl Limits {
         }
     }
 
+    /// Each limit as (manifest key, a magnitude to compare, its text).
+    fn entries(&self) -> [(&'static str, u128, String); 5] {
+        [
+            ("memory", u128::from(self.memory.0), self.memory.to_string()),
+            (
+                "timeout",
+                self.timeout.0.as_nanos(),
+                self.timeout.to_string(),
+            ),
+            ("output", u128::from(self.output.0), self.output.to_string()),
+            (
+                "http-requests",
+                u128::from(self.http_requests),
+                self.http_requests.to_string(),
+            ),
+            (
+                "http-response",
+                u128::from(self.http_response.0),
+                self.http_response.to_string(),
+            ),
+        ]
+    }
+
+    /// Every limit of `self` above `other`, as (manifest key, value, other's value).
+    pub fn above(&self, other: &Limits) -> Vec<(&'static str, String, String)> {
+        self.entries()
+            .into_iter()
+            .zip(other.entries())
+            .filter(|(mine, theirs)| mine.1 > theirs.1)
+            .map(|(mine, theirs)| (mine.0, mine.2, theirs.2))
+            .collect()
+    }
+
     /// The first limit of `self` above `ceiling`, as (manifest key, value, ceiling).
     pub fn first_above(&self, ceiling: &Limits) -> Option<(&'static str, String, String)> {
-        if self.memory > ceiling.memory {
-            return Some((
-                "memory",
-                self.memory.to_string(),
-                ceiling.memory.to_string(),
-            ));
-        }
-        if self.timeout > ceiling.timeout {
-            return Some((
-                "timeout",
-                self.timeout.to_string(),
-                ceiling.timeout.to_string(),
-            ));
-        }
-        if self.output > ceiling.output {
-            return Some((
-                "output",
-                self.output.to_string(),
-                ceiling.output.to_string(),
-            ));
-        }
-        if self.http_requests > ceiling.http_requests {
-            return Some((
-                "http-requests",
-                self.http_requests.to_string(),
-                ceiling.http_requests.to_string(),
-            ));
-        }
-        if self.http_response > ceiling.http_response {
-            return Some((
-                "http-response",
-                self.http_response.to_string(),
-                ceiling.http_response.to_string(),
-            ));
-        }
-        None
+        self.above(ceiling).into_iter().next()
     }
 }
 

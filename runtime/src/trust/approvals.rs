@@ -211,41 +211,8 @@ fn manifest_tables(package: &Package) -> Result<(String, String, GrantTables), T
 
 /// One line per limit of `now` above `approved`.
 pub(crate) fn raised_limits(now: &Limits, approved: &Limits) -> Vec<String> {
-    let mut raised = Vec::new();
-    let mut check = |key: &str, now: String, was: String, above: bool| {
-        if above {
-            raised.push(format!("limits.{key} raised from {was} to {now}"));
-        }
-    };
-    check(
-        "memory",
-        now.memory.to_string(),
-        approved.memory.to_string(),
-        now.memory > approved.memory,
-    );
-    check(
-        "timeout",
-        now.timeout.to_string(),
-        approved.timeout.to_string(),
-        now.timeout > approved.timeout,
-    );
-    check(
-        "output",
-        now.output.to_string(),
-        approved.output.to_string(),
-        now.output > approved.output,
-    );
-    check(
-        "http-requests",
-        now.http_requests.to_string(),
-        approved.http_requests.to_string(),
-        now.http_requests > approved.http_requests,
-    );
-    check(
-        "http-response",
-        now.http_response.to_string(),
-        approved.http_response.to_string(),
-        now.http_response > approved.http_response,
-    );
-    raised
+    now.above(approved)
+        .into_iter()
+        .map(|(key, now, was)| format!("limits.{key} raised from {was} to {now}"))
+        .collect()
 }

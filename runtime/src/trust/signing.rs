@@ -18,6 +18,8 @@ use super::digest::{FileEntry, PackageDigest, SIGNATURE_FILE, hex};
 const FORMAT: &str = "skill-run-signature/1";
 const SECRET_TAG: &str = "skill-run-ed25519-secret-key";
 const PUBLIC_TAG: &str = "skill-run-ed25519";
+/// A signature file lists every file of the package; 10,000 files fit well within this.
+const MAX_SIGNATURE_FILE: u64 = 4 << 20;
 
 /// A public key trusted to sign packages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,8 +218,13 @@ pub struct Verified {
 pub fn verify_package(root: &Path, trusted: &TrustedKeys) -> Result<Verified, TrustError> {
     let package = root.to_path_buf();
     let path = root.join(SIGNATURE_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
+    let damaged = |reason: String| TrustError::DamagedSignature {
+        package: package.clone(),
+        reason,
+    };
+    // Looked at without following links: a signature file that is a link,
+    // a folder or a huge file is refused before anything is read.
+    match std::fs::symlink_metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(TrustError::Unsigned { package });
         }
@@ -227,11 +234,20 @@ pub fn verify_package(root: &Path, trusted: &TrustedKeys) -> Result<Verified, Tr
                 reason: e.to_string(),
             });
         }
-    };
-    let damaged = |reason: String| TrustError::DamagedSignature {
-        package: package.clone(),
-        reason,
-    };
+        Ok(meta) if !meta.is_file() => {
+            return Err(damaged(format!(
+                "{SIGNATURE_FILE} is not a regular file (a link or a folder)"
+            )));
+        }
+        Ok(meta) if meta.len() > MAX_SIGNATURE_FILE => {
+            return Err(damaged(format!(
+                "{SIGNATURE_FILE} is {} bytes; a signature file is at most {MAX_SIGNATURE_FILE}",
+                meta.len()
+            )));
+        }
+        Ok(_) => {}
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| damaged(e.to_string()))?;
     let file: SignatureFile = serde_json::from_str(&text).map_err(|e| damaged(e.to_string()))?;
     if file.format != FORMAT {
         return Err(damaged(format!(
