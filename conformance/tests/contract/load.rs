@@ -240,7 +240,7 @@ fn load_012_package_files_symlinked_outside_are_refused_without_echo() {
     }
 }
 
-/// LOAD-013: A corrupt, truncated or foreign compile-cache entry is detected and recompiled, never executed; a valid one is used.
+/// LOAD-013: A corrupt, truncated or foreign compile-cache entry, or any entry in a cache folder other users can write, is detected and recompiled, never executed; a valid one is used.
 #[test]
 fn load_013_bad_cache_entries_are_recompiled_not_trusted() {
     let cache = tempfile::tempdir().expect("cache");
@@ -306,6 +306,17 @@ fn load_013_bad_cache_entries_are_recompiled_not_trusted() {
         matches!(&status, CacheStatus::Replaced(why) if why.contains("wasmtime refused")),
         "{status:?}"
     );
+    assert_eq!(load(), CacheStatus::Hit);
+
+    // A cache folder others can write to is not trusted, even with valid entries.
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(cache.path(), fs::Permissions::from_mode(0o777)).expect("chmod");
+    let status = load();
+    assert!(
+        matches!(&status, CacheStatus::Replaced(why) | CacheStatus::NotStored(why) if why.contains("writable by other users")),
+        "{status:?}"
+    );
+    fs::set_permissions(cache.path(), fs::Permissions::from_mode(0o700)).expect("chmod");
     assert_eq!(load(), CacheStatus::Hit);
 }
 

@@ -131,6 +131,10 @@ impl CompileCache {
     /// not be used.
     fn load(&self, engine: &Engine, key: &str) -> Result<Option<Component>, String> {
         let (code_path, sum_path) = self.entry(key);
+        if !self.dir.exists() {
+            return Ok(None);
+        }
+        check_private(&self.dir)?;
         let expected = match std::fs::read_to_string(&sum_path) {
             Ok(text) => text.trim().to_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -176,12 +180,42 @@ impl CompileCache {
             .map_err(|e| format!("cannot serialise the compiled component: {e:#}"))?;
         create_private_dir(&self.dir)
             .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+        check_private(&self.dir)?;
         let (code_path, sum_path) = self.entry(key);
         // The checksum goes last: until it lands, a reader sees no entry
         // (or the previous, consistent one).
         write_atomically(&self.dir, &code_path, &code)?;
         write_atomically(&self.dir, &sum_path, hex(&Sha256::digest(&code)).as_bytes())
     }
+}
+
+/// Whoever can write to the cache folder can make this process run their
+/// machine code, checksum or not: it must be ours and writable by no one else.
+#[cfg(unix)]
+fn check_private(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    if meta.permissions().mode() & 0o022 != 0 {
+        return Err(format!(
+            "the cache folder {} is writable by other users; make it private (chmod 700) or pass --no-cache",
+            dir.display()
+        ));
+    }
+    // /proc/self belongs to this process's effective user.
+    if let Ok(me) = std::fs::metadata("/proc/self")
+        && me.uid() != meta.uid()
+    {
+        return Err(format!(
+            "the cache folder {} belongs to another user; use your own (--cache-dir) or pass --no-cache",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_dir: &Path) -> Result<(), String> {
+    Ok(())
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
