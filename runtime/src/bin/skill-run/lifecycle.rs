@@ -133,9 +133,15 @@ pub fn heartbeat(args: HeartbeatArgs) -> Result<u8> {
             report("refused", json!("see the error above"));
             continue;
         }
-        let skill = runtime
-            .load(path)
-            .with_context(|| format!("loading skill from {}", path.display()))?;
+        // One broken package does not stop the others' heartbeats.
+        let skill = match runtime.load(path) {
+            Ok(skill) => skill,
+            Err(e) => {
+                worst = worst.max(crate::EXIT_INVALID);
+                report("not loaded", json!(e.to_string()));
+                continue;
+            }
+        };
         let now = SystemTime::now();
         match runtime.heartbeat_due_in(&skill, now) {
             None => {
