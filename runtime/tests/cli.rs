@@ -400,3 +400,59 @@ fn json_output_carries_the_untrusted_origins() {
     assert_eq!(code(&out), 1);
     assert_eq!(stdout_json(&out)["error"]["failure"], "trap");
 }
+
+#[test]
+fn bench_reports_ordered_percentiles_and_throughput_as_json() {
+    let cli = Cli::new();
+    let hello = TempPackage::example("hello", skill_test_artifacts::HELLO);
+    let out = cli.run(
+        &[
+            "bench",
+            text(&hello.path()),
+            "greet",
+            "--input",
+            r#"{"name": "Ada"}"#,
+            "-n",
+            "200",
+            "--concurrency",
+            "2",
+            "--json",
+        ],
+        &hello.path(),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report = stdout_json(&out);
+    let figure = |key: &str| {
+        report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing: {report}"))
+    };
+    assert!(figure("p50_us") > 0.0);
+    assert!(figure("p50_us") <= figure("p90_us"));
+    assert!(figure("p90_us") <= figure("p99_us"));
+    assert!(figure("p99_us") <= figure("max_us"));
+    assert!(figure("per_sec") > 0.0);
+    assert_eq!(report["invocations"], json!(200));
+
+    // A failing command makes the figures meaningless: it is an error, not a report.
+    let out = cli.run(
+        &[
+            "bench",
+            text(&hello.path()),
+            "divide",
+            "--input",
+            r#"{"a": 1, "b": 0}"#,
+            "-n",
+            "10",
+        ],
+        &hello.path(),
+    );
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("an invocation failed"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli.run(&["bench", text(&hello.path()), "-n", "0"], &hello.path());
+    assert_eq!(code(&out), 2);
+}
