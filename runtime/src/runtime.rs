@@ -145,10 +145,21 @@ impl Runtime {
             .epoch_interruption(true)
             .max_wasm_stack(512 * 1024)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool(&config)));
-        let engine = Engine::new(&wasm).map_err(|e| LoadError::Setup {
-            skill: "-".into(),
-            reason: format!("cannot create the wasm engine: {e:#}"),
-        })?;
+        let engine = match Engine::new(&wasm) {
+            Ok(engine) => engine,
+            // The pool reserves address space up front (terabytes, untouched);
+            // where the system refuses that (`ulimit -v`, strict overcommit),
+            // instances are allocated on demand instead: slower, same isolation.
+            Err(pooled) => {
+                wasm.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+                Engine::new(&wasm).map_err(|e| LoadError::Setup {
+                    skill: "-".into(),
+                    reason: format!(
+                        "cannot create the wasm engine: {e:#} (with the instance pool: {pooled:#})"
+                    ),
+                })?
+            }
+        };
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("skill-epoch".into())

@@ -456,3 +456,27 @@ fn bench_reports_ordered_percentiles_and_throughput_as_json() {
     let out = cli.run(&["bench", text(&hello.path()), "-n", "0"], &hello.path());
     assert_eq!(code(&out), 2);
 }
+
+#[test]
+fn runs_where_the_instance_pool_cannot_reserve_its_address_space() {
+    // Under a 6 GB address-space limit the pool's reservation (terabytes of
+    // untouched address space) fails; skill-run must still work, on demand.
+    let cli = Cli::new();
+    let hello = TempPackage::example("hello", skill_test_artifacts::HELLO);
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 6000000 && exec '{}' run '{}' greet --input '{{\"name\": \"Ada\"}}'",
+            env!("CARGO_BIN_EXE_skill-run"),
+            text(&hello.path())
+        ))
+        .env("SKILL_RUN_STATE", cli.state.path())
+        .env(
+            "SKILL_RUN_CACHE_DIR",
+            cli.state.path().join("compile-cache"),
+        )
+        .output()
+        .expect("sh runs");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout_json(&out), json!("Hello, Ada."));
+}
