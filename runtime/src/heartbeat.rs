@@ -44,11 +44,7 @@ pub(crate) fn last(state_root: &Path, skill: &str) -> Option<HeartbeatRecord> {
 /// Whether `skill` is due at `now`: it has a schedule and has not run within
 /// its period. `None` when it has no schedule.
 pub(crate) fn due(state_root: &Path, skill: &Skill, now: SystemTime) -> Option<bool> {
-    let schedule = skill.manifest().schedule.as_ref()?;
-    Some(match last(state_root, skill.name()) {
-        None => true,
-        Some(record) => seconds(now).saturating_sub(record.last_run) >= schedule.every.as_secs(),
-    })
+    due_in(state_root, skill, now).map(|wait| wait.is_zero())
 }
 
 /// Refuses a heartbeat whose skill could write to its own package: a

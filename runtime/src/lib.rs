@@ -18,6 +18,7 @@ mod bindings;
 pub mod capabilities;
 pub mod component;
 pub mod error;
+mod files_on_disk;
 pub mod heartbeat;
 pub mod invocation;
 pub mod package;

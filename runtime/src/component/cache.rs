@@ -13,12 +13,13 @@
 #![allow(unsafe_code)]
 
 use std::hash::Hasher;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
+
+use crate::files_on_disk::{hex, sha256_hex, write_atomically};
 
 /// What the cache did for one load.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -148,7 +149,7 @@ impl CompileCache {
         };
         let code = std::fs::read(&code_path)
             .map_err(|e| format!("the compiled code cannot be read: {e}"))?;
-        let actual = hex(&Sha256::digest(&code));
+        let actual = sha256_hex(&code);
         if actual != expected {
             return Err(format!(
                 "the compiled code is corrupt or truncated ({} bytes, checksum {} instead of {})",
@@ -184,8 +185,8 @@ impl CompileCache {
         let (code_path, sum_path) = self.entry(key);
         // The checksum goes last: until it lands, a reader sees no entry
         // (or the previous, consistent one).
-        write_atomically(&self.dir, &code_path, &code)?;
-        write_atomically(&self.dir, &sum_path, hex(&Sha256::digest(&code)).as_bytes())
+        write_atomically(&code_path, &code)?;
+        write_atomically(&sum_path, sha256_hex(&code).as_bytes())
     }
 }
 
@@ -224,16 +225,4 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
-}
-
-fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let failed = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
-    file.write_all(bytes).map_err(failed)?;
-    file.persist(path).map_err(|e| failed(e.error))?;
-    Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -19,6 +19,7 @@ use super::TrustError;
 use super::digest::PackageDigest;
 use crate::capabilities::Grants;
 use crate::capabilities::limits::{Limits, LimitsSection};
+use crate::files_on_disk::write_atomically;
 use crate::package::Package;
 
 /// What a check found for an approved skill that may run.
@@ -103,15 +104,7 @@ impl Approvals {
             "# Skills approved to run, with the exact capabilities granted.\n# Written by `skill-run approve`; checked by `skill-run run --lock`.\n\n{}",
             toml::to_string(&doc).map_err(|e| failed(e.to_string()))?
         );
-        let dir = match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let mut file = tempfile::NamedTempFile::new_in(&dir).map_err(|e| failed(e.to_string()))?;
-        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| failed(e.to_string()))?;
-        file.persist(&self.path)
-            .map_err(|e| failed(e.error.to_string()))?;
-        Ok(())
+        write_atomically(&self.path, text.as_bytes()).map_err(failed)
     }
 
     /// Whether `package` may run under this lock: approved, asking for no
@@ -135,18 +128,9 @@ impl Approvals {
                 lock: self.path.clone(),
             });
         };
-        let approved_grants: Grants = entry
-            .get("capabilities")
-            .cloned()
-            .unwrap_or_else(|| toml::Value::Table(toml::Table::new()))
-            .try_into()
-            .map_err(|e: toml::de::Error| lock_error(format!("capabilities: {e}")))?;
-        let approved_limits: LimitsSection = entry
-            .get("limits")
-            .cloned()
-            .unwrap_or_else(|| toml::Value::Table(toml::Table::new()))
-            .try_into()
-            .map_err(|e: toml::de::Error| lock_error(format!("limits: {e}")))?;
+        let approved_grants: Grants = approved_table(entry, "capabilities").map_err(&lock_error)?;
+        let approved_limits: LimitsSection =
+            approved_table(entry, "limits").map_err(&lock_error)?;
         let mut growth = manifest.grants.outside(&approved_grants);
         growth.extend(raised_limits(
             &manifest.limits,
@@ -177,6 +161,19 @@ impl Approvals {
         }
         Ok(ApprovalCheck::Changed { approved, now })
     }
+}
+
+/// The approved `key` table of a lock entry as its manifest type; absent is empty.
+fn approved_table<T: serde::de::DeserializeOwned>(
+    entry: &toml::Table,
+    key: &str,
+) -> Result<T, String> {
+    entry
+        .get(key)
+        .cloned()
+        .unwrap_or_else(|| toml::Value::Table(toml::Table::new()))
+        .try_into()
+        .map_err(|e: toml::de::Error| format!("{key}: {e}"))
 }
 
 /// The `[capabilities]` and `[limits]` tables of a `skill.toml`, as written.

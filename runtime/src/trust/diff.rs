@@ -4,11 +4,10 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::approvals::raised_limits;
-use super::digest::hex;
 use crate::capabilities::Grants;
+use crate::files_on_disk::sha256_hex;
 use crate::package::{Instructions, Package};
 use crate::skill::Skill;
 
@@ -189,7 +188,7 @@ fn instructions(old: &Instructions, new: &Instructions) -> Vec<Change> {
 fn component_digest(package: &Package) -> Option<String> {
     let manifest = package.manifest.as_ref()?;
     let bytes = std::fs::read(package.root.join(manifest.component.as_path())).ok()?;
-    Some(format!("sha256:{}", hex(&Sha256::digest(&bytes))))
+    Some(format!("sha256:{}", sha256_hex(&bytes)))
 }
 
 fn component(

@@ -14,6 +14,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::TrustError;
+use crate::files_on_disk::{hex, sha256_hex};
 
 /// The file a signature is stored in, inside the package.
 pub const SIGNATURE_FILE: &str = "skill.sig";
@@ -56,7 +57,7 @@ impl PackageDigest {
 
     /// `sha256:<hex>` over the listing.
     pub fn digest(&self) -> String {
-        format!("sha256:{}", hex(&Sha256::digest(self.listing().as_bytes())))
+        format!("sha256:{}", sha256_hex(self.listing().as_bytes()))
     }
 
     /// What changed from `signed` to `self`: one phrase per file, in path order.
@@ -113,7 +114,7 @@ fn walk(
             let target = std::fs::read_link(&path).map_err(|e| io(&path, e))?;
             FileEntry {
                 size: "link".into(),
-                sha256: hex(&Sha256::digest(target.to_string_lossy().as_bytes())),
+                sha256: sha256_hex(target.to_string_lossy().as_bytes()),
             }
         } else if kind.is_dir() {
             walk(root, &path, depth + 1, files)?;
@@ -154,11 +155,6 @@ fn hash_file(path: &Path) -> std::io::Result<FileEntry> {
         size: size.to_string(),
         sha256: hex(&sha.finalize()),
     })
-}
-
-/// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use super::TrustError;
-use super::digest::{FileEntry, PackageDigest, SIGNATURE_FILE, hex};
+use super::digest::{FileEntry, PackageDigest, SIGNATURE_FILE};
+use crate::files_on_disk::hex;
 
 const FORMAT: &str = "skill-run-signature/1";
 const SECRET_TAG: &str = "skill-run-ed25519-secret-key";
