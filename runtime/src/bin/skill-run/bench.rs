@@ -10,7 +10,7 @@ use clap::Args;
 use serde_json::{Value, json};
 use skill_runtime::{Invocation, Runtime, Skill};
 
-use crate::{CacheArgs, EXIT_SKILL_FAILED, default_state_root, report_cache, runtime_config};
+use crate::{EXIT_SKILL_FAILED, RuntimeArgs, report_cache, runtime_config};
 
 /// Arguments of `skill-run bench`.
 #[derive(Args)]
@@ -35,11 +35,8 @@ pub struct BenchArgs {
     /// Print one JSON object: p50_us, p90_us, p99_us, max_us, per_sec and the memory figures.
     #[arg(long)]
     json: bool,
-    /// Where skills keep `{state}` [default: as for `run`].
-    #[arg(long, value_name = "DIR")]
-    state_dir: Option<PathBuf>,
     #[command(flatten)]
-    cache: CacheArgs,
+    runtime: RuntimeArgs,
 }
 
 /// Resident memory of this process and its peak so far, in bytes (Linux; zeros elsewhere).
@@ -104,12 +101,11 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
     let input: Value = serde_json::from_str(&args.input).context(
         "--input is not valid JSON; quote it for your shell, e.g. --input '{\"name\": \"Ada\"}'",
     )?;
-    let state_root = args.state_dir.clone().unwrap_or_else(default_state_root);
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let runtime = Runtime::new(runtime_config(state_root, &args.cache))?;
+    let runtime = Runtime::new(runtime_config(&args.runtime))?;
     let (rss_before_load, _) = resident();
     let load_started = Instant::now();
     let skill = runtime

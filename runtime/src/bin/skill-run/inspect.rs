@@ -8,7 +8,7 @@ use clap::Args;
 use serde_json::{Value, json};
 use skill_runtime::{Grants, Package, Runtime};
 
-use crate::{CacheArgs, EXIT_INVALID, default_state_root, report_cache, runtime_config};
+use crate::{EXIT_INVALID, RuntimeArgs, report_cache, runtime_config};
 
 /// Arguments of `skill-run inspect`.
 #[derive(Args)]
@@ -19,7 +19,7 @@ pub struct InspectArgs {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    cache: CacheArgs,
+    runtime: RuntimeArgs,
 }
 
 fn grants_json(grants: &Grants) -> Value {
@@ -35,7 +35,7 @@ fn grants_json(grants: &Grants) -> Value {
 /// Builds the inspect document (its shape is documented in the README).
 /// Loading the component is part of it: a component that would be refused
 /// at run time is reported as a finding.
-fn document(path: &Path, cache: &CacheArgs) -> Result<Value> {
+fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value> {
     let package = Package::read(path)
         .with_context(|| format!("reading the skill package at {}", path.display()))?;
     let mut findings: Vec<Value> = package
@@ -51,7 +51,7 @@ fn document(path: &Path, cache: &CacheArgs) -> Result<Value> {
     let (grants, limits, component) = match &package.manifest {
         None => (Grants::default(), None, Value::Null),
         Some(manifest) => {
-            let runtime = Runtime::new(runtime_config(default_state_root(), cache))?;
+            let runtime = Runtime::new(runtime_config(runtime_args))?;
             let component = match runtime.load_package(package.clone()) {
                 Ok(skill) => json!({
                     "path": manifest.component.as_path(),
@@ -104,7 +104,7 @@ fn document(path: &Path, cache: &CacheArgs) -> Result<Value> {
 }
 
 pub fn inspect(args: InspectArgs) -> Result<u8> {
-    let doc = document(&args.path, &args.cache)?;
+    let doc = document(&args.path, &args.runtime)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(0);
@@ -243,8 +243,8 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
     Ok(0)
 }
 
-pub fn check(package: &Path, cache: &CacheArgs) -> Result<u8> {
-    let runtime = Runtime::new(runtime_config(default_state_root(), cache))?;
+pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {
+    let runtime = Runtime::new(runtime_config(runtime_args))?;
     match runtime.load(package) {
         Ok(skill) => {
             report_cache(&skill);

@@ -11,7 +11,7 @@ use skill_runtime::trust::{Change, PackageDiff};
 use skill_runtime::{Package, Runtime, Skill};
 
 use crate::trust::{TrustArgs, admit};
-use crate::{CacheArgs, EXIT_SKILL_FAILED, default_state_root, runtime_config};
+use crate::{EXIT_SKILL_FAILED, RuntimeArgs, runtime_config};
 
 /// Arguments of `skill-run diff`.
 #[derive(Args)]
@@ -24,7 +24,7 @@ pub struct DiffArgs {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    cache: CacheArgs,
+    runtime: RuntimeArgs,
 }
 
 /// Arguments of `skill-run heartbeat`.
@@ -42,13 +42,10 @@ pub struct HeartbeatArgs {
     /// Print one JSON line per skill instead of a report.
     #[arg(long)]
     json: bool,
-    /// Where skills keep `{state}` and the runtime its heartbeat records [default: as for `run`].
-    #[arg(long, value_name = "DIR")]
-    state_dir: Option<PathBuf>,
     #[command(flatten)]
     trust: TrustArgs,
     #[command(flatten)]
-    cache: CacheArgs,
+    runtime: RuntimeArgs,
 }
 
 fn load_for_diff(runtime: &Runtime, path: &std::path::Path) -> Result<(Package, Option<Skill>)> {
@@ -83,7 +80,7 @@ fn print_part(title: &str, changes: &[Change]) {
 }
 
 pub fn diff(args: DiffArgs) -> Result<u8> {
-    let runtime = Runtime::new(runtime_config(default_state_root(), &args.cache))?;
+    let runtime = Runtime::new(runtime_config(&args.runtime))?;
     let (old, old_skill) = load_for_diff(&runtime, &args.old)?;
     let (new, new_skill) = load_for_diff(&runtime, &args.new)?;
     let diff = PackageDiff::between(&old, &new, old_skill.as_ref(), new_skill.as_ref());
@@ -99,8 +96,7 @@ pub fn diff(args: DiffArgs) -> Result<u8> {
 }
 
 pub fn heartbeat(args: HeartbeatArgs) -> Result<u8> {
-    let state_root = args.state_dir.clone().unwrap_or_else(default_state_root);
-    let runtime = Runtime::new(runtime_config(state_root, &args.cache))?;
+    let runtime = Runtime::new(runtime_config(&args.runtime))?;
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -58,7 +58,7 @@ enum Command {
         /// The package folder.
         package: PathBuf,
         #[command(flatten)]
-        cache: CacheArgs,
+        runtime: RuntimeArgs,
     },
     /// Show what a skill says, what it offers and what it could touch, before running it.
     Inspect(inspect::InspectArgs),
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Check { package, cache } => inspect::check(&package, &cache),
+        Command::Check { package, runtime } => inspect::check(&package, &runtime),
         Command::Inspect(args) => inspect::inspect(args),
         Command::New(args) => scaffold::new(args),
         Command::Build(args) => build::build(args),
@@ -144,9 +144,14 @@ fn default_state_root() -> PathBuf {
     PathBuf::from(".skill-run/state")
 }
 
-/// Where compiled components are kept between runs.
+/// Where skill state and compiled components are kept: flags every
+/// subcommand that loads a skill shares.
 #[derive(Args, Clone, Default)]
-pub struct CacheArgs {
+pub struct RuntimeArgs {
+    /// Where skills keep `{state}` (and the runtime its heartbeat records)
+    /// [default: $SKILL_RUN_STATE, else ~/.local/share/skill-run/state].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     /// Compile the component even if a compiled copy is cached, and do not store one.
     #[arg(long)]
     no_cache: bool,
@@ -157,12 +162,12 @@ pub struct CacheArgs {
 }
 
 /// The runtime settings every subcommand shares.
-fn runtime_config(state_root: PathBuf, cache: &CacheArgs) -> RuntimeConfig {
-    let config = RuntimeConfig::new(state_root);
-    if cache.no_cache {
+fn runtime_config(args: &RuntimeArgs) -> RuntimeConfig {
+    let config = RuntimeConfig::new(args.state_dir.clone().unwrap_or_else(default_state_root));
+    if args.no_cache {
         return config;
     }
-    match cache.cache_dir.clone().or_else(CompileCache::default_dir) {
+    match args.cache_dir.clone().or_else(CompileCache::default_dir) {
         Some(dir) => config.with_compile_cache(dir),
         None => config,
     }

@@ -14,9 +14,7 @@ use skill_runtime::{
 };
 
 use crate::trust::{TrustArgs, admit};
-use crate::{
-    CacheArgs, EXIT_INVALID, EXIT_SKILL_FAILED, default_state_root, report_cache, runtime_config,
-};
+use crate::{EXIT_INVALID, EXIT_SKILL_FAILED, RuntimeArgs, report_cache, runtime_config};
 
 /// Arguments of `skill-run run`.
 #[derive(Args)]
@@ -51,13 +49,10 @@ pub struct RunArgs {
     /// Print one JSON object instead of the bare result: {"ok", "result" or "error", "untrusted", "origins", "usage", "denied"}.
     #[arg(long)]
     json: bool,
-    /// Where skills keep `{state}` [default: $SKILL_RUN_STATE, else ~/.local/share/skill-run/state].
-    #[arg(long, value_name = "DIR")]
-    state_dir: Option<PathBuf>,
     #[command(flatten)]
     trust: TrustArgs,
     #[command(flatten)]
-    cache: CacheArgs,
+    runtime: RuntimeArgs,
 }
 
 fn read_input(args: &RunArgs) -> Result<serde_json::Value> {
@@ -98,8 +93,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
     if let Some(code) = admit(&args.package, &args.trust)? {
         return Ok(code);
     }
-    let state_root = args.state_dir.clone().unwrap_or_else(default_state_root);
-    let runtime = Runtime::new(runtime_config(state_root, &args.cache))?;
+    let runtime = Runtime::new(runtime_config(&args.runtime))?;
     let audit_file = args.audit.as_deref().map(jsonl_file).transpose()?;
     let skill = match runtime.load(&args.package) {
         Ok(skill) => {
