@@ -29,6 +29,7 @@ pub mod trust;
 pub use audit::{AuditEvent, AuditKind, AuditSink, Decision};
 pub use capabilities::Grants;
 pub use capabilities::channels::{ChannelHandler, MemoryChannels, SentMessage};
+pub use capabilities::folders::DEFAULT_FOLDER_CACHE_ENTRIES;
 pub use capabilities::limits::{ByteSize, LimitKind, Limits, TimeLimit};
 pub use capabilities::network::NetworkOverride;
 pub use capabilities::secrets::{REDACTED, SecretMap, SecretSource};

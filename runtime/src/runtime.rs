@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use crate::capabilities::folders::{DEFAULT_FOLDER_CACHE_ENTRIES, FolderCache};
 use crate::capabilities::limits::{
     ByteSize, Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLE_ELEMENTS, MAX_TABLES,
 };
@@ -85,6 +86,13 @@ pub struct RuntimeConfig {
     /// reads, but a slow disk then blocks that executor thread. Turn it off
     /// when the host's executor must never block.
     pub blocking_file_io: bool,
+    /// How many checked `{workspace}` folders stay open between invocations
+    /// (each holds one or two descriptors), so a call does not open and check
+    /// its folders again while their paths still name the same folders; 0
+    /// opens them for every call. Default [`DEFAULT_FOLDER_CACHE_ENTRIES`].
+    /// A folder kept open cannot be unmounted until it is dropped from here
+    /// or the runtime goes.
+    pub folder_cache_entries: usize,
 }
 
 impl RuntimeConfig {
@@ -103,6 +111,7 @@ impl RuntimeConfig {
             compile_cache: None,
             max_concurrent_invocations: 128,
             blocking_file_io: true,
+            folder_cache_entries: DEFAULT_FOLDER_CACHE_ENTRIES,
         }
     }
 }
@@ -125,6 +134,7 @@ pub struct Runtime {
     config: RuntimeConfig,
     invocations: Arc<AtomicU64>,
     slots: Arc<Semaphore>,
+    folders: Arc<FolderCache>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -179,6 +189,7 @@ impl Runtime {
         ));
         Ok(Runtime {
             engine,
+            folders: Arc::new(FolderCache::new(config.folder_cache_entries)),
             config,
             invocations: Arc::new(AtomicU64::new(1)),
             slots,
@@ -229,6 +240,7 @@ impl Runtime {
             package,
             self.invocations.clone(),
             self.slots.clone(),
+            self.folders.clone(),
         )
     }
 }

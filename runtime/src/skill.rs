@@ -11,6 +11,7 @@ use wasmtime::component::{Component, InstancePre};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
 use crate::capabilities::build_linker;
+use crate::capabilities::folders::FolderCache;
 use crate::capabilities::limits::Limits;
 use crate::capabilities::state::StateStore;
 use crate::component::cache::CacheStatus;
@@ -37,6 +38,8 @@ pub(crate) struct SkillInner {
     pub invocations: Arc<AtomicU64>,
     pub slots: Arc<Semaphore>,
     pub blocking_file_io: bool,
+    /// Checked `{workspace}` folders, shared by the runtime's skills.
+    pub folders: Arc<FolderCache>,
 }
 
 /// A loaded skill. Cheap to clone; clones share the compiled component.
@@ -61,6 +64,7 @@ impl Skill {
         package: Package,
         invocations: Arc<AtomicU64>,
         slots: Arc<Semaphore>,
+        folders: Arc<FolderCache>,
     ) -> Result<Skill, LoadError> {
         let name = package.name();
         let manifest = package.manifest.clone().ok_or(LoadError::InstructionOnly {
@@ -135,6 +139,7 @@ impl Skill {
                 invocations,
                 slots,
                 blocking_file_io: config.blocking_file_io,
+                folders,
             }),
         })
     }

@@ -380,3 +380,90 @@ fn fs_011_very_long_paths_are_refused_cleanly() {
         .is_ok()
     );
 }
+
+/// FS-012: A granted folder kept open between calls is refused once it is swapped for a symlink out of the workspace, even one leading back to the same folder.
+#[test]
+fn fs_012_kept_folder_swapped_for_a_symlink_out_is_refused() {
+    let (host, world) = (Host::new(), World::new());
+    let skill = host.load(&escape_package(GRANTS));
+    let ws = world.workspace.path();
+    let read_ro = || {
+        block_on(
+            skill.invoke(
+                Invocation::new("read")
+                    .input(json!({"path": "/ro/keep.txt"}))
+                    .workspace(ws),
+            ),
+        )
+    };
+    assert_eq!(ok_value(&read_ro().expect("started")), "original");
+
+    // The very folder the runtime keeps open moves out of the workspace and a
+    // symlink to it takes its place: a fresh open would refuse this route.
+    let moved = world.outside.path().join("ro");
+    fs::rename(ws.join("ro"), &moved).expect("move ro out");
+    std::os::unix::fs::symlink(&moved, ws.join("ro")).expect("symlink");
+    let error = read_ro().expect_err("a grant reached through a symlink out must be refused");
+    assert!(matches!(error, InvokeError::Preopen { .. }), "{error}");
+
+    // A symlink to another folder outside, holding a secret: refused, and
+    // nothing of it reaches the skill.
+    fs::remove_file(ws.join("ro")).expect("unlink");
+    std::os::unix::fs::symlink(world.outside.path(), ws.join("ro")).expect("symlink");
+    let error = block_on(
+        skill.invoke(
+            Invocation::new("read")
+                .input(json!({"path": "/ro/id_rsa"}))
+                .workspace(ws),
+        ),
+    )
+    .expect_err("refused");
+    assert!(matches!(error, InvokeError::Preopen { .. }), "{error}");
+    assert!(!error.to_string().contains(CANARY), "{error}");
+}
+
+/// FS-013: A granted folder or workspace replaced on the host between calls is never served from a stale handle: the next call reads and writes the new one.
+#[test]
+fn fs_013_replaced_folders_are_not_served_stale() {
+    let (host, world) = (Host::new(), World::new());
+    let skill = host.load(&escape_package(GRANTS));
+    let ws = world.workspace.path();
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/rw/first.txt", "content": "1"}),
+        Some(ws),
+    ));
+
+    // `rw` renamed away and a new, empty `rw` made in its place.
+    fs::rename(ws.join("rw"), ws.join("rw.old")).expect("rename");
+    fs::create_dir(ws.join("rw")).expect("new rw");
+    let listed = ok_value(&attempt(&skill, "list", json!({"path": "/rw"}), Some(ws)));
+    assert_eq!(listed, json!([]), "the old folder was served");
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/rw/second.txt", "content": "2"}),
+        Some(ws),
+    ));
+    assert!(ws.join("rw/second.txt").exists(), "the write was lost");
+    assert!(
+        !ws.join("rw.old/second.txt").exists(),
+        "written to the old folder"
+    );
+
+    // The workspace path itself switched to another folder (a symlink retargeted).
+    let root = tempfile::tempdir().expect("root");
+    for (name, content) in [("a", "from a"), ("b", "from b")] {
+        fs::create_dir_all(root.path().join(name).join("ro")).expect("ro");
+        fs::create_dir_all(root.path().join(name).join("rw")).expect("rw");
+        fs::write(root.path().join(name).join("ro/keep.txt"), content).expect("file");
+    }
+    let link = root.path().join("workspace");
+    std::os::unix::fs::symlink(root.path().join("a"), &link).expect("symlink");
+    let read = |path: &str| ok_value(&attempt(&skill, "read", json!({"path": path}), Some(&link)));
+    assert_eq!(read("/ro/keep.txt"), "from a");
+    fs::remove_file(&link).expect("unlink");
+    std::os::unix::fs::symlink(root.path().join("b"), &link).expect("symlink");
+    assert_eq!(read("/ro/keep.txt"), "from b");
+}

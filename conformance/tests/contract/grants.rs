@@ -42,6 +42,28 @@ fn grant_001_host_narrows_access_for_a_call() {
     ));
 }
 
+/// GRANT-004: A folder kept open after a read-write call is read-only in a later call the host narrowed; the file is unchanged.
+#[test]
+fn grant_004_reused_folder_takes_each_calls_own_access() {
+    let (host, ws) = (Host::new(), workspace());
+    let skill = host.load(&escape_package(GRANTS));
+    let write = |content: &str| {
+        Invocation::new("write").input(json!({"path": "/rw/file.txt", "content": content}))
+    };
+    ok_value(&attempt_with(&skill, write("first"), Some(ws.path())));
+    let mut narrow = skill.manifest().grants.clone();
+    narrow.files[0].access = Access::Read;
+    err_text(&attempt_with(
+        &skill,
+        write("narrowed").grants(narrow),
+        Some(ws.path()),
+    ));
+    assert_eq!(
+        fs::read_to_string(ws.path().join("rw/file.txt")).expect("file"),
+        "first"
+    );
+}
+
 /// GRANT-002: A host can drop grants entirely for a call.
 #[test]
 fn grant_002_host_drops_grants() {

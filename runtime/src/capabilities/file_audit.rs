@@ -91,12 +91,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
         |mut store: StoreContextMut<'_, InvocationState>, (): ()| {
             Box::new(async move {
                 let state = store.data_mut();
-                let dirs =
-                    wasmtime_wasi::p2::bindings::filesystem::preopens::Host::get_directories(
-                        &mut state.filesystem(),
-                    )?;
-                for (fd, guest) in &dirs {
+                let mut dirs = Vec::with_capacity(state.preopens.len());
+                for (dir, guest) in &state.preopens {
+                    let fd = state.table.push(Descriptor::Dir(dir.clone()))?;
                     state.fs_paths.0.insert(fd.rep(), guest.clone());
+                    dirs.push((fd, guest.clone()));
                 }
                 Ok((dirs,))
             })

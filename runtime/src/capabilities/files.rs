@@ -1,6 +1,6 @@
 //! The `files` capability: directories a skill may see, where they come from
-//! on the host, and with what access. Parsed once into types; preopened per
-//! invocation.
+//! on the host, and with what access, parsed once into types. Opening them
+//! for an invocation is [`super::folders`]' job.
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
@@ -214,78 +214,6 @@ pub(crate) fn check_file_grants(grants: &[FileGrant]) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Opens each grant's host folder inside its base and preopens it for the
-/// guest. A folder is opened through its base with cap-std, so a symlink on
-/// the way that points outside the base is refused, and the guest gets the
-/// very directory that was checked (on Linux through `/proc/self/fd`, which
-/// leaves no window for swapping the path afterwards).
-///
-/// The returned handles must live until the WASI context is built.
-pub(crate) fn preopen(
-    builder: &mut wasmtime_wasi::WasiCtxBuilder,
-    grants: &[FileGrant],
-    state_dir: &Path,
-    workspace: Option<&Path>,
-) -> Result<Vec<cap_std::fs::Dir>, (FileGrant, String)> {
-    let mut handles = Vec::new();
-    for grant in grants {
-        let fail = |reason: String| (grant.clone(), reason);
-        let base_path = match grant.host.base {
-            // Created and versioned by the state store before the call.
-            HostBase::State => state_dir,
-            HostBase::Workspace => {
-                workspace.ok_or_else(|| fail("the host gave no workspace folder".into()))?
-            }
-        };
-        let base = cap_std::fs::Dir::open_ambient_dir(base_path, cap_std::ambient_authority())
-            .map_err(|e| fail(format!("cannot open {}: {e}", base_path.display())))?;
-        let dir = if grant.host.relative.is_empty() {
-            base
-        } else {
-            let relative: PathBuf = grant.host.relative.iter().collect();
-            if grant.host.base == HostBase::State {
-                base.create_dir_all(&relative)
-                    .map_err(|e| fail(format!("cannot create {}: {e}", relative.display())))?;
-            }
-            base.open_dir(&relative).map_err(|e| {
-                fail(if e.kind() == std::io::ErrorKind::NotFound {
-                    format!("{} does not exist under {}; create the folder or change the grant", relative.display(), base_path.display())
-                } else {
-                    format!("{} cannot be opened inside {} ({e}); a folder reached through a symlink that leaves its base is refused", relative.display(), base_path.display())
-                })
-            })?
-        };
-        let perms = match grant.access {
-            Access::Read => wasmtime_wasi::FsPerms::ReadOnly,
-            Access::ReadWrite => wasmtime_wasi::FsPerms::ReadWrite,
-        };
-        builder
-            .preopened_dir(
-                opened_path(&dir, base_path, &grant.host.relative),
-                grant.guest.as_str(),
-                perms,
-            )
-            .map_err(|e| fail(format!("cannot preopen: {e}")))?;
-        handles.push(dir);
-    }
-    Ok(handles)
-}
-
-/// A path that names exactly the already-opened directory `dir`.
-#[cfg(target_os = "linux")]
-fn opened_path(dir: &cap_std::fs::Dir, _base: &Path, _relative: &[String]) -> PathBuf {
-    use std::os::fd::AsRawFd;
-    PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()))
-}
-
-/// A path that names the opened directory: elsewhere the checked path itself.
-#[cfg(not(target_os = "linux"))]
-fn opened_path(_dir: &cap_std::fs::Dir, base: &Path, relative: &[String]) -> PathBuf {
-    let mut path = base.to_path_buf();
-    path.extend(relative);
-    path
 }
 
 #[cfg(test)]

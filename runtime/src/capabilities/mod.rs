@@ -7,6 +7,7 @@ pub mod channels;
 pub mod env;
 pub(crate) mod file_audit;
 pub mod files;
+pub(crate) mod folders;
 pub mod http;
 mod http_client;
 pub mod limits;

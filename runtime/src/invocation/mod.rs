@@ -20,13 +20,15 @@ use serde_json::Value;
 use wasmtime::Store;
 use wasmtime::component::Val;
 use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::filesystem::Dir;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 
 use crate::audit::{AuditKind, AuditRecorder, Decision};
 use crate::capabilities::Grants;
 use crate::capabilities::channels::{ChannelState, MemoryChannels};
 use crate::capabilities::env::visible_env;
-use crate::capabilities::files::{self, Access, HostBase};
+use crate::capabilities::files::{Access, HostBase};
+use crate::capabilities::folders;
 use crate::capabilities::http::{HttpPolicy, ResolvedSecret};
 use crate::capabilities::limits::{
     LimitKind, Limits, MAX_COMPONENT_HANDLES, MAX_HTTP_FIELDS_BYTES, MAX_RESOURCE_HANDLES,
@@ -180,15 +182,16 @@ struct WasiInputs<'a> {
     state_dir: &'a Path,
 }
 
-/// The WASI context: arguments `[skill, command]`, the granted environment,
-/// the granted folders, captured stdout and stderr, and stdin for a
-/// `wasi:cli/command`. Each granted variable and folder is audited.
+/// The WASI context (arguments `[skill, command]`, the granted environment,
+/// captured stdout and stderr, and stdin for a `wasi:cli/command`) and the
+/// granted folders, which the runtime's own `get-directories` hands out.
+/// Each granted variable and folder is audited.
 fn wasi_context(
     skill: &SkillInner,
     request: &Invocation,
     inputs: WasiInputs<'_>,
     audit: &AuditRecorder,
-) -> Result<wasmtime_wasi::WasiCtx, InvokeError> {
+) -> Result<(wasmtime_wasi::WasiCtx, Vec<(Dir, String)>), InvokeError> {
     let WasiInputs {
         grants,
         command,
@@ -221,19 +224,19 @@ fn wasi_context(
         );
     }
     builder.envs(&visible_env(&grants.env, &request.env));
-    // The opened folders must stay open until `build` has taken its own handles.
-    let _opened = files::preopen(
-        &mut builder,
-        &grants.files,
-        state_dir,
-        request.workspace.as_deref(),
-    )
-    .map_err(|(grant, reason)| InvokeError::Preopen {
-        skill: skill.name.to_string(),
-        guest: grant.guest.to_string(),
-        host: grant.host.to_string(),
-        reason,
-    })?;
+    let bases = folders::Bases {
+        state: state_dir,
+        workspace: request.workspace.as_deref(),
+        blocking: skill.blocking_file_io,
+    };
+    let preopens = folders::open_grants(&skill.folders, &grants.files, &bases).map_err(
+        |(grant, reason)| InvokeError::Preopen {
+            skill: skill.name.to_string(),
+            guest: grant.guest.to_string(),
+            host: grant.host.to_string(),
+            reason,
+        },
+    )?;
     for grant in &grants.files {
         let reason = format!("granted {} on {}", grant.access, grant.host);
         audit.record(
@@ -244,7 +247,7 @@ fn wasi_context(
             None,
         );
     }
-    Ok(builder.build())
+    Ok((builder.build(), preopens))
 }
 
 /// The `{state}` folder for this call, if any grant uses it: the committed
@@ -329,7 +332,7 @@ pub(crate) async fn run(
         stderr: &stderr,
         state_dir: &state_dir,
     };
-    let wasi = wasi_context(skill, &request, inputs, &audit)?;
+    let (wasi, preopens) = wasi_context(skill, &request, inputs, &audit)?;
 
     let limit_flag = LimitFlag::default();
     let provenance = Provenance::default();
@@ -374,6 +377,7 @@ pub(crate) async fn run(
         },
         provenance: provenance.clone(),
         fs_paths: Default::default(),
+        preopens,
     };
     let mut store = Store::new(skill.component.engine(), state);
     store.limiter(|s| &mut s.limiter);

@@ -45,6 +45,9 @@ pub(crate) struct InvocationState {
     pub http: HttpPolicy,
     pub provenance: Provenance,
     pub fs_paths: crate::capabilities::file_audit::DescriptorPaths,
+    /// The granted folders and their guest paths, handed out by the
+    /// runtime's `get-directories` (the WASI context itself has none).
+    pub preopens: Vec<(wasmtime_wasi::filesystem::Dir, String)>,
 }
 
 impl WasiView for InvocationState {
