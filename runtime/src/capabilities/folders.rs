@@ -334,17 +334,24 @@ mod tests {
         }
     }
 
+    fn identity_at(path: &Path) -> Identity {
+        identity(&std::fs::metadata(path).expect("stat")).expect("a folder")
+    }
+
     fn identity_of(dir: &Dir) -> Identity {
         identity(&dir.dir.metadata().expect("metadata")).expect("a folder")
     }
 
-    fn open_one(cache: &FolderCache, host: &str, workspace: &Path) -> Result<Identity, String> {
-        let bases = Bases {
+    fn bases(workspace: &Path) -> Bases<'_> {
+        Bases {
             state: Path::new("/nonexistent-state"),
             workspace: Some(workspace),
             blocking: true,
-        };
-        open_grants(cache, &[grant(host)], &bases)
+        }
+    }
+
+    fn open_one(cache: &FolderCache, host: &str, workspace: &Path) -> Result<Identity, String> {
+        open_grants(cache, &[grant(host)], &bases(workspace))
             .map(|mut opened| identity_of(&opened.remove(0).0))
             .map_err(|(_, reason)| reason)
     }
@@ -367,10 +374,7 @@ mod tests {
         std::fs::create_dir(ws.path().join("notes")).expect("mkdir");
         let second = open_one(&cache, "{workspace}/notes", ws.path()).expect("opens");
         assert_ne!(second, first);
-        assert_eq!(
-            second,
-            identity(&std::fs::metadata(ws.path().join("notes")).expect("stat")).expect("dir")
-        );
+        assert_eq!(second, identity_at(&ws.path().join("notes")));
     }
 
     #[test]
@@ -410,10 +414,7 @@ mod tests {
         let in_b = open_one(&cache, "{workspace}/notes", &link).expect("opens");
         assert_ne!(in_a, in_b);
         let whole = open_one(&cache, "{workspace}", &link).expect("opens");
-        assert_eq!(
-            whole,
-            identity(&std::fs::metadata(root.path().join("b")).expect("stat")).expect("dir")
-        );
+        assert_eq!(whole, identity_at(&root.path().join("b")));
     }
 
     #[test]
@@ -434,11 +435,7 @@ mod tests {
     fn each_invocation_gets_its_own_access_on_a_shared_folder() {
         let ws = tempfile::tempdir().expect("dir");
         let cache = FolderCache::new(8);
-        let bases = Bases {
-            state: Path::new("/nonexistent-state"),
-            workspace: Some(ws.path()),
-            blocking: true,
-        };
+        let bases = bases(ws.path());
         let mut writable = grant("{workspace}");
         writable.access = Access::ReadWrite;
         let rw = open_grants(&cache, &[writable], &bases).expect("opens");
