@@ -23,13 +23,20 @@ impl Cli {
             .args(args)
             .current_dir(cwd)
             .env("SKILL_RUN_STATE", self.state.path())
-            .env(
-                "SKILL_RUN_CACHE_DIR",
-                self.state.path().join("compile-cache"),
-            )
+            .env("SKILL_RUN_CACHE_DIR", shared_compile_cache())
             .output()
             .expect("skill-run runs")
     }
+}
+
+/// One compile cache for every `skill-run` this test process starts, so each
+/// guest is compiled once per run; the cache is keyed by the component's bytes
+/// and the engine's settings, so sharing it changes no test's behaviour.
+fn shared_compile_cache() -> &'static Path {
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    CACHE
+        .get_or_init(|| tempfile::tempdir().expect("compile cache folder"))
+        .path()
 }
 
 fn code(output: &Output) -> i32 {
@@ -471,10 +478,7 @@ fn runs_where_the_instance_pool_cannot_reserve_its_address_space() {
             text(&hello.path())
         ))
         .env("SKILL_RUN_STATE", cli.state.path())
-        .env(
-            "SKILL_RUN_CACHE_DIR",
-            cli.state.path().join("compile-cache"),
-        )
+        .env("SKILL_RUN_CACHE_DIR", shared_compile_cache())
         .output()
         .expect("sh runs");
     assert_eq!(code(&out), 0, "{}", stderr(&out));

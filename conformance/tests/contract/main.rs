@@ -36,7 +36,8 @@ pub struct Host {
 impl Host {
     pub fn new() -> Host {
         let state = tempfile::tempdir().expect("state folder");
-        let runtime = Runtime::new(RuntimeConfig::new(state.path())).expect("runtime");
+        let config = RuntimeConfig::new(state.path()).with_compile_cache(shared_compile_cache());
+        let runtime = Runtime::new(config).expect("runtime");
         Host { runtime, state }
     }
 
@@ -52,6 +53,17 @@ impl Host {
             Err(e) => e,
         }
     }
+}
+
+/// One compile cache for every `Host` in this test process, so each guest is
+/// compiled by Cranelift once per run instead of once per case. The cache key
+/// covers the component's bytes and the engine's settings, so sharing it
+/// changes no case's behaviour; LOAD-013 keeps a cache of its own.
+pub fn shared_compile_cache() -> &'static Path {
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    CACHE
+        .get_or_init(|| tempfile::tempdir().expect("compile cache folder"))
+        .path()
 }
 
 /// The escape guest with `extra` appended to its manifest. It always
