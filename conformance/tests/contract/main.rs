@@ -4,6 +4,7 @@
 
 mod catalog;
 mod channels;
+mod disk;
 mod env;
 mod files;
 mod grants;
