@@ -332,7 +332,7 @@ fn state_007_no_moves_or_links_between_state_and_other_grants() {
             Some(workspace.path()),
         );
         let err = err_text(&outcome);
-        assert!(err.contains("CrossDevice"), "{op} {from_dir} -> {to_dir}: {err}");
+        assert!(err.contains("cross-device"), "{op} {from_dir} -> {to_dir}: {err}");
         assert!(denied(&outcome, AuditKind::File, to));
     }
     assert!(!workspace.path().join("moved").exists() && !workspace.path().join("linked").exists());
