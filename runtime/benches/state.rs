@@ -39,7 +39,8 @@ fn writing_invocation(c: &mut Criterion) {
         for n in 0..files {
             std::fs::write(committed.join(format!("data-{n}")), &block).expect("fill the state");
         }
-        let call = Invocation::new("write").input(json!({"path": "/state/small", "content": "one"}));
+        let call =
+            Invocation::new("write").input(json!({"path": "/state/small", "content": "one"}));
         group.bench_function(label, |b| {
             b.iter(|| {
                 let outcome = tokio.block_on(skill.invoke(call.clone())).expect("started");

@@ -38,7 +38,11 @@ fn thirty_two_concurrent_runs_of_notes_add_keep_every_update() {
     };
     // The first run fills the compile cache.
     let first = add("first").output().expect("skill-run runs");
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     const RUNS: usize = 32;
     let children: Vec<_> = (0..RUNS)
         .map(|i| {
@@ -53,13 +57,26 @@ fn thirty_two_concurrent_runs_of_notes_add_keep_every_update() {
     for child in children {
         let out = child.wait_with_output().expect("wait");
         if !out.status.success() {
-            failed.push((out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned()));
+            failed.push((
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ));
         }
     }
-    assert!(failed.is_empty(), "{} of {RUNS} runs failed: {failed:?}", failed.len());
+    assert!(
+        failed.is_empty(),
+        "{} of {RUNS} runs failed: {failed:?}",
+        failed.len()
+    );
     let counter = std::fs::read_to_string(state.path().join("notes/current/notes-added"))
         .expect("the counter is committed");
-    assert_eq!(counter.trim(), (RUNS + 1).to_string(), "committed updates were lost");
-    let notes = std::fs::read_dir(workspace.path().join("notes")).expect("notes").count();
+    assert_eq!(
+        counter.trim(),
+        (RUNS + 1).to_string(),
+        "committed updates were lost"
+    );
+    let notes = std::fs::read_dir(workspace.path().join("notes"))
+        .expect("notes")
+        .count();
     assert_eq!(notes, RUNS + 1);
 }

@@ -4,6 +4,7 @@
 
 mod catalog;
 mod channels;
+mod dir;
 mod disk;
 mod env;
 mod files;

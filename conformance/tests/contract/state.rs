@@ -197,7 +197,10 @@ fn state_004_concurrent_writers_in_one_process_lose_nothing() {
         };
         // A reader sees a whole committed number (or no file yet), never an error.
         if let Some(err) = value.get("err") {
-            assert!(err.as_str().unwrap_or_default().contains("No such file"), "{value}");
+            assert!(
+                err.as_str().unwrap_or_default().contains("No such file"),
+                "{value}"
+            );
         }
     }
     assert_eq!(counter(host.state.path()), WRITERS, "updates were lost");
@@ -217,7 +220,12 @@ fn state_005_concurrent_writers_across_processes_lose_nothing() {
     let children: Vec<_> = (0..HOSTS)
         .map(|_| {
             Command::new(std::env::current_exe().expect("test binary"))
-                .args(["--exact", "state::host_process", "--nocapture", "--test-threads=1"])
+                .args([
+                    "--exact",
+                    "state::host_process",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env("HOST_PROCESS_PACKAGE", package.path())
                 .env("HOST_PROCESS_STATE", state.path())
                 .env("HOST_PROCESS_CACHE", cache.path())
@@ -252,8 +260,8 @@ fn inode(path: &std::path::Path) -> (u64, i64) {
     (m.ino(), m.mtime())
 }
 
-/// STATE-006: A writer never changes a committed file in place, by any route (overwrite, append, truncate, set-size, times by path or through a read-only descriptor), even when the call fails; unchanged files are shared, not copied.
 #[cfg(unix)]
+/// STATE-006: A writer never changes a committed file in place, by any route (overwrite, append, truncate, set-size, times by path or through a read-only descriptor), even when the call fails; unchanged files are shared, not copied.
 #[test]
 fn state_006_writers_never_touch_the_committed_files() {
     let host = Host::new();
@@ -277,11 +285,20 @@ fn state_006_writers_never_touch_the_committed_files() {
         ("write", json!({"path": "/state/f", "content": "x"})),
         ("append", json!({"path": "/state/f", "content": "x"})),
         ("truncate", json!({"path": "/state/f"})),
-        ("disk-write", json!({"dir": "/state", "file": "f", "route": "write", "chunk": 3, "count": 1})),
-        ("disk-write", json!({"dir": "/state", "file": "f", "route": "set-size", "size": 1})),
+        (
+            "disk-write",
+            json!({"dir": "/state", "file": "f", "route": "write", "chunk": 3, "count": 1}),
+        ),
+        (
+            "disk-write",
+            json!({"dir": "/state", "file": "f", "route": "set-size", "size": 1}),
+        ),
         ("touch-at", json!({"dir": "/state", "file": "f"})),
         ("touch-read-only", json!({"dir": "/state", "file": "g"})),
-        ("write-then-panic", json!({"path": "/state/g", "content": "x"})),
+        (
+            "write-then-panic",
+            json!({"path": "/state/g", "content": "x"}),
+        ),
     ];
     for (name, input) in attempts {
         let _ = attempt(&skill, name, input, None);
@@ -292,7 +309,11 @@ fn state_006_writers_never_touch_the_committed_files() {
                 "{name} changed the committed {file}"
             );
         }
-        assert_eq!(inode(&probes.path().join("f")), before, "{name} touched f's inode");
+        assert_eq!(
+            inode(&probes.path().join("f")),
+            before,
+            "{name} touched f's inode"
+        );
     }
     let g = inode(&probes.path().join("g"));
     assert_ne!(g.1, 1_000_000, "times were set on the committed g");
@@ -300,8 +321,17 @@ fn state_006_writers_never_touch_the_committed_files() {
     assert_eq!(fs::metadata(current().join("f")).expect("f").len(), 1);
     // An untouched file is the very same inode in the new version.
     let untouched = inode(&current().join("untouched"));
-    ok_value(&attempt(&skill, "write", json!({"path": "/state/f", "content": "y"}), None));
-    assert_eq!(inode(&current().join("untouched")).0, untouched.0, "copied, not shared");
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/f", "content": "y"}),
+        None,
+    ));
+    assert_eq!(
+        inode(&current().join("untouched")).0,
+        untouched.0,
+        "copied, not shared"
+    );
 }
 
 /// STATE-007: Moving or hard-linking a file between `{state}` and another grant is refused (as across devices), so no committed inode escapes into a folder where it could be changed; within `{state}` both work.
@@ -332,7 +362,10 @@ fn state_007_no_moves_or_links_between_state_and_other_grants() {
             Some(workspace.path()),
         );
         let err = err_text(&outcome);
-        assert!(err.contains("cross-device"), "{op} {from_dir} -> {to_dir}: {err}");
+        assert!(
+            err.contains("cross-device"),
+            "{op} {from_dir} -> {to_dir}: {err}"
+        );
         assert!(denied(&outcome, AuditKind::File, to));
     }
     assert!(!workspace.path().join("moved").exists() && !workspace.path().join("linked").exists());
@@ -355,7 +388,12 @@ fn state_007_no_moves_or_links_between_state_and_other_grants() {
 fn state_008_leaked_work_copies_are_reclaimed_and_live_ones_kept() {
     let host = Host::new();
     let skill = host.load(&escape_package(STATE));
-    ok_value(&attempt(&skill, "write", json!({"path": "/state/f", "content": "v1"}), None));
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/f", "content": "v1"}),
+        None,
+    ));
     let work = host.state.path().join("escape/work");
     let leaked = work.join("7-99999-0-0");
     fs::create_dir_all(&leaked).expect("leaked");
@@ -365,7 +403,12 @@ fn state_008_leaked_work_copies_are_reclaimed_and_live_ones_kept() {
     fs::write(live.join("mine"), "in use").expect("write");
     let holder = fs::File::open(&live).expect("open");
     holder.try_lock().expect("lock the live copy");
-    ok_value(&attempt(&skill, "write", json!({"path": "/state/f", "content": "v2"}), None));
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/f", "content": "v2"}),
+        None,
+    ));
     assert!(!leaked.exists(), "a leaked copy was kept");
     assert_eq!(
         fs::read_to_string(live.join("mine")).ok().as_deref(),

@@ -105,7 +105,10 @@ fn state_dir(state: &InvocationState, fd: &Resource<Descriptor>) -> Option<Arc<s
 }
 
 /// The host file behind `fd`, and whether it was opened in the writer's `{state}` copy.
-fn file_of(state: &InvocationState, fd: &Resource<Descriptor>) -> Option<(Arc<std::fs::File>, bool)> {
+fn file_of(
+    state: &InvocationState,
+    fd: &Resource<Descriptor>,
+) -> Option<(Arc<std::fs::File>, bool)> {
     match state.table.get(fd) {
         Ok(Descriptor::File(f)) => Some((f.file.clone(), state.state_tree.has_file(&f.file))),
         _ => None,
@@ -350,8 +353,13 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
                 }
                 state.disk.charge_create()?;
                 if in_state.is_some()
-                    && let Ok(stat) =
-                        HostDescriptor::stat_at(&mut state.filesystem(), again(&fd), flags, old.clone()).await
+                    && let Ok(stat) = HostDescriptor::stat_at(
+                        &mut state.filesystem(),
+                        again(&fd),
+                        flags,
+                        old.clone(),
+                    )
+                    .await
                 {
                     // Another name for a file adds its size to {state}.
                     state.disk.charge_write(0, stat.size)?;
@@ -457,7 +465,8 @@ fn add_write_shadows(
 
     types.func_wrap_async(
         "[method]descriptor.set-size",
-        |mut store: StoreContextMut<'_, InvocationState>, (fd, size): (Resource<Descriptor>, u64)| {
+        |mut store: StoreContextMut<'_, InvocationState>,
+         (fd, size): (Resource<Descriptor>, u64)| {
             Box::new(async move {
                 let state = store.data_mut();
                 if let Some((file, true)) = file_of(state, &fd) {
@@ -515,7 +524,8 @@ fn add_write_shadows(
                 {
                     return Ok((Err(ErrorCode::NotPermitted),));
                 }
-                let result = HostDescriptor::set_times(&mut state.filesystem(), fd, atime, mtime).await;
+                let result =
+                    HostDescriptor::set_times(&mut state.filesystem(), fd, atime, mtime).await;
                 Ok((convert(state, result)?,))
             })
         },

@@ -16,10 +16,12 @@ use std::path::Path;
 
 use wasmtime::StoreContextMut;
 use wasmtime::component::{LinkerInstance, Resource};
-use wasmtime_wasi::filesystem::WasiFilesystemView;
-use wasmtime_wasi::p2::bindings::filesystem::types::{Descriptor, HostDescriptor, HostDirectoryEntryStream};
 use wasmtime_wasi::filesystem::Dir;
+use wasmtime_wasi::filesystem::WasiFilesystemView;
 use wasmtime_wasi::p2::ReaddirIterator;
+use wasmtime_wasi::p2::bindings::filesystem::types::{
+    Descriptor, HostDescriptor, HostDirectoryEntryStream,
+};
 use wasmtime_wasi::p2::bindings::filesystem::types::{DescriptorType, DirectoryEntry, ErrorCode};
 use wasmtime_wasi::{FsPerms, OpenMode};
 
@@ -154,7 +156,9 @@ impl Listings {
 
 /// Shadows `read-directory` and `read-directory-entry` with the streamed
 /// listings above.
-pub(crate) fn add_to_linker(types: &mut LinkerInstance<'_, InvocationState>) -> wasmtime::Result<()> {
+pub(crate) fn add_to_linker(
+    types: &mut LinkerInstance<'_, InvocationState>,
+) -> wasmtime::Result<()> {
     types.func_wrap_async(
         "[method]descriptor.read-directory",
         |mut store: StoreContextMut<'_, InvocationState>, (fd,): (Resource<Descriptor>,)| {
@@ -251,8 +255,9 @@ mod tests {
         )
         .expect("write");
         std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
-        let mut listing = Listing::open(&std::fs::File::open(dir.path()).expect("open"), "/d".into())
-            .expect("listing");
+        let mut listing =
+            Listing::open(&std::fs::File::open(dir.path()).expect("open"), "/d".into())
+                .expect("listing");
         let mut seen = Vec::new();
         while let Some(entry) = listing.next_entry().expect("entry") {
             seen.push((entry.name, entry.type_ == DescriptorType::Directory));

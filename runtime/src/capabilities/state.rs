@@ -55,7 +55,9 @@ pub(crate) struct StateStore {
 
 impl std::fmt::Debug for StateStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StateStore").field("root", &self.root).finish_non_exhaustive()
+        f.debug_struct("StateStore")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
     }
 }
 

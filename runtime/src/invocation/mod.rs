@@ -362,7 +362,13 @@ pub(crate) async fn run(
     let (wasi, preopens) = wasi_context(skill, &request, inputs, &audit)?;
 
     let limit_flag = LimitFlag::default();
-    let (disk, state_tree) = disk_accounting(&grants, &limits, state_view.as_ref(), &preopens, &limit_flag);
+    let (disk, state_tree) = disk_accounting(
+        &grants,
+        &limits,
+        state_view.as_ref(),
+        &preopens,
+        &limit_flag,
+    );
     let provenance = Provenance::default();
     let started = Instant::now();
     let state = InvocationState {

@@ -25,7 +25,11 @@ fn preopen(guest: &str) -> Result<Descriptor, String> {
 }
 
 fn open(dir: &Descriptor, path: &str, create: bool, write: bool) -> Result<Descriptor, String> {
-    let oflags = if create { OpenFlags::CREATE } else { OpenFlags::empty() };
+    let oflags = if create {
+        OpenFlags::CREATE
+    } else {
+        OpenFlags::empty()
+    };
     let flags = if write {
         DescriptorFlags::READ | DescriptorFlags::WRITE
     } else {
@@ -86,7 +90,9 @@ fn create(input: &Value) -> Result<u64, (String, u64)> {
         let name = format!("{prefix}{n}");
         let result = match text(input, "kind") {
             "dir" => dir.create_directory_at(&name).map_err(|e| format!("{e:?}")),
-            "symlink" => dir.symlink_at("target", &name).map_err(|e| format!("{e:?}")),
+            "symlink" => dir
+                .symlink_at("target", &name)
+                .map_err(|e| format!("{e:?}")),
             _ => open(&dir, &name, true, true).map(drop),
         };
         match result {
@@ -141,6 +147,19 @@ pub fn attempt(name: &str, input: &Value) -> Option<Value> {
                 from.link_at(PathFlags::empty(), old, &to, new)
             }
             .map_err(|e| format!("{e:?}"))
+        })()),
+        // Counts a folder's entries through the raw stream, keeping none.
+        "count-entries" => outcome((|| {
+            let dir = preopen(text(input, "dir")).map_err(|e| (e, 0))?;
+            let stream = dir.read_directory().map_err(|e| (format!("{e:?}"), 0))?;
+            let mut count = 0u64;
+            loop {
+                match stream.read_directory_entry() {
+                    Ok(Some(_)) => count += 1,
+                    Ok(None) => return Ok(count),
+                    Err(e) => return Err((format!("{e:?}"), count)),
+                }
+            }
         })()),
         // Reads a counter, waits, writes it back one higher: lost updates
         // show when two of these overlap on one state.
