@@ -7,6 +7,7 @@ mod channels;
 mod dir;
 mod disk;
 mod env;
+mod fd;
 mod files;
 mod grants;
 mod heap;

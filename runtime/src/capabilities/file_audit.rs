@@ -36,6 +36,14 @@ use crate::invocation::state::InvocationState;
 pub(crate) struct DescriptorPaths(HashMap<u32, String>);
 
 impl DescriptorPaths {
+    /// How many of the descriptors opened so far are still open; forgets
+    /// the ones the guest closed.
+    pub(crate) fn live(&mut self, table: &wasmtime::component::ResourceTable) -> usize {
+        self.0
+            .retain(|rep, _| table.get(&Resource::<Descriptor>::new_borrow(*rep)).is_ok());
+        self.0.len()
+    }
+
     /// The guest path of descriptor `fd`, or `?` if it is not known.
     pub(crate) fn label(&self, fd: u32) -> String {
         self.0.get(&fd).cloned().unwrap_or_else(|| "?".into())
@@ -193,6 +201,16 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
                 let target = state.fs_paths.join(fd.rep(), &path);
                 let write = flags.contains(DescriptorFlags::WRITE)
                     || oflags.intersects(OpenFlags::CREATE | OpenFlags::TRUNCATE);
+                if state.fs_paths.live(&state.table) >= state.max_descriptors {
+                    let reason = format!(
+                        "open: this invocation holds {} open files and folders, its share of the runtime's descriptor budget (RuntimeConfig::max_guest_descriptors); close one first",
+                        state.max_descriptors
+                    );
+                    state
+                        .audit
+                        .record(AuditKind::File, &target, Decision::Deny, &reason, None);
+                    return Ok((Err(ErrorCode::Quota),));
+                }
                 let in_state = state_dir(state, &fd);
                 if write {
                     let follow = path_flags.contains(PathFlags::SYMLINK_FOLLOW);

@@ -414,6 +414,7 @@ pub(crate) async fn run(
         preopens,
         disk,
         state_tree,
+        max_descriptors: skill.max_descriptors,
         listings: crate::capabilities::listing::Listings::new(
             skill.state.empty_dir(skill.blocking_file_io),
         ),

@@ -52,6 +52,8 @@ pub(crate) struct InvocationState {
     pub disk: crate::capabilities::disk::DiskBudget,
     /// The folders and files of a writer's `{state}` copy.
     pub state_tree: crate::capabilities::disk::StateTree,
+    /// Files and folders this invocation may hold open at once.
+    pub max_descriptors: usize,
     /// Directory listings in progress, streamed.
     pub listings: crate::capabilities::listing::Listings,
 }
