@@ -29,6 +29,16 @@ pub(crate) fn epoch_ticks(timeout: Duration) -> u64 {
         .saturating_add(1)
 }
 
+/// The fewest descriptors an invocation may hold open, however the
+/// runtime-wide budget divides.
+const MIN_DESCRIPTORS_PER_INVOCATION: u32 = 16;
+
+/// Descriptors one invocation may hold open: its share of the runtime's budget.
+pub(crate) fn descriptors_per_invocation(config: &RuntimeConfig) -> usize {
+    let share = config.max_guest_descriptors / config.max_concurrent_invocations.max(1);
+    share.max(MIN_DESCRIPTORS_PER_INVOCATION) as usize
+}
+
 /// Bytes of each memory and table slot reset in place rather than decommitted.
 const KEEP_RESIDENT: usize = 2 << 20;
 
@@ -93,6 +103,12 @@ pub struct RuntimeConfig {
     /// A folder kept open cannot be unmounted until it is dropped from here
     /// or the runtime goes.
     pub folder_cache_entries: usize,
+    /// Files and folders guests may hold open at once across this runtime
+    /// (default 16,384). Each invocation may hold this divided by
+    /// [`RuntimeConfig::max_concurrent_invocations`] (at least 16), so even a
+    /// full pool of hostile invocations stays within it; past that an open
+    /// fails with `quota` (EDQUOT) until the guest closes something.
+    pub max_guest_descriptors: u32,
 }
 
 impl RuntimeConfig {
@@ -112,6 +128,7 @@ impl RuntimeConfig {
             max_concurrent_invocations: 128,
             blocking_file_io: true,
             folder_cache_entries: DEFAULT_FOLDER_CACHE_ENTRIES,
+            max_guest_descriptors: 16_384,
         }
     }
 }

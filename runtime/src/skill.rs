@@ -38,6 +38,8 @@ pub(crate) struct SkillInner {
     pub invocations: Arc<AtomicU64>,
     pub slots: Arc<Semaphore>,
     pub blocking_file_io: bool,
+    /// Files and folders one invocation may hold open (its share of the runtime's budget).
+    pub max_descriptors: usize,
     /// Checked `{workspace}` folders, shared by the runtime's skills.
     pub folders: Arc<FolderCache>,
 }
@@ -139,6 +141,7 @@ impl Skill {
                 invocations,
                 slots,
                 blocking_file_io: config.blocking_file_io,
+                max_descriptors: crate::runtime::descriptors_per_invocation(config),
                 folders,
             }),
         })

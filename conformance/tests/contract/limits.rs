@@ -232,13 +232,24 @@ fn lim_009_host_survives_repeated_limit_hits_concurrently() {
 /// LIM-010: A flood of open handles stops at the runtime's fixed cap instead of growing host memory.
 #[test]
 fn lim_010_resource_handle_flood_is_capped() {
-    let host = Host::new();
+    // A descriptor budget above the handle cap, so the cap is what stops it
+    // (FD-001 covers the budget).
+    let state = tempfile::tempdir().expect("state");
+    let mut config = RuntimeConfig::new(state.path());
+    config.max_guest_descriptors = 10_000;
+    config.max_concurrent_invocations = 1;
+    let runtime = Runtime::new(config).expect("runtime");
     let workspace = tempfile::tempdir().expect("workspace");
     std::fs::create_dir(workspace.path().join("rw")).expect("rw");
     std::fs::write(workspace.path().join("rw/f"), "x").expect("file");
-    let skill = host.load(&escape_package(
-        "files = [{ guest = \"/rw\", host = \"{workspace}/rw\", access = \"read\" }]\n",
-    ));
+    let skill = runtime
+        .load(
+            escape_package(
+                "files = [{ guest = \"/rw\", host = \"{workspace}/rw\", access = \"read\" }]\n",
+            )
+            .path(),
+        )
+        .expect("load");
     let outcome = attempt(
         &skill,
         "open-many",

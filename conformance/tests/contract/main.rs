@@ -4,7 +4,10 @@
 
 mod catalog;
 mod channels;
+mod dir;
+mod disk;
 mod env;
+mod fd;
 mod files;
 mod grants;
 mod heap;

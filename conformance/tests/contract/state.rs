@@ -133,10 +133,292 @@ fn host_process() {
     ) else {
         return;
     };
-    let runtime = Runtime::new(RuntimeConfig::new(state)).expect("runtime");
+    let mut config = RuntimeConfig::new(state);
+    if let Ok(cache) = std::env::var("HOST_PROCESS_CACHE") {
+        config = config.with_compile_cache(cache);
+    }
+    let command = std::env::var("HOST_PROCESS_COMMAND").unwrap_or_else(|_| "write-slowly".into());
+    let runtime = Runtime::new(config).expect("runtime");
     let skill = runtime.load(package).expect("load");
     let input: serde_json::Value = serde_json::from_str(&input).expect("input");
-    let outcome =
-        block_on(skill.invoke(Invocation::new("write-slowly").input(input))).expect("start");
+    let outcome = block_on(skill.invoke(Invocation::new(command).input(input))).expect("start");
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+}
+
+fn counter(host_state: &std::path::Path) -> u64 {
+    fs::read_to_string(host_state.join("escape/current/count"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// STATE-004: Concurrent writers of one skill in one process all succeed and none of their updates is lost: each starts from the last committed state.
+#[test]
+fn state_004_concurrent_writers_in_one_process_lose_nothing() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(STATE));
+    let readers = host.load(&escape_package(
+        "files = [{ guest = \"/state\", host = \"{state}\", access = \"read\" }]\n",
+    ));
+    const WRITERS: u64 = 16;
+    let outcomes = block_on(async {
+        let mut calls = Vec::new();
+        for i in 0..WRITERS {
+            let skill = skill.clone();
+            calls.push(tokio::spawn(async move {
+                skill
+                    .invoke(
+                        Invocation::new("increment")
+                            .input(json!({"path": "/state/count", "pause_ms": 5})),
+                    )
+                    .await
+            }));
+            // Readers in between: they pin a version that writers then replace.
+            let readers = readers.clone();
+            calls.push(tokio::spawn(async move {
+                readers
+                    .invoke(Invocation::new("read").input(json!({"path": "/state/count"})))
+                    .await
+            }));
+            if i % 4 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        let mut outcomes = Vec::new();
+        for call in calls {
+            outcomes.push(call.await.expect("join").expect("started"));
+        }
+        outcomes
+    });
+    for outcome in &outcomes {
+        let value = match &outcome.result {
+            Ok(v) => v.clone(),
+            Err(f) => panic!("a call failed: {}", f.message()),
+        };
+        // A reader sees a whole committed number (or no file yet), never an error.
+        if let Some(err) = value.get("err") {
+            assert!(
+                err.as_str().unwrap_or_default().contains("No such file"),
+                "{value}"
+            );
+        }
+    }
+    assert_eq!(counter(host.state.path()), WRITERS, "updates were lost");
+}
+
+/// STATE-005: 32 host processes writing one skill's state at once all succeed and every update is kept: the writers' lock holds across processes.
+#[test]
+fn state_005_concurrent_writers_across_processes_lose_nothing() {
+    let state = tempfile::tempdir().expect("state");
+    let cache = tempfile::tempdir().expect("cache");
+    let package = escape_package(&format!("{STATE}[limits]\ntimeout = \"20s\"\n"));
+    // Compile once so the 32 hosts load from the cache.
+    let warm = Runtime::new(RuntimeConfig::new(state.path()).with_compile_cache(cache.path()))
+        .expect("runtime");
+    drop(warm.load(package.path()).expect("load"));
+    const HOSTS: u64 = 32;
+    let children: Vec<_> = (0..HOSTS)
+        .map(|_| {
+            Command::new(std::env::current_exe().expect("test binary"))
+                .args([
+                    "--exact",
+                    "state::host_process",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("HOST_PROCESS_PACKAGE", package.path())
+                .env("HOST_PROCESS_STATE", state.path())
+                .env("HOST_PROCESS_CACHE", cache.path())
+                .env("HOST_PROCESS_COMMAND", "increment")
+                .env(
+                    "HOST_PROCESS_INPUT",
+                    json!({"path": "/state/count", "pause_ms": 2}).to_string(),
+                )
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn a host")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "a host failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(counter(state.path()), HOSTS, "updates were lost");
+    let work = state.path().join("escape/work");
+    assert_eq!(fs::read_dir(work).map(|d| d.count()).unwrap_or(0), 0);
+}
+
+#[cfg(unix)]
+fn inode(path: &std::path::Path) -> (u64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(path).expect("metadata");
+    (m.ino(), m.mtime())
+}
+
+#[cfg(unix)]
+/// STATE-006: A writer never changes a committed file in place, by any route (overwrite, append, truncate, set-size, times by path or through a read-only descriptor), even when the call fails; unchanged files are shared, not copied.
+#[test]
+fn state_006_writers_never_touch_the_committed_files() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(STATE));
+    for file in ["f", "g", "untouched"] {
+        ok_value(&attempt(
+            &skill,
+            "write",
+            json!({"path": format!("/state/{file}"), "content": "committed"}),
+            None,
+        ));
+    }
+    // The test keeps its own name for each committed inode.
+    let probes = tempfile::tempdir_in(host.state.path()).expect("probes");
+    let current = || fs::canonicalize(host.state.path().join("escape/current")).expect("current");
+    for file in ["f", "g"] {
+        fs::hard_link(current().join(file), probes.path().join(file)).expect("probe");
+    }
+    let before = inode(&probes.path().join("f"));
+    let attempts = [
+        ("write", json!({"path": "/state/f", "content": "x"})),
+        ("append", json!({"path": "/state/f", "content": "x"})),
+        ("truncate", json!({"path": "/state/f"})),
+        (
+            "disk-write",
+            json!({"dir": "/state", "file": "f", "route": "write", "chunk": 3, "count": 1}),
+        ),
+        (
+            "disk-write",
+            json!({"dir": "/state", "file": "f", "route": "set-size", "size": 1}),
+        ),
+        ("touch-at", json!({"dir": "/state", "file": "f"})),
+        ("touch-read-only", json!({"dir": "/state", "file": "g"})),
+        (
+            "write-then-panic",
+            json!({"path": "/state/g", "content": "x"}),
+        ),
+    ];
+    for (name, input) in attempts {
+        let _ = attempt(&skill, name, input, None);
+        for file in ["f", "g"] {
+            assert_eq!(
+                fs::read_to_string(probes.path().join(file)).expect("probe"),
+                "committed",
+                "{name} changed the committed {file}"
+            );
+        }
+        assert_eq!(
+            inode(&probes.path().join("f")),
+            before,
+            "{name} touched f's inode"
+        );
+    }
+    let g = inode(&probes.path().join("g"));
+    assert_ne!(g.1, 1_000_000, "times were set on the committed g");
+    // Positive control: the changes themselves are committed.
+    assert_eq!(fs::metadata(current().join("f")).expect("f").len(), 1);
+    // An untouched file is the very same inode in the new version.
+    let untouched = inode(&current().join("untouched"));
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/f", "content": "y"}),
+        None,
+    ));
+    assert_eq!(
+        inode(&current().join("untouched")).0,
+        untouched.0,
+        "copied, not shared"
+    );
+}
+
+/// STATE-007: Moving or hard-linking a file between `{state}` and another grant is refused (as across devices), so no committed inode escapes into a folder where it could be changed; within `{state}` both work.
+#[test]
+fn state_007_no_moves_or_links_between_state_and_other_grants() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(
+        "files = [{ guest = \"/state\", host = \"{state}\", access = \"read-write\" }, { guest = \"/w\", host = \"{workspace}\", access = \"read-write\" }]\n",
+    ));
+    let workspace = tempfile::tempdir().expect("workspace");
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/f", "content": "committed"}),
+        Some(workspace.path()),
+    ));
+    fs::write(workspace.path().join("w"), "workspace").expect("write");
+    for (op, from_dir, from, to_dir, to) in [
+        ("move", "/state", "f", "/w", "moved"),
+        ("link", "/state", "f", "/w", "linked"),
+        ("move", "/w", "w", "/state", "moved"),
+        ("link", "/w", "w", "/state", "linked"),
+    ] {
+        let outcome = attempt(
+            &skill,
+            op,
+            json!({"from_dir": from_dir, "from": from, "to_dir": to_dir, "to": to}),
+            Some(workspace.path()),
+        );
+        let err = err_text(&outcome);
+        assert!(
+            err.contains("cross-device"),
+            "{op} {from_dir} -> {to_dir}: {err}"
+        );
+        assert!(denied(&outcome, AuditKind::File, to));
+    }
+    assert!(!workspace.path().join("moved").exists() && !workspace.path().join("linked").exists());
+    assert_eq!(committed(&host, "f").as_deref(), Some("committed"));
+    assert!(workspace.path().join("w").exists());
+    // Positive control: within {state}, moving and linking work.
+    for (op, to) in [("link", "linked"), ("move", "moved")] {
+        ok_value(&attempt(
+            &skill,
+            op,
+            json!({"from_dir": "/state", "from": "f", "to_dir": "/state", "to": to}),
+            Some(workspace.path()),
+        ));
+    }
+    assert_eq!(committed(&host, "moved").as_deref(), Some("committed"));
+}
+
+/// STATE-008: Work copies left by killed hosts are reclaimed when the state is next opened for writing; a copy still held by a live writer is never removed.
+#[test]
+fn state_008_leaked_work_copies_are_reclaimed_and_live_ones_kept() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(STATE));
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/f", "content": "v1"}),
+        None,
+    ));
+    let work = host.state.path().join("escape/work");
+    let leaked = work.join("7-99999-0-0");
+    fs::create_dir_all(&leaked).expect("leaked");
+    fs::write(leaked.join("big"), vec![0u8; 1 << 20]).expect("write");
+    let live = work.join("8-99998-0-0");
+    fs::create_dir_all(&live).expect("live");
+    fs::write(live.join("mine"), "in use").expect("write");
+    let holder = fs::File::open(&live).expect("open");
+    holder.try_lock().expect("lock the live copy");
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/f", "content": "v2"}),
+        None,
+    ));
+    assert!(!leaked.exists(), "a leaked copy was kept");
+    assert_eq!(
+        fs::read_to_string(live.join("mine")).ok().as_deref(),
+        Some("in use"),
+        "a live copy was removed"
+    );
+    // Old versions that nobody reads are gone too: one version remains.
+    let versions = fs::read_dir(host.state.path().join("escape/versions"))
+        .expect("versions")
+        .count();
+    assert_eq!(versions, 1);
+    assert_eq!(committed(&host, "f").as_deref(), Some("v2"));
 }

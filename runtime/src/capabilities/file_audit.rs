@@ -4,18 +4,28 @@
 //! functions in a skill's linker, calls wasmtime-wasi's own implementation,
 //! and records what was asked and what the sandbox answered, so escapes
 //! and writes to read-only grants show up in the audit log.
+//!
+//! The same shadows enforce the disk limits (see `disk`) and keep a writer's
+//! `{state}` copy from touching the committed version it shares files with
+//! (see `state`): a shared file gets its own inode before it is opened for
+//! writing, and nothing is renamed or linked between `{state}` and another
+//! grant.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::filesystem::WasiFilesystemView;
 use wasmtime_wasi::p2::FsError;
 use wasmtime_wasi::p2::bindings::filesystem::types::{
-    Descriptor, DescriptorFlags, DescriptorStat, ErrorCode, Host, HostDescriptor, OpenFlags,
-    PathFlags,
+    Descriptor, DescriptorFlags, DescriptorStat, ErrorCode, Host, HostDescriptor, NewTimestamp,
+    OpenFlags, PathFlags,
 };
+use wasmtime_wasi_io::streams::DynOutputStream;
 
+use super::disk::{MeteredStream, growth};
+use super::state::break_link;
 use crate::audit::{AuditKind, Decision};
 use crate::invocation::state::InvocationState;
 
@@ -26,6 +36,19 @@ use crate::invocation::state::InvocationState;
 pub(crate) struct DescriptorPaths(HashMap<u32, String>);
 
 impl DescriptorPaths {
+    /// How many of the descriptors opened so far are still open; forgets
+    /// the ones the guest closed.
+    pub(crate) fn live(&mut self, table: &wasmtime::component::ResourceTable) -> usize {
+        self.0
+            .retain(|rep, _| table.get(&Resource::<Descriptor>::new_borrow(*rep)).is_ok());
+        self.0.len()
+    }
+
+    /// The guest path of descriptor `fd`, or `?` if it is not known.
+    pub(crate) fn label(&self, fd: u32) -> String {
+        self.0.get(&fd).cloned().unwrap_or_else(|| "?".into())
+    }
+
     fn join(&self, fd: u32, path: &str) -> String {
         match self.0.get(&fd) {
             Some(base) => format!("{}/{}", base.trim_end_matches('/'), path),
@@ -71,7 +94,7 @@ fn record<T>(
     );
 }
 
-fn convert<T>(
+pub(crate) fn convert<T>(
     state: &mut InvocationState,
     result: Result<T, FsError>,
 ) -> wasmtime::Result<Result<T, ErrorCode>> {
@@ -79,6 +102,66 @@ fn convert<T>(
         Ok(v) => Ok(Ok(v)),
         Err(e) => Ok(Err(Host::convert_error_code(&mut state.filesystem(), e)?)),
     }
+}
+
+/// The host folder behind `fd` if it is a folder of the writer's `{state}` copy.
+fn state_dir(state: &InvocationState, fd: &Resource<Descriptor>) -> Option<Arc<std::fs::File>> {
+    match state.table.get(fd) {
+        Ok(Descriptor::Dir(d)) if state.state_tree.has_dir(&d.dir) => Some(d.dir.clone()),
+        _ => None,
+    }
+}
+
+/// The host file behind `fd`, and whether it was opened in the writer's `{state}` copy.
+fn file_of(
+    state: &InvocationState,
+    fd: &Resource<Descriptor>,
+) -> Option<(Arc<std::fs::File>, bool)> {
+    match state.table.get(fd) {
+        Ok(Descriptor::File(f)) => Some((f.file.clone(), state.state_tree.has_file(&f.file))),
+        _ => None,
+    }
+}
+
+/// A borrow of the same descriptor, to pass to a second host call.
+fn again(fd: &Resource<Descriptor>) -> Resource<Descriptor> {
+    Resource::new_borrow(fd.rep())
+}
+
+const CROSS_STATE: &str = "moving or linking between {state} and another grant is refused (as across devices): copy the file instead";
+
+/// Records a refusal to rename or link between `{state}` and another grant.
+fn refuse_cross_state(state: &mut InvocationState, op: &str, target: &str) -> ErrorCode {
+    state.audit.record(
+        AuditKind::File,
+        target,
+        Decision::Deny,
+        &format!("{op}: {CROSS_STATE}"),
+        None,
+    );
+    ErrorCode::CrossDevice
+}
+
+/// Gives a shared file in the `{state}` copy its own inode before it changes;
+/// `Err` when that failed and the change must not happen.
+fn unshare(
+    state: &mut InvocationState,
+    dir: Option<&Arc<std::fs::File>>,
+    path: &str,
+    follow: bool,
+    target: &str,
+) -> Result<(), ErrorCode> {
+    let Some(dir) = dir else { return Ok(()) };
+    break_link(dir, path, follow).map_err(|e| {
+        state.audit.record(
+            AuditKind::File,
+            target,
+            Decision::Deny,
+            &format!("cannot give the file its own copy in {{state}} before changing it: {e}"),
+            None,
+        );
+        ErrorCode::Io
+    })
 }
 
 /// Shadows the path-taking operations with audited ones. Call after the
@@ -118,6 +201,37 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
                 let target = state.fs_paths.join(fd.rep(), &path);
                 let write = flags.contains(DescriptorFlags::WRITE)
                     || oflags.intersects(OpenFlags::CREATE | OpenFlags::TRUNCATE);
+                if state.fs_paths.live(&state.table) >= state.max_descriptors {
+                    let reason = format!(
+                        "open: this invocation holds {} open files and folders, its share of the runtime's descriptor budget (RuntimeConfig::max_guest_descriptors); close one first",
+                        state.max_descriptors
+                    );
+                    state
+                        .audit
+                        .record(AuditKind::File, &target, Decision::Deny, &reason, None);
+                    return Ok((Err(ErrorCode::Quota),));
+                }
+                let in_state = state_dir(state, &fd);
+                if write {
+                    let follow = path_flags.contains(PathFlags::SYMLINK_FOLLOW);
+                    if let Err(code) = unshare(state, in_state.as_ref(), &path, follow, &target) {
+                        return Ok((Err(code),));
+                    }
+                }
+                if oflags.contains(OpenFlags::CREATE) {
+                    let exists = !oflags.contains(OpenFlags::EXCLUSIVE)
+                        && HostDescriptor::stat_at(
+                            &mut state.filesystem(),
+                            again(&fd),
+                            path_flags,
+                            path.clone(),
+                        )
+                        .await
+                        .is_ok();
+                    if !exists {
+                        state.disk.charge_create()?;
+                    }
+                }
                 let result = HostDescriptor::open_at(
                     &mut state.filesystem(),
                     fd,
@@ -130,6 +244,13 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
                 let result = convert(state, result)?;
                 if let Ok(new) = &result {
                     state.fs_paths.0.insert(new.rep(), target.clone());
+                    if in_state.is_some() {
+                        match state.table.get(new) {
+                            Ok(Descriptor::Dir(d)) => state.state_tree.add(&d.dir, true),
+                            Ok(Descriptor::File(f)) => state.state_tree.add(&f.file, false),
+                            Err(_) => {}
+                        }
+                    }
                 }
                 record(
                     state,
@@ -160,7 +281,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
 
     /// The operations that take one descriptor and one path.
     macro_rules! path_op {
-        ($name:literal, $method:ident, $op:literal, $write:literal) => {
+        ($name:literal, $method:ident, $op:literal, $write:literal, $creates:literal) => {
             types.func_wrap_async(
                 $name,
                 |mut store: StoreContextMut<'_, InvocationState>,
@@ -168,6 +289,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
                     Box::new(async move {
                         let state = store.data_mut();
                         let target = state.fs_paths.join(fd.rep(), &path);
+                        if $creates {
+                            state.disk.charge_create()?;
+                        }
                         let result =
                             HostDescriptor::$method(&mut state.filesystem(), fd, path).await;
                         let result = convert(state, result)?;
@@ -182,24 +306,28 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
         "[method]descriptor.create-directory-at",
         create_directory_at,
         "create folder",
+        true,
         true
     );
     path_op!(
         "[method]descriptor.remove-directory-at",
         remove_directory_at,
         "remove folder",
-        true
+        true,
+        false
     );
     path_op!(
         "[method]descriptor.unlink-file-at",
         unlink_file_at,
         "delete",
-        true
+        true,
+        false
     );
     path_op!(
         "[method]descriptor.readlink-at",
         readlink_at,
         "read link",
+        false,
         false
     );
 
@@ -210,6 +338,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
             Box::new(async move {
                 let state = store.data_mut();
                 let target = format!("{} -> {}", state.fs_paths.join(fd.rep(), &old), state.fs_paths.join(new_fd.rep(), &new));
+                if state_dir(state, &fd).is_some() != state_dir(state, &new_fd).is_some() {
+                    return Ok((Err(refuse_cross_state(state, "rename", &target)),));
+                }
                 let result = HostDescriptor::rename_at(&mut state.filesystem(), fd, old, new_fd, new).await;
                 let result = convert(state, result)?;
                 record(state, "rename", &target, &result, true);
@@ -234,6 +365,23 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
                     state.fs_paths.join(fd.rep(), &old),
                     state.fs_paths.join(new_fd.rep(), &new)
                 );
+                let in_state = state_dir(state, &fd);
+                if in_state.is_some() != state_dir(state, &new_fd).is_some() {
+                    return Ok((Err(refuse_cross_state(state, "hard link", &target)),));
+                }
+                state.disk.charge_create()?;
+                if in_state.is_some()
+                    && let Ok(stat) = HostDescriptor::stat_at(
+                        &mut state.filesystem(),
+                        again(&fd),
+                        flags,
+                        old.clone(),
+                    )
+                    .await
+                {
+                    // Another name for a file adds its size to {state}.
+                    state.disk.charge_write(0, stat.size)?;
+                }
                 let result =
                     HostDescriptor::link_at(&mut state.filesystem(), fd, flags, old, new_fd, new)
                         .await;
@@ -250,6 +398,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
             Box::new(async move {
                 let state = store.data_mut();
                 let target = format!("{} -> {old}", state.fs_paths.join(fd.rep(), &new));
+                state.disk.charge_create()?;
                 let result =
                     HostDescriptor::symlink_at(&mut state.filesystem(), fd, old, new).await;
                 let result = convert(state, result)?;
@@ -258,7 +407,147 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
             })
         },
     )?;
+    add_write_shadows(&mut types)?;
+    super::listing::add_to_linker(&mut types)?;
     linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// The operations that write to a file or change it: each is charged to
+/// the disk budget, and in `{state}` never reaches a shared inode.
+fn add_write_shadows(
+    types: &mut wasmtime::component::LinkerInstance<'_, InvocationState>,
+) -> wasmtime::Result<()> {
+    types.func_wrap_async(
+        "[method]descriptor.write",
+        |mut store: StoreContextMut<'_, InvocationState>,
+         (fd, buf, offset): (Resource<Descriptor>, Vec<u8>, u64)| {
+            Box::new(async move {
+                let state = store.data_mut();
+                let len = buf.len() as u64;
+                let grows = match file_of(state, &fd) {
+                    Some((file, true)) => {
+                        growth(offset, len, file.metadata().map(|m| m.len()).unwrap_or(0))
+                    }
+                    _ => 0,
+                };
+                state.disk.charge_write(len, grows)?;
+                let result = HostDescriptor::write(&mut state.filesystem(), fd, buf, offset).await;
+                Ok((convert(state, result)?,))
+            })
+        },
+    )?;
+
+    /// `write-via-stream` and `append-via-stream`: the stream is wrapped so
+    /// that every byte written through it is charged.
+    macro_rules! stream_op {
+        ($name:literal, ($($arg:ident: $ty:ty),*), $call:expr, $position:expr) => {
+            types.func_wrap_async(
+                $name,
+                |mut store: StoreContextMut<'_, InvocationState>,
+                 (fd, $($arg,)*): (Resource<Descriptor>, $($ty,)*)| {
+                    Box::new(async move {
+                        let state = store.data_mut();
+                        let file = file_of(state, &fd);
+                        let result = $call(&mut state.filesystem(), fd $(, $arg)*);
+                        let stream = match convert(state, result)? {
+                            Ok(stream) => stream,
+                            Err(code) => return Ok((Err(code),)),
+                        };
+                        let inner: DynOutputStream = state.table.delete(stream)?;
+                        let in_state = file.and_then(|(f, in_state)| in_state.then_some(f));
+                        let metered: DynOutputStream = Box::new(MeteredStream::new(
+                            inner,
+                            state.disk.clone(),
+                            in_state,
+                            $position,
+                        ));
+                        Ok((Ok(state.table.push(metered)?),))
+                    })
+                },
+            )?;
+        };
+    }
+    stream_op!(
+        "[method]descriptor.write-via-stream",
+        (offset: u64),
+        HostDescriptor::write_via_stream,
+        Some(offset)
+    );
+    stream_op!(
+        "[method]descriptor.append-via-stream",
+        (),
+        HostDescriptor::append_via_stream,
+        None
+    );
+
+    types.func_wrap_async(
+        "[method]descriptor.set-size",
+        |mut store: StoreContextMut<'_, InvocationState>,
+         (fd, size): (Resource<Descriptor>, u64)| {
+            Box::new(async move {
+                let state = store.data_mut();
+                if let Some((file, true)) = file_of(state, &fd) {
+                    let now = file.metadata().map(|m| m.len()).unwrap_or(0);
+                    state.disk.charge_write(0, size.saturating_sub(now))?;
+                }
+                let result = HostDescriptor::set_size(&mut state.filesystem(), fd, size).await;
+                Ok((convert(state, result)?,))
+            })
+        },
+    )?;
+    types.func_wrap_async(
+        "[method]descriptor.set-times-at",
+        |mut store: StoreContextMut<'_, InvocationState>,
+         (fd, path_flags, path, atime, mtime): (
+            Resource<Descriptor>,
+            PathFlags,
+            String,
+            NewTimestamp,
+            NewTimestamp,
+        )| {
+            Box::new(async move {
+                let state = store.data_mut();
+                let target = state.fs_paths.join(fd.rep(), &path);
+                let in_state = state_dir(state, &fd);
+                let follow = path_flags.contains(PathFlags::SYMLINK_FOLLOW);
+                if let Err(code) = unshare(state, in_state.as_ref(), &path, follow, &target) {
+                    return Ok((Err(code),));
+                }
+                let result = HostDescriptor::set_times_at(
+                    &mut state.filesystem(),
+                    fd,
+                    path_flags,
+                    path,
+                    atime,
+                    mtime,
+                )
+                .await;
+                let result = convert(state, result)?;
+                record(state, "set times", &target, &result, true);
+                Ok((result,))
+            })
+        },
+    )?;
+    types.func_wrap_async(
+        "[method]descriptor.set-times",
+        |mut store: StoreContextMut<'_, InvocationState>,
+         (fd, atime, mtime): (Resource<Descriptor>, NewTimestamp, NewTimestamp)| {
+            Box::new(async move {
+                let state = store.data_mut();
+                // A file opened for reading in {state} may still share its
+                // inode with the committed version: its times are not ours.
+                if let Some((file, true)) = file_of(state, &fd)
+                    && super::disk::identity_of(&file).is_some_and(|(_, links, _)| links > 1)
+                {
+                    return Ok((Err(ErrorCode::NotPermitted),));
+                }
+                let result =
+                    HostDescriptor::set_times(&mut state.filesystem(), fd, atime, mtime).await;
+                Ok((convert(state, result)?,))
+            })
+        },
+    )?;
     Ok(())
 }
 

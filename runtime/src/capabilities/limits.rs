@@ -146,13 +146,18 @@ pub(crate) struct LimitsSection {
     pub output: Option<ByteSize>,
     pub http_requests: Option<u32>,
     pub http_response: Option<ByteSize>,
+    pub disk_write: Option<ByteSize>,
+    pub disk_files: Option<u64>,
+    pub state_size: Option<ByteSize>,
 }
 
 /// Effective resource limits for one invocation.
 ///
 /// [`Limits::default`] is what a skill gets when its manifest says nothing:
 /// 64 MiB of linear memory, 10 s of wall-clock time, 1 MiB of output
-/// (stdout, stderr and channel messages together) and 32 HTTP requests.
+/// (stdout, stderr and channel messages together), 32 HTTP requests, 8 MiB
+/// per response body, 64 MiB written to disk and 1,000 files created per
+/// invocation, and 64 MiB of `{state}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Linear memory across all of the component's memories.
@@ -166,6 +171,12 @@ pub struct Limits {
     pub http_requests: u32,
     /// Bytes of one HTTP response body.
     pub http_response: ByteSize,
+    /// Bytes one invocation may write to files, in every granted folder.
+    pub disk_write: ByteSize,
+    /// Files, folders and links one invocation may create.
+    pub disk_files: u64,
+    /// Total size of the skill's `{state}` folder (the sizes of its files).
+    pub state_size: ByteSize,
 }
 
 impl Default for Limits {
@@ -176,13 +187,18 @@ impl Default for Limits {
             output: ByteSize::mib(1),
             http_requests: 32,
             http_response: ByteSize::mib(8),
+            disk_write: ByteSize::mib(64),
+            disk_files: 1_000,
+            state_size: ByteSize::mib(64),
         }
     }
 }
 
 impl Limits {
     /// The ceiling a [`crate::RuntimeConfig`] applies unless the host sets
-    /// its own: 1 GiB memory, 5 minutes, 64 MiB output, 1,000 requests.
+    /// its own: 1 GiB memory, 5 minutes, 64 MiB output, 1,000 requests,
+    /// 256 MiB per response, 4 GiB written, 1,000,000 files created and
+    /// 4 GiB of state.
     pub fn default_ceiling() -> Self {
         Limits {
             memory: ByteSize::mib(1024),
@@ -190,6 +206,9 @@ impl Limits {
             output: ByteSize::mib(64),
             http_requests: 1000,
             http_response: ByteSize::mib(256),
+            disk_write: ByteSize::mib(4096),
+            disk_files: 1_000_000,
+            state_size: ByteSize::mib(4096),
         }
     }
 
@@ -202,6 +221,9 @@ impl Limits {
             output: section.output.unwrap_or(default.output),
             http_requests: section.http_requests.unwrap_or(default.http_requests),
             http_response: section.http_response.unwrap_or(default.http_response),
+            disk_write: section.disk_write.unwrap_or(default.disk_write),
+            disk_files: section.disk_files.unwrap_or(default.disk_files),
+            state_size: section.state_size.unwrap_or(default.state_size),
         }
     }
 
@@ -213,11 +235,14 @@ impl Limits {
             output: self.output.min(other.output),
             http_requests: self.http_requests.min(other.http_requests),
             http_response: self.http_response.min(other.http_response),
+            disk_write: self.disk_write.min(other.disk_write),
+            disk_files: self.disk_files.min(other.disk_files),
+            state_size: self.state_size.min(other.state_size),
         }
     }
 
     /// Each limit as (manifest key, a magnitude to compare, its text).
-    fn entries(&self) -> [(&'static str, u128, String); 5] {
+    fn entries(&self) -> [(&'static str, u128, String); 8] {
         [
             ("memory", u128::from(self.memory.0), self.memory.to_string()),
             (
@@ -235,6 +260,21 @@ impl Limits {
                 "http-response",
                 u128::from(self.http_response.0),
                 self.http_response.to_string(),
+            ),
+            (
+                "disk-write",
+                u128::from(self.disk_write.0),
+                self.disk_write.to_string(),
+            ),
+            (
+                "disk-files",
+                u128::from(self.disk_files),
+                self.disk_files.to_string(),
+            ),
+            (
+                "state-size",
+                u128::from(self.state_size.0),
+                self.state_size.to_string(),
             ),
         ]
     }
@@ -269,6 +309,12 @@ pub enum LimitKind {
     HttpRequests,
     /// One HTTP response body's size (`limits.http-response`).
     HttpResponse,
+    /// Bytes written to files (`limits.disk-write`).
+    DiskWrite,
+    /// Files, folders and links created (`limits.disk-files`).
+    DiskFiles,
+    /// The size of `{state}` (`limits.state-size`).
+    StateSize,
     /// Tables, instances, table elements or resource handles: fixed caps of
     /// the runtime, not the manifest.
     Table,
@@ -283,6 +329,9 @@ impl LimitKind {
             LimitKind::Output => Some("limits.output"),
             LimitKind::HttpRequests => Some("limits.http-requests"),
             LimitKind::HttpResponse => Some("limits.http-response"),
+            LimitKind::DiskWrite => Some("limits.disk-write"),
+            LimitKind::DiskFiles => Some("limits.disk-files"),
+            LimitKind::StateSize => Some("limits.state-size"),
             LimitKind::Table => None,
         }
     }

@@ -4,6 +4,7 @@
 //! import, and links exactly those into a skill's linker.
 
 pub mod channels;
+pub(crate) mod disk;
 pub mod env;
 pub(crate) mod file_audit;
 pub mod files;
@@ -11,6 +12,7 @@ pub(crate) mod folders;
 pub mod http;
 mod http_client;
 pub mod limits;
+pub(crate) mod listing;
 pub mod network;
 mod response_body;
 pub mod secrets;

@@ -3,34 +3,89 @@
 //!
 //! Layout under `<state_root>/<skill>/`:
 //! `current` is a symlink to `versions/<n>`, the state every invocation
-//! starts from. An invocation that may write gets a private copy in
-//! `work/<id>`; on success the copy is renamed into `versions/<id>` and
-//! `current` is replaced by one atomic rename of a new symlink. A trap, a
-//! limit, a timeout or a host crash leaves `current` as it was, so a
-//! half-written state file can never be observed. Concurrent invocations of
-//! one skill each start from the state current when they began; the last to
-//! succeed wins, whole-state.
+//! starts from; `lock` is the writers' lock file; `work/<id>` are writers'
+//! private copies.
+//!
+//! **Writers take turns.** An invocation that may write holds an exclusive
+//! lock on `lock` (an `flock`, so it holds across processes and is released
+//! by the kernel when a host dies) from before it reads `current` until it
+//! has committed or discarded. Each writer therefore starts from the last
+//! committed state and no successful call's write is lost. Waiting is async
+//! and bounded by [`WRITER_WAIT`].
+//!
+//! **Copies cost what a call changes.** A writer's copy is a tree of new
+//! folders whose files are hard links to the committed ones, so making it
+//! costs one link per file, whatever the files hold. The filesystem shadows
+//! break a link ([`break_link`]) before the guest opens a shared file for
+//! writing, so the committed inode is never modified; a call that changes
+//! one small file copies one small file.
+//!
+//! **Commit is one rename.** On success the copy is renamed into
+//! `versions/<id>` and `current` is replaced by one atomic rename of a new
+//! symlink. A trap, a limit, a timeout or a host crash leaves `current` as it
+//! was, so a half-written state file can never be observed.
+//!
+//! **Nothing in use is removed.** A reader holds a shared lock on the version
+//! folder it reads; an old version is removed only by whoever gets an
+//! exclusive lock on it without waiting. A writer holds an exclusive lock on
+//! its work copy; work copies left by killed hosts (no lock held) are
+//! reclaimed by the next writer.
 
-use std::fs;
+use std::fs::{self, File, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 
-/// Work copies older than this are from crashed hosts and are removed.
-const STALE_WORK: Duration = Duration::from_secs(24 * 3600);
+/// How long a writer waits for the writers before it before giving up.
+pub(crate) const WRITER_WAIT: Duration = Duration::from_secs(60);
+
+/// How many times a reader retries when the version it found was replaced
+/// before it could pin it.
+const PIN_ATTEMPTS: usize = 1_000;
 
 /// The versioned state folder of one skill.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct StateStore {
     root: PathBuf,
+    /// An empty folder beside the state, for streamed listings (see `listing`).
+    empty: Arc<OnceLock<Option<wasmtime_wasi::filesystem::Dir>>>,
 }
 
-/// An invocation's view of the state: the folder to preopen, and whether it
-/// is a private copy to commit or discard.
+impl std::fmt::Debug for StateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateStore")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An invocation's view of the state: the folder to preopen, whether it is a
+/// private copy to commit or discard, and the locks that keep it safe.
 #[derive(Debug)]
 pub(crate) struct StateView {
     pub dir: PathBuf,
+    /// The size of the state this view started from (its files' sizes);
+    /// measured only for writers.
+    pub size: u64,
     work: Option<PathBuf>,
+    /// A shared lock on the version read, or the exclusive lock on the work copy.
+    pin: File,
+    /// The writers' lock, held by a writer until it commits or discards.
+    _writer: Option<File>,
+}
+
+impl StateView {
+    /// Whether this is a writer's private copy.
+    pub(crate) fn is_writer(&self) -> bool {
+        self.work.is_some()
+    }
+
+    /// The open folder this view is pinned by.
+    pub(crate) fn handle(&self) -> &File {
+        &self.pin
+    }
 }
 
 /// Creates a folder (and its parents) readable only by the owner.
@@ -42,28 +97,80 @@ pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
     builder.create(path)
 }
 
+/// A name no other invocation, thread or process uses.
+fn unique(invocation: u64) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{invocation}-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn try_lock(file: &File, exclusive: bool) -> io::Result<bool> {
+    let locked = if exclusive {
+        file.try_lock()
+    } else {
+        file.try_lock_shared()
+    };
+    match locked {
+        Ok(()) => Ok(true),
+        Err(TryLockError::WouldBlock) => Ok(false),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}
+
 impl StateStore {
     pub(crate) fn new(root: PathBuf) -> Self {
-        StateStore { root }
+        StateStore {
+            root,
+            empty: Arc::default(),
+        }
+    }
+
+    /// The runtime's empty folder for this skill (`<root>/empty`), opened
+    /// once; `None` if it cannot be made, and listings are then wasmtime-wasi's.
+    pub(crate) fn empty_dir(&self, blocking: bool) -> Option<wasmtime_wasi::filesystem::Dir> {
+        self.empty
+            .get_or_init(|| super::listing::open_empty(&self.root.join("empty"), blocking).ok())
+            .clone()
+    }
+
+    /// Where `current` points, relative to the root; creates an empty first
+    /// version if there is none yet. Creating the link is atomic and never
+    /// replaces one, so it cannot undo a concurrent commit.
+    fn current_name(&self) -> io::Result<PathBuf> {
+        let link = self.root.join("current");
+        loop {
+            match fs::read_link(&link) {
+                Ok(target) => return Ok(target),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    create_private_dir(&self.root.join("versions/0"))?;
+                    #[cfg(unix)]
+                    match std::os::unix::fs::symlink("versions/0", &link) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(e),
+                    }
+                    #[cfg(not(unix))]
+                    return Err(io::Error::other("versioned skill state needs symlinks"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The folder holding the committed state (what `current` points to).
     pub(crate) fn current(&self) -> io::Result<PathBuf> {
-        let link = self.root.join("current");
-        match fs::read_link(&link) {
-            Ok(target) => Ok(self.root.join(target)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let first = self.root.join("versions/0");
-                create_private_dir(&first)?;
-                self.point_current_at("versions/0", "init")?;
-                Ok(first)
-            }
-            Err(e) => Err(e),
-        }
+        create_private_dir(&self.root)?;
+        Ok(self.root.join(self.current_name()?))
     }
 
     /// Atomically makes `current` point at `target` (relative to the root).
-    fn point_current_at(&self, target: &str, tag: &str) -> io::Result<()> {
+    fn point_current_at(&self, target: &Path, tag: &str) -> io::Result<()> {
         let temporary = self.root.join(format!("current.{tag}.tmp"));
         let _ = fs::remove_file(&temporary);
         #[cfg(unix)]
@@ -73,90 +180,215 @@ impl StateStore {
         fs::rename(&temporary, self.root.join("current"))
     }
 
+    /// The committed version, pinned by a shared lock so that no commit
+    /// removes it while it is read.
+    fn pin_current(&self) -> io::Result<(PathBuf, File)> {
+        for _ in 0..PIN_ATTEMPTS {
+            let name = self.current_name()?;
+            let dir = self.root.join(&name);
+            let handle = match File::open(&dir) {
+                Ok(h) => h,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            // Someone removing it holds it exclusively: it is no longer current.
+            if !try_lock(&handle, false)? {
+                continue;
+            }
+            if self.current_name()? == name {
+                return Ok((dir, handle));
+            }
+        }
+        Err(io::Error::other(
+            "the committed state kept changing while it was being opened; try again",
+        ))
+    }
+
+    /// Waits (without blocking the executor) for the writers' lock.
+    async fn lock_writers(&self) -> io::Result<File> {
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.root.join("lock"))?;
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if try_lock(&lock, true)? {
+                return Ok(lock);
+            }
+            if started.elapsed() > WRITER_WAIT {
+                return Err(io::Error::other(format!(
+                    "another invocation has been writing this skill's state for over {} s (writers of one skill's state take turns)",
+                    WRITER_WAIT.as_secs()
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
     /// The state for one invocation. Read-only use sees the committed
-    /// folder itself; a writer gets a private copy.
-    pub(crate) fn begin(&self, invocation: u64, writes: bool) -> io::Result<StateView> {
+    /// folder itself; a writer waits for its turn, then gets a copy whose
+    /// files are hard links to the committed ones.
+    pub(crate) async fn begin(&self, invocation: u64, writes: bool) -> io::Result<StateView> {
         create_private_dir(&self.root)?;
-        let current = self.current()?;
         if !writes {
+            let (dir, pin) = self.pin_current()?;
             return Ok(StateView {
-                dir: current,
+                dir,
+                size: 0,
                 work: None,
+                pin,
+                _writer: None,
             });
         }
+        let writer = self.lock_writers().await?;
+        // Holding the lock, `current` cannot change until we commit.
+        let current = self.root.join(self.current_name()?);
         let work_root = self.root.join("work");
         create_private_dir(&work_root)?;
-        self.remove_stale_work(&work_root);
-        let nonce = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let work = work_root.join(format!("{invocation}-{}-{nonce}", std::process::id()));
-        copy_tree(&current, &work)?;
+        self.reclaim(&work_root);
+        let work = work_root.join(unique(invocation));
+        let size = match link_tree(&current, &work) {
+            Ok(size) => size,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&work);
+                return Err(e);
+            }
+        };
+        let pin = File::open(&work)?;
+        try_lock(&pin, true)?;
         Ok(StateView {
             dir: work.clone(),
+            size,
             work: Some(work),
+            pin,
+            _writer: Some(writer),
         })
     }
 
     /// Makes an invocation's changes the current state.
     pub(crate) fn commit(&self, view: StateView) -> io::Result<()> {
-        let Some(work) = view.work else { return Ok(()) };
+        let Some(work) = &view.work else {
+            return Ok(());
+        };
         let name = work
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let version = format!("versions/{name}");
+        let version = PathBuf::from("versions").join(&name);
         let previous = fs::read_link(self.root.join("current")).ok();
-        fs::rename(&work, self.root.join(&version))?;
+        fs::rename(work, self.root.join(&version))?;
         self.point_current_at(&version, &name)?;
         if let Some(previous) = previous
-            && previous != Path::new(&version)
+            && previous != version
         {
-            // Best effort: another invocation may still be copying from it.
-            let _ = fs::remove_dir_all(self.root.join(previous));
+            remove_if_unused(&self.root.join(previous));
         }
+        drop(view);
         Ok(())
     }
 
     /// Drops an invocation's changes.
     pub(crate) fn discard(&self, view: StateView) {
-        if let Some(work) = view.work {
+        if let Some(work) = &view.work {
             let _ = fs::remove_dir_all(work);
         }
     }
 
-    fn remove_stale_work(&self, work_root: &Path) {
-        let Ok(entries) = fs::read_dir(work_root) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let stale = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_WORK));
-            if stale {
-                let _ = fs::remove_dir_all(entry.path());
+    /// Removes what killed hosts left behind: work copies nobody holds, and
+    /// versions other than the current one that no reader holds. Called by a
+    /// writer holding the writers' lock, so no other writer is running.
+    fn reclaim(&self, work_root: &Path) {
+        if let Ok(entries) = fs::read_dir(work_root) {
+            for entry in entries.flatten() {
+                remove_if_unused(&entry.path());
+            }
+        }
+        let current = fs::read_link(self.root.join("current")).ok();
+        if let Ok(entries) = fs::read_dir(self.root.join("versions")) {
+            for entry in entries.flatten() {
+                let name = PathBuf::from("versions").join(entry.file_name());
+                if Some(&name) != current.as_ref() {
+                    remove_if_unused(&entry.path());
+                }
             }
         }
     }
 }
 
-/// Copies a folder tree; symlinks are copied as links, not followed.
-fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+/// Removes the folder `dir` if nobody holds a lock on it; a folder in use is
+/// left for a later writer to reclaim.
+fn remove_if_unused(dir: &Path) {
+    let Ok(handle) = File::open(dir) else { return };
+    if try_lock(&handle, true).unwrap_or(false) {
+        let _ = fs::remove_dir_all(dir);
+    }
+}
+
+/// Makes `to` a copy of the tree `from` whose files are hard links to the
+/// originals (copies where the filesystem cannot link); symlinks are copied
+/// as links, not followed. Returns the total size of the files.
+fn link_tree(from: &Path, to: &Path) -> io::Result<u64> {
     create_private_dir(to)?;
+    let mut size = 0u64;
     for entry in fs::read_dir(from)? {
         let entry = entry?;
         let kind = entry.file_type()?;
         let target = to.join(entry.file_name());
         if kind.is_dir() {
-            copy_tree(&entry.path(), &target)?;
+            size = size.saturating_add(link_tree(&entry.path(), &target)?);
         } else if kind.is_symlink() {
             #[cfg(unix)]
             std::os::unix::fs::symlink(fs::read_link(entry.path())?, &target)?;
         } else {
-            fs::copy(entry.path(), &target)?;
+            size = size.saturating_add(entry.metadata()?.len());
+            if fs::hard_link(entry.path(), &target).is_err() {
+                fs::copy(entry.path(), &target)?;
+            }
         }
     }
+    Ok(size)
+}
+
+/// Gives the file `path` (beneath the open folder `dir`, following a final
+/// symlink when `follow`) its own inode if it shares one with another name,
+/// by copying it and renaming the copy over it. Called before a file in a
+/// writer's work copy is opened for writing or has its times set, so the
+/// committed version it was linked from never changes. Confined like the
+/// guest's own access: every path is resolved beneath `dir` by cap-std.
+pub(crate) fn break_link(dir: &File, path: &str, follow: bool) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use cap_std::fs::MetadataExt;
+        let dir = cap_std::fs::Dir::from_std_file(dir.try_clone()?);
+        let real = if follow {
+            match dir.canonicalize(path) {
+                Ok(p) => p,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        } else {
+            PathBuf::from(path)
+        };
+        let metadata = match dir.symlink_metadata(&real) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if !metadata.is_file() || metadata.nlink() <= 1 {
+            return Ok(());
+        }
+        let copy = real.with_file_name(format!(".skill-run-copy-{}", unique(0)));
+        dir.copy(&real, &dir, &copy)?;
+        if let Err(e) = dir.rename(&copy, &dir, &real) {
+            let _ = dir.remove_file(&copy);
+            return Err(e);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, path, follow);
     Ok(())
 }
 
@@ -164,11 +396,26 @@ fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio")
+            .block_on(f)
+    }
+
+    /// Writes as a guest's write reaches the disk: through the shadow that
+    /// first gives a shared file its own inode.
+    fn guest_write(dir: &Path, name: &str, content: &str) {
+        break_link(&File::open(dir).expect("open"), name, true).expect("break");
+        fs::write(dir.join(name), content).expect("write");
+    }
+
     #[test]
     fn a_committed_copy_becomes_current_and_a_discarded_one_does_not() {
         let dir = tempfile::tempdir().expect("dir");
         let store = StateStore::new(dir.path().join("skill"));
-        let first = store.begin(1, true).expect("begin");
+        let first = block_on(store.begin(1, true)).expect("begin");
         fs::write(first.dir.join("count"), "1").expect("write");
         store.commit(first).expect("commit");
         assert_eq!(
@@ -176,8 +423,9 @@ mod tests {
             "1"
         );
 
-        let second = store.begin(2, true).expect("begin");
-        fs::write(second.dir.join("count"), "half-writ").expect("write");
+        let second = block_on(store.begin(2, true)).expect("begin");
+        assert_eq!(second.size, 1);
+        guest_write(&second.dir, "count", "half-writ");
         store.discard(second);
         assert_eq!(
             fs::read_to_string(store.current().expect("current").join("count")).expect("read"),
@@ -195,7 +443,66 @@ mod tests {
     fn readers_see_the_committed_folder_without_a_copy() {
         let dir = tempfile::tempdir().expect("dir");
         let store = StateStore::new(dir.path().join("skill"));
-        let view = store.begin(1, false).expect("begin");
+        let view = block_on(store.begin(1, false)).expect("begin");
         assert_eq!(view.dir, store.current().expect("current"));
+    }
+
+    #[test]
+    fn a_version_being_read_survives_a_commit_and_goes_with_the_next_writer() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = StateStore::new(dir.path().join("skill"));
+        let w = block_on(store.begin(1, true)).expect("begin");
+        fs::write(w.dir.join("f"), "old").expect("write");
+        store.commit(w).expect("commit");
+        let reader = block_on(store.begin(2, false)).expect("begin");
+        let w = block_on(store.begin(3, true)).expect("begin");
+        guest_write(&w.dir, "f", "new");
+        store.commit(w).expect("commit");
+        assert_eq!(
+            fs::read_to_string(reader.dir.join("f")).expect("still there"),
+            "old"
+        );
+        let old = reader.dir.clone();
+        drop(reader);
+        let w = block_on(store.begin(4, true)).expect("begin");
+        assert!(!old.exists(), "an unused old version is reclaimed");
+        store.discard(w);
+    }
+
+    #[test]
+    fn work_copies_of_dead_writers_are_reclaimed_and_live_ones_are_not() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = StateStore::new(dir.path().join("skill"));
+        let leaked = dir.path().join("skill/work/leaked");
+        create_private_dir(&leaked).expect("mkdir");
+        fs::write(leaked.join("big"), "x").expect("write");
+        let held = dir.path().join("skill/work/held");
+        create_private_dir(&held).expect("mkdir");
+        let holder = File::open(&held).expect("open");
+        assert!(try_lock(&holder, true).expect("lock"));
+        let w = block_on(store.begin(1, true)).expect("begin");
+        assert!(!leaked.exists());
+        assert!(held.exists());
+        store.discard(w);
+    }
+
+    #[test]
+    fn a_linked_file_gets_its_own_inode_before_it_is_written() {
+        let dir = tempfile::tempdir().expect("dir");
+        let work = dir.path().join("work");
+        create_private_dir(&work).expect("mkdir");
+        fs::write(dir.path().join("committed"), "v1").expect("write");
+        fs::hard_link(dir.path().join("committed"), work.join("f")).expect("link");
+        let handle = File::open(&work).expect("open");
+        break_link(&handle, "f", true).expect("break");
+        fs::write(work.join("f"), "v2").expect("write");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("committed")).expect("read"),
+            "v1"
+        );
+        // The path is confined like the guest's: nothing outside is touched.
+        fs::hard_link(dir.path().join("committed"), dir.path().join("other")).expect("link");
+        assert!(break_link(&handle, "../other", true).is_err());
+        assert!(break_link(&handle, "../other", false).is_err());
     }
 }

@@ -26,6 +26,7 @@ use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use crate::audit::{AuditKind, AuditRecorder, Decision};
 use crate::capabilities::Grants;
 use crate::capabilities::channels::{ChannelState, MemoryChannels};
+use crate::capabilities::disk::{DiskBudget, StateTree};
 use crate::capabilities::env::visible_env;
 use crate::capabilities::files::{Access, HostBase};
 use crate::capabilities::folders;
@@ -252,7 +253,7 @@ fn wasi_context(
 
 /// The `{state}` folder for this call, if any grant uses it: the committed
 /// folder for readers, a private copy for writers.
-fn begin_state(
+async fn begin_state(
     skill: &SkillInner,
     grants: &Grants,
     id: u64,
@@ -269,6 +270,7 @@ fn begin_state(
     skill
         .state
         .begin(id, writes)
+        .await
         .map(Some)
         .map_err(|e| InvokeError::Preopen {
             skill: skill.name.to_string(),
@@ -276,6 +278,31 @@ fn begin_state(
             host: first.host.to_string(),
             reason: format!("cannot prepare the skill's state folder: {e}"),
         })
+}
+
+/// The disk budget for this call, and the folders of its writable `{state}`
+/// copy (its root and each `{state}` grant's folder) by identity.
+fn disk_accounting(
+    grants: &Grants,
+    limits: &Limits,
+    view: Option<&StateView>,
+    preopens: &[(Dir, String)],
+    flag: &LimitFlag,
+) -> (DiskBudget, StateTree) {
+    let Some(view) = view.filter(|v| v.is_writer()) else {
+        return (
+            DiskBudget::new(limits, None, 0, flag.clone()),
+            StateTree::default(),
+        );
+    };
+    let mut tree = StateTree::rooted_at(view.handle());
+    for (grant, (dir, _)) in grants.files.iter().zip(preopens) {
+        if grant.host.base == HostBase::State {
+            tree.add(&dir.dir, true);
+        }
+    }
+    let budget = DiskBudget::new(limits, Some(view.dir.clone()), view.size, flag.clone());
+    (budget, tree)
 }
 
 /// The declared secrets with the host's values (only declared names are
@@ -320,7 +347,7 @@ pub(crate) async fn run(
     let stderr = CapturedOutput::new(budget.clone(), STDERR_KEEP);
     let stdin =
         matches!(call, Call::Cli).then(|| serde_json::to_vec(&request.input).unwrap_or_default());
-    let state_view = begin_state(skill, &grants, id)?;
+    let state_view = begin_state(skill, &grants, id).await?;
     let state_dir = state_view
         .as_ref()
         .map_or_else(PathBuf::new, |s| s.dir.clone());
@@ -335,6 +362,13 @@ pub(crate) async fn run(
     let (wasi, preopens) = wasi_context(skill, &request, inputs, &audit)?;
 
     let limit_flag = LimitFlag::default();
+    let (disk, state_tree) = disk_accounting(
+        &grants,
+        &limits,
+        state_view.as_ref(),
+        &preopens,
+        &limit_flag,
+    );
     let provenance = Provenance::default();
     let started = Instant::now();
     let state = InvocationState {
@@ -378,6 +412,12 @@ pub(crate) async fn run(
         provenance: provenance.clone(),
         fs_paths: Default::default(),
         preopens,
+        disk,
+        state_tree,
+        max_descriptors: skill.max_descriptors,
+        listings: crate::capabilities::listing::Listings::new(
+            skill.state.empty_dir(skill.blocking_file_io),
+        ),
     };
     let mut store = Store::new(skill.component.engine(), state);
     store.limiter(|s| &mut s.limiter);

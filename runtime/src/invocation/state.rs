@@ -48,6 +48,14 @@ pub(crate) struct InvocationState {
     /// The granted folders and their guest paths, handed out by the
     /// runtime's `get-directories` (the WASI context itself has none).
     pub preopens: Vec<(wasmtime_wasi::filesystem::Dir, String)>,
+    /// Bytes written, files created and `{state}` size, charged as they happen.
+    pub disk: crate::capabilities::disk::DiskBudget,
+    /// The folders and files of a writer's `{state}` copy.
+    pub state_tree: crate::capabilities::disk::StateTree,
+    /// Files and folders this invocation may hold open at once.
+    pub max_descriptors: usize,
+    /// Directory listings in progress, streamed.
+    pub listings: crate::capabilities::listing::Listings,
 }
 
 impl WasiView for InvocationState {

@@ -8,6 +8,8 @@ use std::{env, fs};
 
 use serde_json::{Value, json};
 
+mod disk;
+
 fn arg(input: &Value, key: &str) -> String {
     input[key].as_str().unwrap_or_default().to_owned()
 }
@@ -158,7 +160,8 @@ fn main() {
             Ok(m) => json!({"ok": m}),
             Err(e) => json!({"err": e.message()}),
         },
-        other => json!({"err": format!("unknown attempt `{other}`")}),
+        other => disk::attempt(other, &input)
+            .unwrap_or_else(|| json!({"err": format!("unknown attempt `{other}`")})),
     };
     println!("{result}");
 }

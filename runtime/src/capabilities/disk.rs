@@ -1,0 +1,369 @@
+//! What an invocation may make the host's disk hold: `limits.disk-write`
+//! (bytes written to files), `limits.disk-files` (files, folders and links
+//! created) and `limits.state-size` (the size of `{state}`), each charged as
+//! the write or creation happens, before it reaches the disk. Going past one
+//! stops the guest with a trap that the invocation reports as that limit.
+//!
+//! Writes reach files through three routes of `wasi:filesystem`:
+//! `descriptor.write`, and the output streams of `write-via-stream` and
+//! `append-via-stream`. The runtime shadows the first (see `file_audit`) and
+//! wraps every stream the other two return in a [`MeteredStream`], so each
+//! byte is charged whichever route the guest uses.
+//!
+//! The `{state}` size is the sum of its files' sizes. It starts at the size of
+//! the committed state and grows by what each write adds past a file's end
+//! (an overwrite inside a file adds nothing). Deletions are not tracked as
+//! they happen, so this is an upper bound; when it passes the limit the work
+//! copy is measured again (at most [`MAX_REMEASURES`] times per invocation)
+//! and only a real excess stops the guest.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use wasmtime_wasi_io::poll::Pollable;
+use wasmtime_wasi_io::streams::{OutputStream, StreamError, StreamResult};
+
+use super::limits::{LimitKind, Limits};
+use crate::invocation::state::LimitFlag;
+
+/// How many times one invocation may have its `{state}` measured again after
+/// its running estimate went past `limits.state-size`; after that the
+/// estimate stands. Each measure walks the work copy.
+pub(crate) const MAX_REMEASURES: u32 = 8;
+
+/// A file's or folder's identity on the host: (device, inode).
+pub(crate) type Identity = (u64, u64);
+
+/// The identity of an open file or folder.
+#[cfg(unix)]
+pub(crate) fn identity_of(file: &std::fs::File) -> Option<(Identity, u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = file.metadata().ok()?;
+    Some(((m.dev(), m.ino()), m.nlink(), m.len()))
+}
+
+#[cfg(not(unix))]
+pub(crate) fn identity_of(_: &std::fs::File) -> Option<(Identity, u64, u64)> {
+    None
+}
+
+#[derive(Debug)]
+struct Usage {
+    written: u64,
+    created: u64,
+    state: u64,
+    remeasures: u32,
+}
+
+/// One invocation's disk budget, shared by the filesystem shadows and the
+/// streams they wrap.
+#[derive(Clone)]
+pub(crate) struct DiskBudget {
+    inner: Arc<Mutex<Usage>>,
+    max_written: u64,
+    max_created: u64,
+    max_state: u64,
+    /// The work copy of `{state}`, to measure again; `None` when the
+    /// invocation cannot write its state.
+    state_dir: Option<PathBuf>,
+    flag: LimitFlag,
+}
+
+impl DiskBudget {
+    /// A budget for `limits`, with `state_size` bytes already in a writable
+    /// `{state}` at `state_dir`.
+    pub(crate) fn new(
+        limits: &Limits,
+        state_dir: Option<PathBuf>,
+        state_size: u64,
+        flag: LimitFlag,
+    ) -> Self {
+        DiskBudget {
+            inner: Arc::new(Mutex::new(Usage {
+                written: 0,
+                created: 0,
+                state: state_size,
+                remeasures: 0,
+            })),
+            max_written: limits.disk_write.0,
+            max_created: limits.disk_files,
+            max_state: limits.state_size.0,
+            state_dir,
+            flag,
+        }
+    }
+
+    fn usage(&self) -> std::sync::MutexGuard<'_, Usage> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn exceeded(&self, kind: LimitKind) -> wasmtime::Error {
+        self.flag.set(kind);
+        let key = kind.manifest_key().unwrap_or("limits");
+        wasmtime::format_err!("the skill went past {key}")
+    }
+
+    /// Charges `bytes` written, of which `state_growth` enlarge `{state}`.
+    /// `Err` is the trap to return: the write must not happen.
+    pub(crate) fn charge_write(&self, bytes: u64, state_growth: u64) -> wasmtime::Result<()> {
+        let mut usage = self.usage();
+        let written = usage.written.saturating_add(bytes);
+        if written > self.max_written {
+            drop(usage);
+            return Err(self.exceeded(LimitKind::DiskWrite));
+        }
+        if state_growth > 0 {
+            let state = usage.state.saturating_add(state_growth);
+            if state > self.max_state {
+                let measured = match &self.state_dir {
+                    Some(dir) if usage.remeasures < MAX_REMEASURES => {
+                        usage.remeasures += 1;
+                        tree_size(dir).ok()
+                    }
+                    _ => None,
+                };
+                match measured.map(|m| m.saturating_add(state_growth)) {
+                    Some(real) if real <= self.max_state => usage.state = real,
+                    _ => {
+                        drop(usage);
+                        return Err(self.exceeded(LimitKind::StateSize));
+                    }
+                }
+            } else {
+                usage.state = state;
+            }
+        }
+        usage.written = written;
+        Ok(())
+    }
+
+    /// Charges one file, folder or link about to be created.
+    pub(crate) fn charge_create(&self) -> wasmtime::Result<()> {
+        let mut usage = self.usage();
+        if usage.created >= self.max_created {
+            drop(usage);
+            return Err(self.exceeded(LimitKind::DiskFiles));
+        }
+        usage.created += 1;
+        Ok(())
+    }
+
+    /// Bytes written and entries created so far.
+    #[cfg(test)]
+    pub(crate) fn used(&self) -> (u64, u64) {
+        let usage = self.usage();
+        (usage.written, usage.created)
+    }
+}
+
+/// The sum of the sizes of the files under `dir` (symlinks count as nothing).
+pub(crate) fn tree_size(dir: &Path) -> std::io::Result<u64> {
+    let mut total = 0u64;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            total = total.saturating_add(tree_size(&entry.path())?);
+        } else if kind.is_file() {
+            total = total.saturating_add(entry.metadata()?.len());
+        }
+    }
+    Ok(total)
+}
+
+/// The folders and files of an invocation's writable `{state}` work copy,
+/// by identity: the work folder itself, and whatever the guest opened
+/// through it. The filesystem shadows ask it whether a descriptor lies in
+/// `{state}`, to break hard links before a write (see `state`) and to
+/// charge `limits.state-size`.
+#[derive(Default)]
+pub(crate) struct StateTree {
+    dirs: HashSet<Identity>,
+    files: HashSet<Identity>,
+}
+
+impl StateTree {
+    /// A tree rooted at the open work folder `root`.
+    pub(crate) fn rooted_at(root: &std::fs::File) -> Self {
+        let mut tree = StateTree::default();
+        if let Some((id, _, _)) = identity_of(root) {
+            tree.dirs.insert(id);
+        }
+        tree
+    }
+
+    /// Whether the open folder `dir` is in the work copy.
+    pub(crate) fn has_dir(&self, dir: &std::fs::File) -> bool {
+        !self.dirs.is_empty() && identity_of(dir).is_some_and(|(id, _, _)| self.dirs.contains(&id))
+    }
+
+    /// Whether the open file `file` was opened inside the work copy.
+    pub(crate) fn has_file(&self, file: &std::fs::File) -> bool {
+        !self.files.is_empty()
+            && identity_of(file).is_some_and(|(id, _, _)| self.files.contains(&id))
+    }
+
+    /// Records a folder or file opened inside the work copy.
+    pub(crate) fn add(&mut self, opened: &std::fs::File, is_dir: bool) {
+        if let Some((id, _, _)) = identity_of(opened) {
+            if is_dir {
+                self.dirs.insert(id);
+            } else {
+                self.files.insert(id);
+            }
+        }
+    }
+}
+
+/// An output stream to a file that charges every byte to the invocation's
+/// [`DiskBudget`] before the wrapped stream sees it.
+pub(crate) struct MeteredStream {
+    inner: Box<dyn OutputStream>,
+    budget: DiskBudget,
+    /// The file, to learn its size when the stream writes into `{state}`.
+    file: Option<Arc<std::fs::File>>,
+    /// Where the next byte lands; `None` for an appending stream.
+    position: Option<u64>,
+}
+
+impl MeteredStream {
+    /// Wraps `inner`, which writes at `position` (or appends) to `file`;
+    /// `file` is given only when it lies in `{state}`.
+    pub(crate) fn new(
+        inner: Box<dyn OutputStream>,
+        budget: DiskBudget,
+        file: Option<Arc<std::fs::File>>,
+        position: Option<u64>,
+    ) -> Self {
+        MeteredStream {
+            inner,
+            budget,
+            file,
+            position,
+        }
+    }
+
+    fn charge(&mut self, len: u64) -> StreamResult<()> {
+        let growth = match &self.file {
+            None => 0,
+            Some(file) => {
+                let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                match self.position {
+                    None => len,
+                    Some(at) => at.saturating_add(len).saturating_sub(size),
+                }
+            }
+        };
+        self.budget
+            .charge_write(len, growth)
+            .map_err(StreamError::Trap)?;
+        if let Some(at) = &mut self.position {
+            *at = at.saturating_add(len);
+        }
+        Ok(())
+    }
+}
+
+/// Bytes `write` would add past the end of a `size`-byte file at `offset`.
+pub(crate) fn growth(offset: u64, len: u64, size: u64) -> u64 {
+    offset.saturating_add(len).saturating_sub(size)
+}
+
+#[async_trait::async_trait]
+impl Pollable for MeteredStream {
+    async fn ready(&mut self) {
+        self.inner.ready().await
+    }
+}
+
+#[async_trait::async_trait]
+impl OutputStream for MeteredStream {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.charge(bytes.len() as u64)?;
+        self.inner.write(bytes)
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        self.inner.flush()
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        self.inner.check_write()
+    }
+
+    async fn blocking_write_and_flush(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.charge(bytes.len() as u64)?;
+        self.inner.blocking_write_and_flush(bytes).await
+    }
+
+    fn write_zeroes(&mut self, nelem: usize) -> StreamResult<()> {
+        self.charge(nelem as u64)?;
+        self.inner.write_zeroes(nelem)
+    }
+
+    async fn cancel(&mut self) {
+        self.inner.cancel().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capabilities::limits::ByteSize;
+
+    fn limits(written: u64, files: u64, state: u64) -> Limits {
+        Limits {
+            disk_write: ByteSize(written),
+            disk_files: files,
+            state_size: ByteSize(state),
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn writes_past_disk_write_are_refused_and_flagged() {
+        let flag = LimitFlag::default();
+        let budget = DiskBudget::new(&limits(10, 5, 100), None, 0, flag.clone());
+        assert!(budget.charge_write(10, 0).is_ok());
+        assert!(budget.charge_write(1, 0).is_err());
+        assert_eq!(flag.get(), Some(LimitKind::DiskWrite));
+        assert_eq!(budget.used(), (10, 0));
+    }
+
+    #[test]
+    fn creations_past_disk_files_are_refused() {
+        let flag = LimitFlag::default();
+        let budget = DiskBudget::new(&limits(10, 2, 100), None, 0, flag.clone());
+        assert!(budget.charge_create().is_ok());
+        assert!(budget.charge_create().is_ok());
+        assert!(budget.charge_create().is_err());
+        assert_eq!(flag.get(), Some(LimitKind::DiskFiles));
+    }
+
+    #[test]
+    fn state_growth_is_measured_again_before_it_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("a"), [0u8; 40]).expect("write");
+        let flag = LimitFlag::default();
+        // The estimate says 90 bytes are in state, the folder really holds 40.
+        let budget = DiskBudget::new(
+            &limits(1000, 5, 100),
+            Some(dir.path().to_owned()),
+            90,
+            flag.clone(),
+        );
+        assert!(budget.charge_write(50, 50).is_ok(), "40 + 50 fits in 100");
+        std::fs::write(dir.path().join("b"), [0u8; 50]).expect("write");
+        assert!(budget.charge_write(20, 20).is_err(), "90 + 20 does not");
+        assert_eq!(flag.get(), Some(LimitKind::StateSize));
+    }
+
+    #[test]
+    fn only_bytes_past_the_end_grow_a_file() {
+        assert_eq!(growth(0, 10, 100), 0);
+        assert_eq!(growth(95, 10, 100), 5);
+        assert_eq!(growth(200, 10, 100), 110);
+    }
+}
