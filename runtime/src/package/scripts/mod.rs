@@ -1,0 +1,625 @@
+//! The executable files a package ships beside SKILL.md: scripts (by
+//! extension and shebang), native binaries, WebAssembly files and archives.
+//! Agents run such scripts with the user's full rights when the
+//! instructions say so, so a report that lists only the component would be
+//! false comfort. Each script is scanned statically for what it would
+//! reach; scans are linear (one `regex` pass per line) and bounded (file
+//! count, depth, bytes per script, bytes in all); what is too large or not
+//! text is reported, not parsed.
+
+pub mod classify;
+mod common;
+pub mod findings;
+mod javascript;
+pub mod proposal;
+mod python;
+mod shell;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use classify::{FileKind, Language};
+pub use common::{is_placeholder_host, looks_secret};
+pub use findings::{ScriptFinding, code};
+
+use super::{Instructions, Package, ScriptRuntime, Severity};
+use findings::Collector;
+
+/// The most files the walk looks at.
+pub const MAX_FILES: usize = 10_000;
+/// The deepest folder the walk enters.
+pub const MAX_DEPTH: usize = 32;
+/// The largest script that is scanned, in bytes; larger ones are listed.
+pub const MAX_SCRIPT_BYTES: u64 = 1024 * 1024;
+/// The most bytes scanned in one package.
+pub const MAX_TOTAL_BYTES: u64 = 32 * 1024 * 1024;
+
+/// What the scripts in a package can reach, summed up from its findings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Reach {
+    /// It starts other programs.
+    pub starts_processes: bool,
+    /// The programs it names, where the scan saw a literal name.
+    pub programs: Vec<String>,
+    /// It uses the network.
+    pub network: bool,
+    /// Origins (`https://host[:port]`) named in URLs.
+    pub hosts: Vec<String>,
+    /// Environment variables read that do not look like secrets.
+    pub env: Vec<String>,
+    /// Environment variables read that look like secrets; `*` for the whole environment.
+    pub secrets: Vec<String>,
+    /// Paths outside the package: `~` (home), `{temp}`, absolute paths, credential stores.
+    pub paths_outside: Vec<String>,
+    /// It writes, moves or deletes files.
+    pub writes_files: bool,
+    /// It installs packages or downloads code at run time.
+    pub installs_packages: bool,
+    /// Packages imported from outside the standard library and the package.
+    pub third_party: Vec<String>,
+    /// It runs code built at run time.
+    pub dynamic_code: bool,
+}
+
+impl Reach {
+    /// Sums up findings.
+    pub fn from_findings<'a>(findings: impl IntoIterator<Item = &'a ScriptFinding>) -> Reach {
+        let mut sets: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        let mut reach = Reach::default();
+        for f in findings {
+            match f.code {
+                code::RUNS_PROCESS => reach.starts_processes = true,
+                code::NETWORK => reach.network = true,
+                code::WRITES_FILES => reach.writes_files = true,
+                code::INSTALLS => reach.installs_packages = true,
+                code::DYNAMIC_CODE => reach.dynamic_code = true,
+                _ => {}
+            }
+            if let Some(subject) = &f.subject {
+                let key = match f.code {
+                    code::SENSITIVE_PATH => code::PATH_OUTSIDE,
+                    other => other,
+                };
+                sets.entry(key).or_default().insert(subject.clone());
+            }
+        }
+        let mut take = |code: &str| sets.remove(code).unwrap_or_default().into_iter().collect();
+        reach.programs = take(code::RUNS_PROCESS);
+        reach.hosts = take(code::HOST);
+        reach.env = take(code::READS_ENV);
+        reach.secrets = take(code::READS_SECRET);
+        reach.paths_outside = take(code::PATH_OUTSIDE);
+        reach.third_party = take(code::THIRD_PARTY);
+        reach
+    }
+
+    /// The reach in words, one line per kind, for reports.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if self.starts_processes {
+            lines.push(if self.programs.is_empty() {
+                "starts other programs".to_owned()
+            } else {
+                format!("starts other programs: {}", self.programs.join(", "))
+            });
+        }
+        if self.network || !self.hosts.is_empty() {
+            let uses = if self.network {
+                "uses the network"
+            } else {
+                "names hosts"
+            };
+            lines.push(if self.hosts.is_empty() {
+                uses.to_owned()
+            } else {
+                format!("{uses}: {}", self.hosts.join(", "))
+            });
+        }
+        if !self.secrets.is_empty() {
+            let names: Vec<&str> = self
+                .secrets
+                .iter()
+                .map(|s| if s == "*" { "the whole environment" } else { s })
+                .collect();
+            lines.push(format!(
+                "reads secrets from the environment: {}",
+                names.join(", ")
+            ));
+        }
+        if !self.env.is_empty() {
+            lines.push(format!(
+                "reads environment variables: {}",
+                self.env.join(", ")
+            ));
+        }
+        if !self.paths_outside.is_empty() {
+            lines.push(format!(
+                "names paths outside the package: {}",
+                self.paths_outside.join(", ")
+            ));
+        }
+        if self.writes_files {
+            lines.push("writes, moves or deletes files".to_owned());
+        }
+        if self.installs_packages {
+            lines.push("installs packages or downloads code at run time".to_owned());
+        }
+        if self.dynamic_code {
+            lines.push("runs code built at run time".to_owned());
+        }
+        if !self.third_party.is_empty() {
+            lines.push(format!(
+                "imports third-party packages: {}",
+                self.third_party.join(", ")
+            ));
+        }
+        lines
+    }
+}
+
+/// One executable file the package ships (scripts, binaries, WebAssembly, archives).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShippedFile {
+    /// Relative to the package folder, `/`-separated.
+    pub path: String,
+    /// What it is.
+    #[serde(flatten)]
+    pub kind: FileKind,
+    /// Its size.
+    pub bytes: u64,
+    /// Whether its Unix executable bit is set.
+    pub executable_bit: bool,
+    /// Whether its text was scanned (false: too large, not text, no scanner for its language).
+    pub scanned: bool,
+    /// What it would reach, from its findings.
+    pub reaches: Reach,
+}
+
+/// Every executable file in a package and what the scripts would reach.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ScriptReport {
+    /// Scripts, binaries, WebAssembly files and archives, sorted by path.
+    pub files: Vec<ShippedFile>,
+    /// Findings about them, by file then line.
+    pub findings: Vec<ScriptFinding>,
+    /// Whether anything confines the scripts (no script runtime can run them yet: always
+    /// `false` when there are scripts).
+    pub confined: bool,
+    /// The plain statement for the top of a capability summary, when the
+    /// package ships scripts or binaries that nothing confines.
+    pub statement: Option<String>,
+    /// What SKILL.md's shell and Python code blocks would reach: the agent
+    /// runs those too. Kept apart from `findings` (the SKILL.md lint reports
+    /// on the instructions); `skill-run init` reads both.
+    pub instructions: Vec<ScriptFinding>,
+}
+
+impl ScriptReport {
+    /// The scripts only.
+    pub fn scripts(&self) -> impl Iterator<Item = &ShippedFile> {
+        self.files
+            .iter()
+            .filter(|f| matches!(f.kind, FileKind::Script { .. }))
+    }
+
+    /// What all scripts together would reach.
+    pub fn reach(&self) -> Reach {
+        Reach::from_findings(&self.findings)
+    }
+}
+
+/// What the language scanners need to know about the package.
+#[derive(Debug, Default)]
+pub(crate) struct ScanContext {
+    /// Python module names the package itself provides (file stems and folders with `.py` files).
+    pub(crate) local_modules: BTreeSet<String>,
+}
+
+struct Entry {
+    relative: String,
+    path: PathBuf,
+    bytes: u64,
+    executable_bit: bool,
+}
+
+#[cfg(unix)]
+fn executable_bit(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn executable_bit(_meta: &fs::Metadata) -> bool {
+    false
+}
+
+/// Lists regular files under `root` (symlinks are not followed; `.git` is
+/// skipped), sorted, within [`MAX_FILES`] and [`MAX_DEPTH`].
+fn walk(root: &Path, truncated: &mut Option<String>) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), String::new(), 0usize)];
+    'walk: while let Some((dir, prefix, depth)) = stack.pop() {
+        let Ok(read) = fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut children: Vec<_> = read.filter_map(Result::ok).collect();
+        children.sort_by_key(|e| e.file_name());
+        for child in children.into_iter().rev() {
+            let name = child.file_name().to_string_lossy().into_owned();
+            let relative = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let Ok(meta) = fs::symlink_metadata(child.path()) else {
+                continue;
+            };
+            if meta.is_dir() {
+                if name == ".git" {
+                    continue;
+                }
+                if depth + 1 > MAX_DEPTH {
+                    *truncated = Some(format!("{relative}: deeper than {MAX_DEPTH} folders"));
+                    continue;
+                }
+                stack.push((child.path(), relative, depth + 1));
+            } else if meta.is_file() {
+                if entries.len() >= MAX_FILES {
+                    *truncated = Some(format!("more than {MAX_FILES} files"));
+                    break 'walk;
+                }
+                entries.push(Entry {
+                    relative,
+                    path: child.path(),
+                    bytes: meta.len(),
+                    executable_bit: executable_bit(&meta),
+                });
+            }
+        }
+    }
+    entries.sort_by(|a, b| a.relative.cmp(&b.relative));
+    entries
+}
+
+fn head(path: &Path) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let Ok(file) = fs::File::open(path) {
+        let _ = file.take(classify::HEAD_BYTES as u64).read_to_end(&mut buf);
+    }
+    buf
+}
+
+fn read_text(path: &Path, limit: u64) -> Result<String, String> {
+    let file = fs::File::open(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("over {limit} bytes"));
+    }
+    if bytes.contains(&0) {
+        return Err("holds NUL bytes: not text".into());
+    }
+    String::from_utf8(bytes).map_err(|_| "not valid UTF-8".into())
+}
+
+fn not_scanned(file: &str, why: String) -> ScriptFinding {
+    ScriptFinding {
+        code: code::NOT_SCANNED,
+        severity: Severity::Warning,
+        file: file.to_owned(),
+        line: None,
+        column: None,
+        message: why,
+        subject: None,
+    }
+}
+
+fn file_finding(
+    code: &'static str,
+    severity: Severity,
+    file: &str,
+    message: String,
+) -> ScriptFinding {
+    ScriptFinding {
+        code,
+        severity,
+        file: file.to_owned(),
+        line: None,
+        column: None,
+        message,
+        subject: None,
+    }
+}
+
+/// Scans the package folder `root`. `component` is the file skill.toml
+/// names (not a stray binary); `runtime` is its `[skill].runtime`, if any.
+pub fn scan(
+    root: &Path,
+    component: Option<&Path>,
+    runtime: Option<ScriptRuntime>,
+    instructions: &Instructions,
+) -> ScriptReport {
+    let mut truncated = None;
+    let entries = walk(root, &mut truncated);
+    let component = component.map(|p| {
+        p.to_string_lossy()
+            .trim_start_matches("./")
+            .replace('\\', "/")
+    });
+    let mut ctx = ScanContext::default();
+    for e in &entries {
+        if let Some(stem) = e.relative.strip_suffix(".py") {
+            let mut parts: Vec<&str> = stem.split('/').collect();
+            if let Some(last) = parts.pop() {
+                ctx.local_modules.insert(last.to_owned());
+            }
+            ctx.local_modules
+                .extend(parts.into_iter().map(str::to_owned));
+        }
+    }
+    let mut report = ScriptReport::default();
+    let mut budget = MAX_TOTAL_BYTES;
+    let mut local_imports: Vec<(String, Vec<(String, usize, usize)>)> = Vec::new();
+    for e in entries {
+        let kind = classify::classify(&e.relative, &head(&e.path), e.executable_bit);
+        let mut findings = Vec::new();
+        let mut scanned = false;
+        match &kind {
+            FileKind::Data => continue,
+            FileKind::Wasm if component.as_deref() == Some(e.relative.as_str()) => {}
+            FileKind::Wasm => findings.push(file_finding(
+                code::STRAY_WASM,
+                Severity::Info,
+                &e.relative,
+                "a WebAssembly file that skill.toml does not name as the component: this runtime does not run it".into(),
+            )),
+            FileKind::Binary { format } => findings.push(file_finding(
+                code::BINARY,
+                Severity::Warning,
+                &e.relative,
+                format!("a native {format} binary ({} bytes): it cannot be inspected here, and if anything runs it, it runs with the user's full rights", e.bytes),
+            )),
+            FileKind::Archive { format } => findings.push(file_finding(
+                code::ARCHIVE,
+                Severity::Warning,
+                &e.relative,
+                format!("a {format} archive ({} bytes): its contents are not inspected", e.bytes),
+            )),
+            FileKind::Script { language, .. } => {
+                let scanner = matches!(
+                    language,
+                    Language::Python | Language::Javascript | Language::Typescript | Language::Shell
+                );
+                if !scanner {
+                    findings.push(not_scanned(
+                        &e.relative,
+                        format!("a {} script: listed, not scanned (no scanner for {} yet)", language.name(), language.name()),
+                    ));
+                } else if e.bytes > MAX_SCRIPT_BYTES.min(budget) {
+                    findings.push(not_scanned(
+                        &e.relative,
+                        format!("a {} script of {} bytes: listed, not scanned (the scan reads at most {} bytes per script, {MAX_TOTAL_BYTES} per package)", language.name(), e.bytes, MAX_SCRIPT_BYTES),
+                    ));
+                } else {
+                    match read_text(&e.path, MAX_SCRIPT_BYTES) {
+                        Err(why) => findings.push(not_scanned(
+                            &e.relative,
+                            format!("a {} script that {why}: listed, not scanned", language.name()),
+                        )),
+                        Ok(text) => {
+                            budget = budget.saturating_sub(text.len() as u64);
+                            scanned = true;
+                            let mut c = Collector::new(&e.relative);
+                            match language {
+                                Language::Python => {
+                                    let imports = python::scan(&text, &ctx, &mut c);
+                                    if !imports.is_empty() {
+                                        local_imports.push((e.relative.clone(), imports));
+                                    }
+                                }
+                                Language::Shell => shell::scan(&text, &mut c),
+                                _ => javascript::scan(&text, &mut c),
+                            }
+                            findings.extend(c.finish());
+                        }
+                    }
+                }
+            }
+        }
+        report.files.push(ShippedFile {
+            path: e.relative,
+            kind,
+            bytes: e.bytes,
+            executable_bit: e.executable_bit,
+            scanned,
+            reaches: Reach::from_findings(&findings),
+        });
+        report.findings.extend(findings);
+    }
+    network_through_local_modules(&mut report, &local_imports);
+    if let Some(why) = truncated {
+        report.findings.push(file_finding(
+            code::WALK_TRUNCATED,
+            Severity::Warning,
+            ".",
+            format!("the package walk stopped ({why}): files past that point are not listed"),
+        ));
+    }
+    report.instructions = scan_instructions(instructions, &ctx);
+    report.statement = statement(&report, runtime);
+    if let Some(statement) = &report.statement {
+        let first = report
+            .files
+            .iter()
+            .find(|f| !matches!(f.kind, FileKind::Wasm))
+            .map_or(".", |f| f.path.as_str())
+            .to_owned();
+        report.findings.insert(
+            0,
+            file_finding(
+                code::UNCONFINED,
+                Severity::Warning,
+                &first,
+                statement.clone(),
+            ),
+        );
+    }
+    report
+}
+
+/// A Python script that imports one of the package's own modules which
+/// uses the network uses the network too (`from github_utils import
+/// github_request`): one finding at the import, and its reach updated.
+fn network_through_local_modules(
+    report: &mut ScriptReport,
+    local_imports: &[(String, Vec<(String, usize, usize)>)],
+) {
+    let network_files: BTreeSet<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == code::NETWORK)
+        .map(|f| f.file.as_str())
+        .collect();
+    let mut added = Vec::new();
+    for (file, imports) in local_imports {
+        for (module, line, column) in imports {
+            let target = network_files.iter().find(|path| {
+                **path != file.as_str()
+                    && path
+                        .strip_suffix(".py")
+                        .is_some_and(|stem| stem.rsplit('/').next() == Some(module.as_str()))
+            });
+            if let Some(target) = target {
+                added.push(ScriptFinding {
+                    code: code::NETWORK,
+                    severity: Severity::Warning,
+                    file: file.clone(),
+                    line: Some(*line),
+                    column: Some(*column),
+                    message: format!(
+                        "uses the network through the package's own `{module}` ({target})"
+                    ),
+                    subject: None,
+                });
+            }
+        }
+    }
+    if added.is_empty() {
+        return;
+    }
+    report.findings.extend(added);
+    report
+        .findings
+        .sort_by(|a, b| (a.file.as_str(), a.line).cmp(&(b.file.as_str(), b.line)));
+    let mut by_file: BTreeMap<&str, Vec<&ScriptFinding>> = BTreeMap::new();
+    for f in &report.findings {
+        by_file.entry(f.file.as_str()).or_default().push(f);
+    }
+    for file in &mut report.files {
+        file.reaches = Reach::from_findings(
+            by_file
+                .get(file.path.as_str())
+                .into_iter()
+                .flatten()
+                .copied(),
+        );
+    }
+}
+
+/// Scans SKILL.md's shell and Python code blocks: an agent that follows
+/// the instructions runs them. Line numbers are SKILL.md's.
+fn scan_instructions(instructions: &Instructions, ctx: &ScanContext) -> Vec<ScriptFinding> {
+    let mut out = Vec::new();
+    // A variable set in one block (`VIEWER_PID=$!`) is read in a later one.
+    let mut assigned = BTreeSet::new();
+    for block in &instructions.body.code_blocks {
+        if shell::is_shell_block(block.language.as_deref()) {
+            assigned.extend(shell::assigned_names(&block.code));
+        }
+    }
+    for block in &instructions.body.code_blocks {
+        let mut c = Collector::new("SKILL.md");
+        let language = block.language.as_deref();
+        if shell::is_shell_block(language) {
+            shell::scan_with(&block.code, &assigned, &mut c);
+        } else if matches!(
+            language.map(str::to_ascii_lowercase).as_deref(),
+            Some("python" | "py" | "python3")
+        ) {
+            let _ = python::scan(&block.code, ctx, &mut c);
+        } else {
+            continue;
+        }
+        // A fenced block's code starts on the line after the fence.
+        let offset = block.line;
+        out.extend(c.finish().into_iter().map(|mut f| {
+            f.line = f.line.map(|l| l + offset);
+            f
+        }));
+    }
+    out
+}
+
+fn statement(report: &ScriptReport, runtime: Option<ScriptRuntime>) -> Option<String> {
+    let mut languages: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in report.scripts() {
+        if let FileKind::Script { language, .. } = &f.kind {
+            *languages.entry(language.name()).or_default() += 1;
+        }
+    }
+    let binaries = report
+        .files
+        .iter()
+        .filter(|f| matches!(f.kind, FileKind::Binary { .. }))
+        .count();
+    let scripts: usize = languages.values().sum();
+    if scripts == 0 && binaries == 0 {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if scripts > 0 {
+        let by_language: Vec<String> = languages.iter().map(|(l, n)| format!("{n} {l}")).collect();
+        parts.push(format!(
+            "{scripts} script{} ({})",
+            if scripts == 1 { "" } else { "s" },
+            by_language.join(", ")
+        ));
+    }
+    if binaries > 0 {
+        parts.push(format!(
+            "{binaries} native binar{}",
+            if binaries == 1 { "y" } else { "ies" }
+        ));
+    }
+    let mut text = format!(
+        "NOT CONFINED: this skill ships {} that this runtime does not confine. An agent that runs them (as the instructions may tell it to) runs them with your full rights: your files, network, other programs and the secrets in your environment. Nothing below applies to them.",
+        parts.join(" and ")
+    );
+    if let Some(runtime) = runtime {
+        text.push_str(&format!(
+            " skill.toml asks for runtime = \"{runtime}\", which is not available yet in this version of skill-run."
+        ));
+    }
+    Some(text)
+}
+
+impl Package {
+    /// Every executable file the package ships, and what its scripts would
+    /// reach (see [`scan`]).
+    pub fn scripts(&self) -> ScriptReport {
+        let (component, runtime) = match &self.manifest {
+            None => (None, None),
+            Some(m) => match &m.executable {
+                super::Executable::Component(path) => (Some(path.as_path()), None),
+                super::Executable::Script(runtime) => (None, Some(*runtime)),
+            },
+        };
+        scan(&self.root, component, runtime, &self.instructions)
+    }
+}
