@@ -137,12 +137,44 @@ pub struct Schedule {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SkillSection {
+struct SkillSectionFile {
     name: SkillName,
     #[serde(deserialize_with = "version")]
     version: String,
     component: Option<ComponentPath>,
     runtime: Option<ScriptRuntime>,
+}
+
+/// `[skill]`, with exactly one of `component` and `runtime` (checked while
+/// parsing, so the error points at the table).
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "SkillSectionFile")]
+struct SkillSection {
+    name: SkillName,
+    version: String,
+    executable: Executable,
+}
+
+impl TryFrom<SkillSectionFile> for SkillSection {
+    type Error = String;
+
+    fn try_from(file: SkillSectionFile) -> Result<Self, String> {
+        let executable = match (file.component, file.runtime) {
+            (Some(component), None) => Executable::Component(component),
+            (None, Some(runtime)) => Executable::Script(runtime),
+            (Some(_), Some(_)) => {
+                return Err("[skill]: give either `component` (a .wasm file) or `runtime` (\"python\" for a script skill), not both".into());
+            }
+            (None, None) => {
+                return Err("missing field `component` (the skill's .wasm file, e.g. component = \"skill.wasm\"); a script skill says runtime = \"python\" instead".into());
+            }
+        };
+        Ok(SkillSection {
+            name: file.name,
+            version: file.version,
+            executable,
+        })
+    }
 }
 
 /// `[skill].runtime`: the interpreter a script skill's scripts are meant
@@ -268,20 +300,10 @@ impl Manifest {
                 })
             }
         };
-        let executable = match (file.skill.component, file.skill.runtime) {
-            (Some(component), None) => Executable::Component(component),
-            (None, Some(runtime)) => Executable::Script(runtime),
-            (Some(_), Some(_)) => {
-                return Err("[skill]: give either `component` (a .wasm file) or `runtime` (\"python\" for a script skill), not both".into());
-            }
-            (None, None) => {
-                return Err("[skill]: missing `component` (the skill's .wasm file, e.g. component = \"skill.wasm\"); a script skill says runtime = \"python\" instead".into());
-            }
-        };
         Ok(Manifest {
             name: file.skill.name,
             version: file.skill.version,
-            executable,
+            executable: file.skill.executable,
             grants: file.capabilities,
             limits: Limits::from_section(&file.limits),
             schedule,

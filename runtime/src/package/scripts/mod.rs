@@ -597,8 +597,13 @@ fn statement(report: &ScriptReport, runtime: Option<ScriptRuntime>) -> Option<St
             if binaries == 1 { "y" } else { "ies" }
         ));
     }
+    let them = if scripts + binaries == 1 {
+        "it"
+    } else {
+        "them"
+    };
     let mut text = format!(
-        "NOT CONFINED: this skill ships {} that this runtime does not confine. An agent that runs them (as the instructions may tell it to) runs them with your full rights: your files, network, other programs and the secrets in your environment. Nothing below applies to them.",
+        "NOT CONFINED: this skill ships {} that this runtime does not confine. An agent that runs {them} (as the instructions may tell it to) runs {them} with your full rights: your files, network, other programs and the secrets in your environment. Nothing below applies to {them}.",
         parts.join(" and ")
     );
     if let Some(runtime) = runtime {
