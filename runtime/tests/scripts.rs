@@ -85,7 +85,16 @@ fn strings(v: &Value) -> BTreeSet<String> {
 
 /// What each corpus skill's scripts reach, read from their code by hand
 /// (SOURCES.md): programs started, hosts, secrets, third-party imports.
-const EXPECTED: &[(&str, &[&str], &[&str], &[&str], &[&str])] = &[
+/// (folder, programs, hosts, secrets, third-party imports).
+type Expected = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+const EXPECTED: &[Expected] = &[
     (
         "K-Dense-AI__claude-scientific-skills__citation-management",
         &[],

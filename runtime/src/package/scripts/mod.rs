@@ -365,7 +365,7 @@ pub fn scan(
     }
     let mut report = ScriptReport::default();
     let mut budget = MAX_TOTAL_BYTES;
-    let mut local_imports: Vec<(String, Vec<(String, usize, usize)>)> = Vec::new();
+    let mut local_imports: Vec<(String, Vec<python::LocalImport>)> = Vec::new();
     for e in entries {
         let kind = classify::classify(&e.relative, &head(&e.path), e.executable_bit);
         let mut findings = Vec::new();
@@ -478,7 +478,7 @@ pub fn scan(
 /// github_request`): one finding at the import, and its reach updated.
 fn network_through_local_modules(
     report: &mut ScriptReport,
-    local_imports: &[(String, Vec<(String, usize, usize)>)],
+    local_imports: &[(String, Vec<python::LocalImport>)],
 ) {
     let network_files: BTreeSet<&str> = report
         .findings

@@ -455,13 +455,11 @@ static IMPORT: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
-/// Scans a Python script. Returns the package's own modules it imports,
-/// with the 1-based line and column of each import.
-pub(crate) fn scan(
-    text: &str,
-    ctx: &ScanContext,
-    c: &mut Collector,
-) -> Vec<(String, usize, usize)> {
+/// One of the package's own modules a script imports: name, 1-based line and column.
+pub(crate) type LocalImport = (String, usize, usize);
+
+/// Scans a Python script. Returns the package's own modules it imports.
+pub(crate) fn scan(text: &str, ctx: &ScanContext, c: &mut Collector) -> Vec<LocalImport> {
     let mut local = Vec::new();
     let lines: Vec<&str> = text.lines().collect();
     let wrappers = process_wrappers(&lines);

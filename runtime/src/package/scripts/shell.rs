@@ -182,8 +182,11 @@ pub(crate) fn scan_with(text: &str, assigned: &BTreeSet<String>, c: &mut Collect
                 format!("runs `{program}` with the user's rights"),
             );
         }
-        if trimmed.contains('`') && !trimmed.starts_with("echo") {
-            if let Some(at) = line.find('`') {
+        if trimmed.contains('`')
+            && !trimmed.starts_with("echo")
+            && let Some(at) = line.find('`')
+        {
+            {
                 c.use_at(
                     code::RUNS_PROCESS,
                     Severity::Warning,
