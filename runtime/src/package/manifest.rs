@@ -405,7 +405,7 @@ mod tests {
         assert!(
             Manifest::parse(&neither)
                 .expect_err("neither")
-                .contains("missing `component`")
+                .contains("missing field `component`")
         );
         let unknown = MINIMAL.replace("component = \"notes.wasm\"", "runtime = \"cobol\"");
         let err = Manifest::parse(&unknown).expect_err("unknown runtime");
