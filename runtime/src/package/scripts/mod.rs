@@ -442,7 +442,7 @@ pub fn scan(
         });
         report.findings.extend(findings);
     }
-    network_through_local_modules(&mut report, &local_imports);
+    reach_through_local_modules(&mut report, &local_imports);
     if let Some(why) = truncated {
         report.findings.push(file_finding(
             code::WALK_TRUNCATED,
@@ -474,39 +474,53 @@ pub fn scan(
 }
 
 /// A Python script that imports one of the package's own modules which
-/// uses the network uses the network too (`from github_utils import
-/// github_request`): one finding at the import, and its reach updated.
-fn network_through_local_modules(
+/// uses the network or starts programs does so too (`from github_utils
+/// import github_request`): one finding at the import, and its reach
+/// updated. One level deep, as the scan does not follow calls.
+fn reach_through_local_modules(
     report: &mut ScriptReport,
     local_imports: &[(String, Vec<python::LocalImport>)],
 ) {
-    let network_files: BTreeSet<&str> = report
-        .findings
-        .iter()
-        .filter(|f| f.code == code::NETWORK)
-        .map(|f| f.file.as_str())
-        .collect();
+    let files_with = |wanted: &str| -> BTreeSet<String> {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.code == wanted)
+            .map(|f| f.file.clone())
+            .collect()
+    };
+    let kinds = [
+        (code::NETWORK, files_with(code::NETWORK), "uses the network"),
+        (
+            code::RUNS_PROCESS,
+            files_with(code::RUNS_PROCESS),
+            "starts other programs",
+        ),
+    ];
     let mut added = Vec::new();
     for (file, imports) in local_imports {
         for (module, line, column) in imports {
-            let target = network_files.iter().find(|path| {
-                **path != file.as_str()
-                    && path
-                        .strip_suffix(".py")
-                        .is_some_and(|stem| stem.rsplit('/').next() == Some(module.as_str()))
-            });
-            if let Some(target) = target {
-                added.push(ScriptFinding {
-                    code: code::NETWORK,
-                    severity: Severity::Warning,
-                    file: file.clone(),
-                    line: Some(*line),
-                    column: Some(*column),
-                    message: format!(
-                        "uses the network through the package's own `{module}` ({target})"
-                    ),
-                    subject: None,
+            let last = module.rsplit('.').next().unwrap_or(module);
+            let full = format!("{}.py", module.replace('.', "/"));
+            for (code, files, what) in &kinds {
+                let target = files.iter().find(|path| {
+                    *path != file
+                        && (path.ends_with(&full)
+                            || path
+                                .strip_suffix(".py")
+                                .is_some_and(|stem| stem.rsplit('/').next() == Some(last)))
                 });
+                if let Some(target) = target {
+                    added.push(ScriptFinding {
+                        code,
+                        severity: Severity::Warning,
+                        file: file.clone(),
+                        line: Some(*line),
+                        column: Some(*column),
+                        message: format!("{what} through the package's own `{module}` ({target})"),
+                        subject: None,
+                    });
+                }
             }
         }
     }
@@ -626,5 +640,41 @@ impl Package {
             },
         };
         scan(&self.root, component, runtime, &self.instructions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_script_reaches_what_the_package_modules_it_imports_reach() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::create_dir_all(dir.path().join("scripts")).expect("scripts");
+        std::fs::write(
+            dir.path().join("scripts/net.py"),
+            "import urllib.request\ndef get(u):\n    return urllib.request.urlopen(u)\n",
+        )
+        .expect("net.py");
+        std::fs::write(
+            dir.path().join("scripts/cli.py"),
+            "import sys\nfrom net import get\nprint(get(sys.argv[1]))\n",
+        )
+        .expect("cli.py");
+        std::fs::write(
+            dir.path().join("scripts/pure.py"),
+            "import json\nprint(json.dumps(1))\n",
+        )
+        .expect("pure.py");
+        let instructions = crate::package::instructions::parse_bytes(b"---\nname: x\n---\n");
+        let report = scan(dir.path(), None, None, &instructions);
+        let file = |p: &str| report.files.iter().find(|f| f.path == p).expect("listed");
+        assert!(file("scripts/cli.py").reaches.network, "{report:#?}");
+        assert!(
+            report.findings.iter().any(|f| f.code == code::NETWORK
+                && f.file == "scripts/cli.py"
+                && f.line == Some(2))
+        );
+        assert_eq!(file("scripts/pure.py").reaches, Reach::default());
     }
 }

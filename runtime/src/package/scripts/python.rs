@@ -582,7 +582,7 @@ pub(crate) fn scan(text: &str, ctx: &ScanContext, c: &mut Collector) -> Vec<Loca
             for (at, name) in names {
                 let top = name.split('.').next().unwrap_or("");
                 if ctx.local_modules.contains(top) {
-                    local.push((top.to_owned(), number, column(line, at)));
+                    local.push((name.to_owned(), number, column(line, at)));
                     continue;
                 }
                 if top.is_empty() || STDLIB.contains(&top) {
