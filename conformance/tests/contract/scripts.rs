@@ -309,8 +309,8 @@ fn script_004_scans_are_bounded() {
     );
 }
 
-/// SCRIPT-005: A symlink in the package to a script outside it is not followed: nothing from the outside file reaches the report; the same script inside the package is reported.
 #[cfg(unix)]
+/// SCRIPT-005: A symlink in the package to a script outside it is not followed: nothing from the outside file reaches the report; the same script inside the package is reported.
 #[test]
 fn script_005_symlinks_out_of_the_package_are_not_followed() {
     let outside = tempfile::tempdir().expect("outside");
