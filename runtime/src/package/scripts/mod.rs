@@ -617,7 +617,7 @@ fn statement(report: &ScriptReport, runtime: Option<ScriptRuntime>) -> Option<St
         "them"
     };
     let mut text = format!(
-        "NOT CONFINED: this skill ships {} that this runtime does not confine. An agent that runs {them} (as the instructions may tell it to) runs {them} with your full rights: your files, network, other programs and the secrets in your environment. Nothing below applies to {them}.",
+        "NOT CONFINED: this skill ships {} that this runtime does not confine. An agent that runs {them} (as the instructions may tell it to) runs {them} with your full rights: your files, network, other programs and the secrets in your environment. The capabilities this report lists for the skill do not limit {them}.",
         parts.join(" and ")
     );
     if let Some(runtime) = runtime {
