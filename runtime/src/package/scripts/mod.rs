@@ -678,3 +678,46 @@ mod tests {
         assert_eq!(file("scripts/pure.py").reaches, Reach::default());
     }
 }
+
+#[cfg(test)]
+mod never_panic {
+    use proptest::prelude::*;
+
+    use super::findings::Collector;
+    use super::{ScanContext, javascript, python, shell};
+
+    fn fragment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            Just("subprocess.run(".to_owned()),
+            Just("os.environ[\"".to_owned()),
+            Just("[\"".to_owned()),
+            Just("def f(cmd):\n".to_owned()),
+            Just("    ".to_owned()),
+            Just("https://".to_owned()),
+            Just("Authorization\": f\"ſ".to_owned()),
+            Just("process.env.".to_owned()),
+            Just("= promisify(execFile)".to_owned()),
+            Just("$(curl ".to_owned()),
+            Just("`".to_owned()),
+            Just("\n".to_owned()),
+            Just("é\u{202e}".to_owned()),
+            Just("from . import".to_owned()),
+            Just("import {\n} from \"".to_owned()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn scanners_never_panic(parts in proptest::collection::vec(fragment(), 0..48)) {
+            let text: String = parts.concat();
+            let ctx = ScanContext::default();
+            let mut c = Collector::new("x");
+            let _ = python::scan(&text, &ctx, &mut c);
+            javascript::scan(&text, &mut c);
+            shell::scan(&text, &mut c);
+            let _ = c.finish();
+        }
+    }
+}
