@@ -434,3 +434,49 @@ fn init_proposals_pass_check_and_are_pinned() {
         );
     }
 }
+
+/// A component skill that ships nothing else gets no script section and
+/// no statement: its component is confined and described as such.
+#[test]
+fn a_component_skill_without_scripts_has_no_script_report() {
+    let state = tempfile::tempdir().expect("state");
+    let hello = skill_test_artifacts::TempPackage::example("hello", skill_test_artifacts::HELLO);
+    let doc = inspect_json(&hello.path(), state.path());
+    assert_eq!(
+        doc["scripts"]["files"],
+        serde_json::json!([]),
+        "{}",
+        doc["scripts"]
+    );
+    assert!(doc["scripts"]["statement"].is_null());
+    assert!(
+        !doc["capabilities_in_words"]
+            .to_string()
+            .contains("NOT CONFINED")
+    );
+    let human = out(&skill_run(&["inspect", text(&hello.path())], state.path()));
+    assert!(
+        !human.contains("NOT confined") && !human.contains("NOT CONFINED"),
+        "{human}"
+    );
+    assert!(human.contains("Component: "), "{human}");
+
+    std::fs::write(
+        hello.path().join("helper.sh"),
+        "#!/bin/sh\ncurl -s https://api.example.org/x\n",
+    )
+    .expect("script");
+    let doc = inspect_json(&hello.path(), state.path());
+    let first = doc["capabilities_in_words"][0].as_str().unwrap_or("");
+    assert!(
+        first.starts_with("NOT CONFINED: this skill ships 1 script (1 shell)"),
+        "{first}"
+    );
+    let checked = skill_run(&["check", text(&hello.path())], state.path());
+    assert_eq!(checked.status.code(), Some(0), "{}", err(&checked));
+    assert!(
+        out(&checked).contains("warning: NOT CONFINED"),
+        "{}",
+        out(&checked)
+    );
+}

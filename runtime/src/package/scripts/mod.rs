@@ -372,7 +372,8 @@ pub fn scan(
         let mut scanned = false;
         match &kind {
             FileKind::Data => continue,
-            FileKind::Wasm if component.as_deref() == Some(e.relative.as_str()) => {}
+            // The component is confined, and described by the component part of a report.
+            FileKind::Wasm if component.as_deref() == Some(e.relative.as_str()) => continue,
             FileKind::Wasm => findings.push(file_finding(
                 code::STRAY_WASM,
                 Severity::Info,
