@@ -18,7 +18,9 @@ pub fn ships_files(doc: &Value) -> bool {
 
 /// Whether a finding of the inspect document came from the script scanner.
 pub fn is_script_finding(f: &Value) -> bool {
-    code::ALL.contains(&text(&f["code"])) && f["code"] != code::UNCONFINED
+    // Package-level findings stay in the main list: they belong to no listed file.
+    let package_level = [code::UNCONFINED, code::WALK_TRUNCATED, code::CACHE_SKIPPED];
+    code::ALL.contains(&text(&f["code"])) && !package_level.contains(&text(&f["code"]))
 }
 
 fn kind(file: &Value) -> String {
@@ -148,17 +150,6 @@ pub fn render(doc: &Value) {
                 text(&f["message"])
             );
         }
-    }
-    for f in findings
-        .iter()
-        .filter(|f| f["code"] == code::WALK_TRUNCATED)
-    {
-        println!(
-            "  {} [{}] {}",
-            text(&f["severity"]),
-            text(&f["code"]),
-            text(&f["message"])
-        );
     }
 }
 

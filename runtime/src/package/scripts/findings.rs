@@ -53,6 +53,8 @@ pub mod code {
     pub const STRAY_WASM: &str = "bundled-wasm";
     /// The package walk stopped at a limit; files past it are not listed.
     pub const WALK_TRUNCATED: &str = "package-walk-truncated";
+    /// A folder tagged as a cache (`CACHEDIR.TAG`, e.g. cargo's `target/`) is not listed.
+    pub const CACHE_SKIPPED: &str = "package-cache-skipped";
 
     /// Every code, for documentation and tests.
     pub const ALL: &[&str] = &[
@@ -75,6 +77,7 @@ pub mod code {
         ARCHIVE,
         STRAY_WASM,
         WALK_TRUNCATED,
+        CACHE_SKIPPED,
     ];
 }
 

@@ -237,9 +237,20 @@ fn executable_bit(_meta: &fs::Metadata) -> bool {
     false
 }
 
-/// Lists regular files under `root` (symlinks are not followed; `.git` is
-/// skipped), sorted, within [`MAX_FILES`] and [`MAX_DEPTH`].
-fn walk(root: &Path, truncated: &mut Option<String>) -> Vec<Entry> {
+/// The first bytes of a `CACHEDIR.TAG` (the Cache Directory Tagging
+/// Specification), which cargo writes into `target/`.
+const CACHEDIR_SIGNATURE: &[u8] = b"Signature: 8a477f597d28d172789f06886806bc55";
+
+fn is_tagged_cache(dir: &Path) -> bool {
+    let tag = dir.join("CACHEDIR.TAG");
+    fs::symlink_metadata(&tag).is_ok_and(|m| m.is_file())
+        && head(&tag).starts_with(CACHEDIR_SIGNATURE)
+}
+
+/// Lists regular files under `root` (symlinks are not followed; `.git` and
+/// folders tagged as caches are skipped, the latter listed in `caches`),
+/// sorted, within [`MAX_FILES`] and [`MAX_DEPTH`].
+fn walk(root: &Path, truncated: &mut Option<String>, caches: &mut Vec<String>) -> Vec<Entry> {
     let mut entries = Vec::new();
     let mut stack = vec![(root.to_path_buf(), String::new(), 0usize)];
     'walk: while let Some((dir, prefix, depth)) = stack.pop() {
@@ -260,6 +271,10 @@ fn walk(root: &Path, truncated: &mut Option<String>) -> Vec<Entry> {
             };
             if meta.is_dir() {
                 if name == ".git" {
+                    continue;
+                }
+                if is_tagged_cache(&child.path()) {
+                    caches.push(relative);
                     continue;
                 }
                 if depth + 1 > MAX_DEPTH {
@@ -346,7 +361,8 @@ pub fn scan(
     instructions: &Instructions,
 ) -> ScriptReport {
     let mut truncated = None;
-    let entries = walk(root, &mut truncated);
+    let mut caches = Vec::new();
+    let entries = walk(root, &mut truncated, &mut caches);
     let component = component.map(|p| {
         p.to_string_lossy()
             .trim_start_matches("./")
@@ -444,6 +460,14 @@ pub fn scan(
         report.findings.extend(findings);
     }
     reach_through_local_modules(&mut report, &local_imports);
+    for cache in caches {
+        report.findings.push(file_finding(
+            code::CACHE_SKIPPED,
+            Severity::Info,
+            &cache,
+            format!("{cache}/ is tagged as a cache (CACHEDIR.TAG, e.g. cargo's build output) and is not listed; if this package came from someone else, remove it or look inside"),
+        ));
+    }
     if let Some(why) = truncated {
         report.findings.push(file_finding(
             code::WALK_TRUNCATED,
@@ -677,6 +701,34 @@ mod tests {
                 && f.line == Some(2))
         );
         assert_eq!(file("scripts/pure.py").reaches, Reach::default());
+    }
+
+    #[test]
+    fn a_tagged_cache_folder_is_reported_once_not_listed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let target = dir.path().join("target/debug");
+        std::fs::create_dir_all(&target).expect("target");
+        std::fs::write(target.join("build-script"), b"\x7fELF\x02").expect("elf");
+        let instructions = crate::package::instructions::parse_bytes(b"---\nname: x\n---\n");
+        let listed = scan(dir.path(), None, None, &instructions);
+        assert_eq!(
+            listed.files.len(),
+            1,
+            "untagged, the binary is listed: {listed:#?}"
+        );
+        std::fs::write(
+            dir.path().join("target/CACHEDIR.TAG"),
+            b"Signature: 8a477f597d28d172789f06886806bc55\n# cargo\n",
+        )
+        .expect("tag");
+        let skipped = scan(dir.path(), None, None, &instructions);
+        assert!(
+            skipped.files.is_empty() && skipped.statement.is_none(),
+            "{skipped:#?}"
+        );
+        assert_eq!(skipped.findings.len(), 1);
+        assert_eq!(skipped.findings[0].code, code::CACHE_SKIPPED);
+        assert_eq!(skipped.findings[0].file, "target");
     }
 }
 
