@@ -31,6 +31,8 @@ use findings::Collector;
 
 /// The most files the walk looks at.
 pub const MAX_FILES: usize = 10_000;
+/// The most files and folders the walk reads from folders, listed or not.
+pub const MAX_ENTRIES: usize = 5 * MAX_FILES;
 /// The deepest folder the walk enters.
 pub const MAX_DEPTH: usize = 32;
 /// The largest script that is scanned, in bytes; larger ones are listed.
@@ -253,11 +255,21 @@ fn is_tagged_cache(dir: &Path) -> bool {
 fn walk(root: &Path, truncated: &mut Option<String>, caches: &mut Vec<String>) -> Vec<Entry> {
     let mut entries = Vec::new();
     let mut stack = vec![(root.to_path_buf(), String::new(), 0usize)];
+    let mut visited = 0usize;
     'walk: while let Some((dir, prefix, depth)) = stack.pop() {
         let Ok(read) = fs::read_dir(&dir) else {
             continue;
         };
-        let mut children: Vec<_> = read.filter_map(Result::ok).collect();
+        // Bounded before sorting: a folder with a million entries costs at most MAX_ENTRIES.
+        let mut children: Vec<_> = read
+            .filter_map(Result::ok)
+            .take(MAX_ENTRIES.saturating_sub(visited) + 1)
+            .collect();
+        visited += children.len();
+        if visited > MAX_ENTRIES {
+            *truncated = Some(format!("more than {MAX_ENTRIES} files and folders"));
+            break 'walk;
+        }
         children.sort_by_key(|e| e.file_name());
         for child in children.into_iter().rev() {
             let name = child.file_name().to_string_lossy().into_owned();
