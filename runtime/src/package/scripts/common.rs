@@ -10,7 +10,8 @@ use super::findings::{Collector, code};
 use crate::package::Severity;
 
 static URL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\b(?:https?|wss?|ftp)://[^\s"'`<>()\[\]{}\\,;|^]+"#).expect("valid regex")
+    Regex::new(r#"(?i)\b(?:https?|wss?|ftp)://(?:\[[0-9a-f:.]+\])?[^\s"'`<>()\[\]{}\\,;|^]*"#)
+        .expect("valid regex")
 });
 
 static GIT_SSH: LazyLock<Regex> =

@@ -63,7 +63,7 @@ pub fn propose(package: &Package, report: &ScriptReport) -> Result<String, Strin
         return Err("it already has a skill.toml; `skill-run init` never overwrites one".into());
     }
     let Some(runtime) = runtime_for(report) else {
-        return Err("it ships no Python, JavaScript, TypeScript or shell scripts: an instruction-only skill needs no skill.toml".into());
+        return Err("it ships no Python, JavaScript, TypeScript or shell scripts, so there is nothing a script runtime could run (an instruction-only skill needs no skill.toml)".into());
     };
     let name = package.instructions.name().ok_or(
         "SKILL.md has no `name` in its frontmatter: add one, the manifest's name must equal it",
@@ -367,20 +367,60 @@ fn host_for_secret<'a>(
             .unwrap_or("")
             .to_owned()
     };
+    // A secret goes to one exact host name or IPv4 address, never an IPv6 literal.
+    let usable = |url: &String| !host_of(url).starts_with('[');
     let first = name.split('_').next().unwrap_or("").to_ascii_lowercase();
     if first.len() >= 2
         && let Some((url, from)) = hosts
             .iter()
-            .find(|(url, _)| host_of(url).split('.').any(|label| label == first))
+            .find(|(url, _)| usable(url) && host_of(url).split('.').any(|label| label == first))
     {
         return Some((host_of(url), from.clone()));
     }
     let in_files: Vec<(&String, &Vec<&ScriptFinding>)> = hosts
         .iter()
-        .filter(|(_, from)| from.iter().any(|f| files.contains(&f.file.as_str())))
+        .filter(|(url, from)| usable(url) && from.iter().any(|f| files.contains(&f.file.as_str())))
         .collect();
     match in_files.as_slice() {
         [(url, from)] => Some((host_of(url), (*from).clone())),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package_with(script: &str) -> (tempfile::TempDir, Package) {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(
+            dir.path().join("SKILL.md"),
+            "---\nname: probe\ndescription: d\n---\n",
+        )
+        .expect("SKILL.md");
+        std::fs::write(dir.path().join("run.py"), script).expect("script");
+        let package = Package::read(dir.path()).expect("reads");
+        (dir, package)
+    }
+
+    #[test]
+    fn a_secret_for_an_ipv6_literal_is_left_as_a_comment_and_the_proposal_still_parses() {
+        let (_dir, package) = package_with(
+            "import os, urllib.request\nk = os.environ['PROBE_TOKEN']\nurllib.request.urlopen(urllib.request.Request('http://[fd00::2]:8080/x', headers={'Authorization': 'Bearer ' + k}))\n",
+        );
+        let text = propose(&package, &package.scripts()).expect("proposal");
+        let manifest = Manifest::parse(&text).expect("parses");
+        assert!(manifest.grants.secrets.is_empty(), "{text}");
+        assert!(text.contains("# secret PROBE_TOKEN"), "{text}");
+        assert_eq!(manifest.grants.network.len(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_package_without_scripts_gets_no_proposal() {
+        let (dir, _) = package_with("");
+        std::fs::remove_file(dir.path().join("run.py")).expect("rm");
+        let package = Package::read(dir.path()).expect("reads");
+        let err = propose(&package, &package.scripts()).expect_err("nothing to propose");
+        assert!(err.contains("no Python"), "{err}");
     }
 }
