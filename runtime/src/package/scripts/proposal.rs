@@ -239,7 +239,7 @@ pub fn propose(package: &Package, report: &ScriptReport) -> Result<String, Strin
     if let Some(from) = whole_env {
         let _ = writeln!(
             out,
-            "# not proposed: {} reads or hands on the whole environment; only the names below are passed",
+            "# not proposed: {} reads or hands on the whole environment; a sandbox passes only the names listed in `env`",
             origin(&from)
         );
     }
