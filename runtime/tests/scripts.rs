@@ -263,6 +263,56 @@ fn every_scripted_corpus_skill_names_its_scripts_and_what_they_reach() {
     }
 }
 
+/// Each scanned script says what would stop it in a sandbox, or that nothing found would.
+#[test]
+fn each_script_says_what_would_stop_it_in_a_sandbox() {
+    let state = tempfile::tempdir().expect("state");
+    let doc = inspect_json(
+        &corpus().join("openai__skills__.system+skill-installer"),
+        state.path(),
+    );
+    let blockers = |path: &str| -> Vec<String> {
+        doc["scripts"]["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .find(|f| f["path"] == path)
+            .map(|f| strings(&f["sandbox_blockers"]).into_iter().collect())
+            .expect("listed")
+    };
+    let install = blockers("scripts/install-skill-from-github.py");
+    assert!(
+        install
+            .iter()
+            .any(|b| b.starts_with("starts other programs (git)")),
+        "{install:?}"
+    );
+    assert!(
+        install.iter().any(|b| b.contains("~/.codex")),
+        "{install:?}"
+    );
+    assert_eq!(
+        blockers("scripts/github_utils.py"),
+        Vec::<String>::new(),
+        "stdlib HTTP only"
+    );
+    let human = out(&skill_run(
+        &[
+            "inspect",
+            text(&corpus().join("openai__skills__.system+skill-installer")),
+        ],
+        state.path(),
+    ));
+    assert!(
+        human.contains("in a sandbox it would fail: starts other programs (git)"),
+        "{human}"
+    );
+    assert!(
+        human.contains("in a sandbox: nothing found that a grant could not give"),
+        "{human}"
+    );
+}
+
 #[test]
 fn binaries_and_archives_are_reported_by_their_bytes() {
     let state = tempfile::tempdir().expect("state");

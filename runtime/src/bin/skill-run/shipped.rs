@@ -135,6 +135,19 @@ pub fn render(doc: &Value) {
         for line in lines {
             println!("    - {line}");
         }
+        if file["scanned"] == true {
+            match file["sandbox_blockers"]
+                .as_array()
+                .filter(|b| !b.is_empty())
+            {
+                None => println!("    in a sandbox: nothing found that a grant could not give"),
+                Some(blockers) => {
+                    for b in blockers {
+                        println!("    in a sandbox it would fail: {}", text(b));
+                    }
+                }
+            }
+        }
         for f in findings
             .iter()
             .filter(|f| text(&f["file"]) == path && f["code"] != code::UNCONFINED)

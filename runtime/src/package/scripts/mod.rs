@@ -99,6 +99,40 @@ impl Reach {
         reach
     }
 
+    /// Why a script with this reach could not run unchanged in a sandbox:
+    /// what no grant gives (processes, paths outside the package, packages
+    /// from outside it). Empty when it needs only the standard library,
+    /// granted files, HTTP and environment names.
+    pub fn sandbox_blockers(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.starts_processes {
+            out.push(if self.programs.is_empty() {
+                "starts other programs: a sandbox has no processes".to_owned()
+            } else {
+                format!(
+                    "starts other programs ({}): a sandbox has no processes",
+                    self.programs.join(", ")
+                )
+            });
+        }
+        if self.installs_packages {
+            out.push("installs packages at run time".to_owned());
+        }
+        if !self.third_party.is_empty() {
+            out.push(format!(
+                "imports {}, which must ship inside the package to be importable",
+                self.third_party.join(", ")
+            ));
+        }
+        if !self.paths_outside.is_empty() {
+            out.push(format!(
+                "reaches paths outside the package ({}): only granted folders exist in a sandbox",
+                self.paths_outside.join(", ")
+            ));
+        }
+        out
+    }
+
     /// The reach in words, one line per kind, for reports.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = Vec::new();
@@ -179,6 +213,9 @@ pub struct ShippedFile {
     pub scanned: bool,
     /// What it would reach, from its findings.
     pub reaches: Reach,
+    /// For a scanned script: why it could not run unchanged in a sandbox
+    /// ([`Reach::sandbox_blockers`]); empty when nothing found stands in the way.
+    pub sandbox_blockers: Vec<String>,
 }
 
 /// Every executable file in a package and what the scripts would reach.
@@ -468,6 +505,7 @@ pub fn scan(
             executable_bit: e.executable_bit,
             scanned,
             reaches: Reach::from_findings(&findings),
+            sandbox_blockers: Vec::new(),
         });
         report.findings.extend(findings);
     }
@@ -479,6 +517,11 @@ pub fn scan(
             &cache,
             format!("{cache}/ is tagged as a cache (CACHEDIR.TAG, e.g. cargo's build output) and is not listed; if this package came from someone else, remove it or look inside"),
         ));
+    }
+    for file in &mut report.files {
+        if file.scanned {
+            file.sandbox_blockers = file.reaches.sandbox_blockers();
+        }
     }
     if let Some(why) = truncated {
         report.findings.push(file_finding(
