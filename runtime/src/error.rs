@@ -70,6 +70,17 @@ pub enum LoadError {
         /// The skill.
         skill: String,
     },
+    /// The manifest names a script runtime (`runtime = "python"`), which this
+    /// version cannot run yet.
+    #[error(
+        "skill `{skill}` declares `runtime = \"{runtime}\"` in skill.toml: the script runtime is not available yet in this version of skill-run, so its scripts cannot run in the sandbox (and are not confined if an agent runs them itself); `skill-run inspect` lists what they would reach"
+    )]
+    ScriptRuntimeUnavailable {
+        /// The skill.
+        skill: String,
+        /// `[skill].runtime`.
+        runtime: crate::package::ScriptRuntime,
+    },
     /// A package file resolves outside the package folder (through a symlink).
     #[error("{} resolves outside its package folder (a symlink?): a package may only contain its own files", path.display())]
     Outside {

@@ -16,6 +16,7 @@ mod limits;
 mod load;
 mod moltbook;
 mod network;
+mod scripts;
 mod state;
 mod stress;
 mod types;

@@ -137,11 +137,83 @@ pub struct Schedule {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SkillSection {
+struct SkillSectionFile {
     name: SkillName,
     #[serde(deserialize_with = "version")]
     version: String,
-    component: ComponentPath,
+    component: Option<ComponentPath>,
+    runtime: Option<ScriptRuntime>,
+}
+
+/// `[skill]`, with exactly one of `component` and `runtime` (checked while
+/// parsing, so the error points at the table).
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "SkillSectionFile")]
+struct SkillSection {
+    name: SkillName,
+    version: String,
+    executable: Executable,
+}
+
+impl TryFrom<SkillSectionFile> for SkillSection {
+    type Error = String;
+
+    fn try_from(file: SkillSectionFile) -> Result<Self, String> {
+        let executable = match (file.component, file.runtime) {
+            (Some(component), None) => Executable::Component(component),
+            (None, Some(runtime)) => Executable::Script(runtime),
+            (Some(_), Some(_)) => {
+                return Err("[skill]: give either `component` (a .wasm file) or `runtime` (\"python\" for a script skill), not both".into());
+            }
+            (None, None) => {
+                return Err("missing field `component` (the skill's .wasm file, e.g. component = \"skill.wasm\"); a script skill says runtime = \"python\" instead".into());
+            }
+        };
+        Ok(SkillSection {
+            name: file.name,
+            version: file.version,
+            executable,
+        })
+    }
+}
+
+/// `[skill].runtime`: the interpreter a script skill's scripts are meant
+/// to run in, in place of a `component` of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScriptRuntime {
+    /// `runtime = "python"`: the package's `.py` scripts.
+    Python,
+    /// `runtime = "javascript"`: the package's `.js`/`.mjs`/`.cjs`/`.ts` scripts.
+    Javascript,
+    /// `runtime = "shell"`: the package's shell scripts.
+    Shell,
+}
+
+impl ScriptRuntime {
+    /// The value as written in `skill.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScriptRuntime::Python => "python",
+            ScriptRuntime::Javascript => "javascript",
+            ScriptRuntime::Shell => "shell",
+        }
+    }
+}
+
+impl fmt::Display for ScriptRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a skill runs: its own component, or its scripts in a script runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Executable {
+    /// `component = "x.wasm"`.
+    Component(ComponentPath),
+    /// `runtime = "python"`: no component of its own.
+    Script(ScriptRuntime),
 }
 
 /// A validated `skill.toml`.
@@ -151,8 +223,8 @@ pub struct Manifest {
     pub name: SkillName,
     /// `[skill].version`.
     pub version: String,
-    /// `[skill].component`, relative to the package folder.
-    pub component: ComponentPath,
+    /// `[skill].component` (relative to the package folder) or `[skill].runtime`.
+    pub executable: Executable,
     /// `[capabilities]`.
     pub grants: Grants,
     /// `[limits]` over the defaults.
@@ -162,6 +234,14 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The component's path, or `None` for a script skill.
+    pub fn component(&self) -> Option<&ComponentPath> {
+        match &self.executable {
+            Executable::Component(path) => Some(path),
+            Executable::Script(_) => None,
+        }
+    }
+
     /// Parses the text of a `skill.toml`. The error is the full message,
     /// with line, column and the offending text.
     pub fn parse(text: &str) -> Result<Manifest, String> {
@@ -223,7 +303,7 @@ impl Manifest {
         Ok(Manifest {
             name: file.skill.name,
             version: file.skill.version,
-            component: file.skill.component,
+            executable: file.skill.executable,
             grants: file.capabilities,
             limits: Limits::from_section(&file.limits),
             schedule,
@@ -307,6 +387,29 @@ mod tests {
         assert!(err.contains("at most once a minute"), "{err}");
         let err = Manifest::parse(&text.replace("every", "evry")).expect_err("typo");
         assert!(err.contains("evry"), "{err}");
+    }
+
+    #[test]
+    fn a_script_skill_names_a_runtime_instead_of_a_component() {
+        let script = MINIMAL.replace("component = \"notes.wasm\"", "runtime = \"python\"");
+        let m = Manifest::parse(&script).expect("valid");
+        assert_eq!(m.executable, Executable::Script(ScriptRuntime::Python));
+        assert!(m.component().is_none());
+        let both = format!("{MINIMAL}runtime = \"python\"\n");
+        assert!(
+            Manifest::parse(&both)
+                .expect_err("both")
+                .contains("not both")
+        );
+        let neither = MINIMAL.replace("component = \"notes.wasm\"\n", "");
+        assert!(
+            Manifest::parse(&neither)
+                .expect_err("neither")
+                .contains("missing field `component`")
+        );
+        let unknown = MINIMAL.replace("component = \"notes.wasm\"", "runtime = \"cobol\"");
+        let err = Manifest::parse(&unknown).expect_err("unknown runtime");
+        assert!(err.contains("cobol") && err.contains("python"), "{err}");
     }
 
     #[test]

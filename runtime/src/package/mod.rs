@@ -4,13 +4,14 @@
 
 pub mod instructions;
 pub mod manifest;
+pub mod scripts;
 
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub use instructions::{Finding, Instructions, Severity};
-pub use manifest::{Manifest, Schedule, SkillName};
+pub use manifest::{Executable, Manifest, Schedule, ScriptRuntime, SkillName};
 
 use crate::error::LoadError;
 
@@ -103,7 +104,15 @@ impl Package {
         let manifest = self.manifest.as_ref().ok_or(LoadError::InstructionOnly {
             skill: name.clone(),
         })?;
-        let relative = manifest.component.as_path();
+        let relative = match &manifest.executable {
+            manifest::Executable::Component(path) => path.as_path(),
+            manifest::Executable::Script(runtime) => {
+                return Err(LoadError::ScriptRuntimeUnavailable {
+                    skill: name,
+                    runtime: *runtime,
+                });
+            }
+        };
         let path = self.root.join(relative);
         match read_inside(&self.root, relative, max_bytes) {
             Ok(bytes) => Ok((path, bytes)),

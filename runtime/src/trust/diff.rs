@@ -187,7 +187,7 @@ fn instructions(old: &Instructions, new: &Instructions) -> Vec<Change> {
 
 fn component_digest(package: &Package) -> Option<String> {
     let manifest = package.manifest.as_ref()?;
-    let bytes = std::fs::read(package.root.join(manifest.component.as_path())).ok()?;
+    let bytes = std::fs::read(package.root.join(manifest.component()?.as_path())).ok()?;
     Some(format!("sha256:{}", sha256_hex(&bytes)))
 }
 

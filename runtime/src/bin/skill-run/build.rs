@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use skill_runtime::Package;
+use skill_runtime::package::Executable;
 
 /// Arguments of `skill-run build`.
 #[derive(Args)]
@@ -27,6 +28,13 @@ pub fn build(args: BuildArgs) -> Result<u8> {
             "{} has no skill.toml: an instruction-only skill has nothing to build",
             args.dir.display()
         );
+    };
+    let component = match &manifest.executable {
+        Executable::Component(component) => component,
+        Executable::Script(runtime) => bail!(
+            "{} is a script skill (runtime = \"{runtime}\" in skill.toml): it has no component to build",
+            args.dir.display()
+        ),
     };
     let cargo_toml = std::fs::canonicalize(args.dir.join("Cargo.toml"))
         .with_context(|| format!("{} has no Cargo.toml", args.dir.display()))?;
@@ -71,7 +79,7 @@ pub fn build(args: BuildArgs) -> Result<u8> {
         }
     }
     let artifact = artifact.context("cargo built no .wasm for this package: is it a `cdylib` (typed commands) or a binary (`fn main`)?")?;
-    let target = package.root.join(manifest.component.as_path());
+    let target = package.root.join(component.as_path());
     std::fs::copy(&artifact, &target)
         .with_context(|| format!("copying {} to {}", artifact.display(), target.display()))?;
     let size = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);

@@ -8,7 +8,7 @@ use clap::Args;
 use serde_json::{Value, json};
 use skill_runtime::{Grants, Package, Runtime};
 
-use crate::{EXIT_INVALID, RuntimeArgs, report_cache, runtime_config};
+use crate::{EXIT_INVALID, RuntimeArgs, report_cache, runtime_config, shipped};
 
 /// Arguments of `skill-run inspect`.
 #[derive(Args)]
@@ -48,17 +48,22 @@ fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value> {
             v
         })
         .collect();
+    let scripts = package.scripts();
+    findings.extend(scripts.findings.iter().map(|f| json!(f)));
     let (grants, limits, component) = match &package.manifest {
         None => (Grants::default(), None, Value::Null),
         Some(manifest) => {
             let runtime = Runtime::new(runtime_config(runtime_args))?;
             let component = match runtime.load_package(package.clone()) {
                 Ok(skill) => json!({
-                    "path": manifest.component.as_path(),
+                    "path": manifest.component().map(|c| c.as_path()),
                     "kind": skill.kind(),
                     "imports": skill.imports(),
                     "commands": skill.commands(),
                 }),
+                Err(skill_runtime::LoadError::ScriptRuntimeUnavailable { runtime, .. }) => {
+                    json!({"path": null, "runtime": runtime, "available": false})
+                }
                 Err(error) => {
                     let code = match error {
                         skill_runtime::LoadError::NameMismatch { .. } => None, // already a SKILL.md finding
@@ -67,7 +72,7 @@ fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value> {
                     if let Some(code) = code {
                         findings.insert(0, json!({"code": code, "severity": "error", "file": "skill.toml", "line": null, "column": null, "message": error.to_string()}));
                     }
-                    json!({"path": manifest.component.as_path(), "error": error.to_string()})
+                    json!({"path": manifest.component().map(|c| c.as_path()), "error": error.to_string()})
                 }
             };
             let l = manifest.limits;
@@ -79,6 +84,12 @@ fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value> {
             (manifest.grants.clone(), Some(limits), component)
         }
     };
+    // Worst first across SKILL.md, skill.toml and script findings (stable).
+    findings.sort_by_key(|f| match f["severity"].as_str() {
+        Some("error") => 0,
+        Some("warning") => 1,
+        _ => 2,
+    });
     let body = &package.instructions.body;
     Ok(json!({
         "name": package.name(),
@@ -97,10 +108,12 @@ fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value> {
             "text": body.text,
         },
         "capabilities": grants_json(&grants),
-        "capabilities_in_words": grants.describe(),
+        // An unconfined script comes first: nothing else in the summary applies to it.
+        "capabilities_in_words": scripts.statement.iter().cloned().chain(grants.describe()).collect::<Vec<_>>(),
         "limits": limits,
         "component": component,
         "findings": findings,
+        "scripts": scripts,
     }))
 }
 
@@ -160,7 +173,9 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
     }
     println!();
     match doc["component"].as_object() {
+        None if shipped::ships_files(&doc) => {}
         None => println!("Instruction-only skill: no component, nothing to run."),
+        Some(c) if c.contains_key("runtime") => {}
         Some(c) if c.contains_key("error") => {
             println!("Component: cannot be loaded (see findings).")
         }
@@ -192,6 +207,7 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
             );
         }
     }
+    shipped::render(&doc);
     let ins = &doc["instructions"];
     let count = |key: &str| ins[key].as_array().map_or(0, Vec::len);
     println!();
@@ -219,6 +235,8 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
         println!("  bundled files referenced: {}", list("references", "path"));
     }
     let mut findings = doc["findings"].as_array().cloned().unwrap_or_default();
+    // Script findings are listed under their file above.
+    findings.retain(|f| !shipped::is_script_finding(f));
     if !findings.is_empty() {
         println!();
         println!("Findings (worst first):");
@@ -255,15 +273,22 @@ pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {
                 skill.commands().len(),
                 skill.imports().len()
             );
-            Ok(0)
         }
         Err(skill_runtime::LoadError::InstructionOnly { skill }) => {
             println!("ok: skill `{skill}` is instruction-only (SKILL.md, no skill.toml)");
-            Ok(0)
+        }
+        Err(skill_runtime::LoadError::ScriptRuntimeUnavailable { skill, runtime }) => {
+            println!(
+                "ok: skill `{skill}` is a valid script skill (runtime = \"{runtime}\"); that runtime is not available yet, so `skill-run run` refuses it"
+            );
         }
         Err(error) => {
             eprintln!("error: {error}");
-            Ok(EXIT_INVALID)
+            return Ok(EXIT_INVALID);
         }
     }
+    if let Ok(package) = Package::read(package) {
+        shipped::check_note(&package.scripts());
+    }
+    Ok(0)
 }

@@ -6,10 +6,12 @@
 
 mod bench;
 mod build;
+mod init;
 mod inspect;
 mod lifecycle;
 mod run;
 mod scaffold;
+mod shipped;
 mod trust;
 
 use std::path::PathBuf;
@@ -62,6 +64,8 @@ enum Command {
     },
     /// Show what a skill says, what it offers and what it could touch, before running it.
     Inspect(inspect::InspectArgs),
+    /// Write a proposed skill.toml for a skill that ships scripts and has none, from a scan of them.
+    Init(init::InitArgs),
     /// Create a new Rust skill in a new folder, ready for `skill-run build`.
     New(scaffold::NewArgs),
     /// Build a Rust skill for wasm32-wasip2 and put the component where skill.toml says.
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Check { package, runtime } => inspect::check(&package, &runtime),
         Command::Inspect(args) => inspect::inspect(args),
+        Command::Init(args) => init::init(args),
         Command::New(args) => scaffold::new(args),
         Command::Build(args) => build::build(args),
         Command::Bench(args) => bench::bench(args),
