@@ -80,3 +80,46 @@ fn thirty_two_concurrent_runs_of_notes_add_keep_every_update() {
         .count();
     assert_eq!(notes, RUNS + 1);
 }
+
+#[test]
+fn a_disk_limit_is_exit_3_naming_the_key() {
+    let state = tempfile::tempdir().expect("state");
+    let workspace = tempfile::tempdir().expect("workspace");
+    let toml = format!(
+        "{}[capabilities]\nchannels = [{{ name = \"out\", direction = \"send\" }}]\nfiles = [{{ guest = \"/w\", host = \"{{workspace}}\", access = \"read-write\" }}]\n[limits]\ndisk-write = \"64 KiB\"\n",
+        skill_test_artifacts::skill_table("escape")
+    );
+    let escape = TempPackage::new("escape", skill_test_artifacts::ESCAPE, &toml);
+    let package = escape.path();
+    let run = |count: u32| {
+        skill_run(state.path(), workspace.path())
+            .args([
+                "run",
+                package.to_str().expect("utf-8 path"),
+                "disk-write",
+                "--input",
+                &format!(
+                    r#"{{"dir": "/w", "file": "big", "route": "stream", "chunk": 4096, "count": {count}}}"#
+                ),
+            ])
+            .output()
+            .expect("skill-run runs")
+    };
+    let out = run(64);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("limits.disk-write = 64 KiB"), "{stderr}");
+    assert!(std::fs::metadata(workspace.path().join("big")).map_or(0, |m| m.len()) <= 64 * 1024);
+    let out = run(8);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

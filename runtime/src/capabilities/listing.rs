@@ -26,6 +26,7 @@ use wasmtime_wasi::p2::bindings::filesystem::types::{DescriptorType, DirectoryEn
 use wasmtime_wasi::{FsPerms, OpenMode};
 
 use super::file_audit::convert;
+use super::state::StateStore;
 use crate::audit::{AuditKind, Decision};
 use crate::invocation::state::InvocationState;
 
@@ -104,25 +105,27 @@ fn descriptor_type(kind: cap_std::fs::FileType) -> DescriptorType {
 }
 
 /// An invocation's open listings, by the rep of their stream resource.
-#[derive(Default)]
 pub(crate) struct Listings {
     open: HashMap<u32, Listing>,
-    /// An empty folder of the runtime's, listed to make each stream resource.
-    empty: Option<Dir>,
+    /// Where the empty folder listed to make each stream resource comes from
+    /// (made on the first listing, then kept by the skill).
+    store: StateStore,
+    blocking: bool,
 }
 
 impl Listings {
-    /// Listings whose stream resources are made by listing `empty`.
-    pub(crate) fn new(empty: Option<Dir>) -> Self {
+    /// Listings whose stream resources are made by listing `store`'s empty folder.
+    pub(crate) fn new(store: StateStore, blocking: bool) -> Self {
         Listings {
             open: HashMap::new(),
-            empty,
+            store,
+            blocking,
         }
     }
 
     /// The empty folder, as a descriptor to list.
     pub(crate) fn empty_dir(&self) -> Option<Dir> {
-        self.empty.clone()
+        self.store.empty_dir(self.blocking)
     }
 
     /// Keeps `listing` for the stream `stream`; forgets listings whose

@@ -416,7 +416,8 @@ pub(crate) async fn run(
         state_tree,
         max_descriptors: skill.max_descriptors,
         listings: crate::capabilities::listing::Listings::new(
-            skill.state.empty_dir(skill.blocking_file_io),
+            skill.state.clone(),
+            skill.blocking_file_io,
         ),
     };
     let mut store = Store::new(skill.component.engine(), state);
