@@ -9,6 +9,7 @@ mod build;
 mod inspect;
 mod lifecycle;
 mod run;
+mod sarif;
 mod scaffold;
 mod trust;
 
