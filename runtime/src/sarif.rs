@@ -10,8 +10,8 @@ use std::path::{Component, Path};
 
 use serde_json::{Value, json};
 
-use crate::package::findings::{FileFinding, RULES};
 use crate::package::Severity;
+use crate::package::findings::{FileFinding, RULES};
 
 /// The schema a log names in `$schema`.
 pub const SCHEMA_URI: &str =
@@ -64,7 +64,8 @@ pub fn log(scanned: &[Scanned<'_>], failures: &[Failure<'_>], version: &str) -> 
                     rule_ids.len() - 1
                 }
             };
-            let mut location = json!({ "artifactLocation": { "uri": uri(package.root, f.file.as_deref()) } });
+            let mut location =
+                json!({ "artifactLocation": { "uri": uri(package.root, f.file.as_deref()) } });
             if let Some(line) = f.line.filter(|l| *l >= 1) {
                 let mut region = json!({ "startLine": line });
                 if let Some(column) = f.column.filter(|c| *c >= 1) {
@@ -165,32 +166,82 @@ mod tests {
 
     #[test]
     fn uris_are_relative_when_the_root_is_and_encoded() {
-        assert_eq!(uri(Path::new("skills/a b/"), Some("SKILL.md")), "skills/a%20b/SKILL.md");
+        assert_eq!(
+            uri(Path::new("skills/a b/"), Some("SKILL.md")),
+            "skills/a%20b/SKILL.md"
+        );
         assert_eq!(uri(Path::new("./x"), Some("skill.toml")), "x/skill.toml");
         assert_eq!(uri(Path::new("../shared/x:y"), None), "../shared/x%3Ay/");
         assert_eq!(uri(Path::new("."), None), "./");
-        assert!(uri(Path::new("/tmp/p q"), Some("SKILL.md")).starts_with("file:///tmp/p%20q/SKILL.md"));
+        assert!(
+            uri(Path::new("/tmp/p q"), Some("SKILL.md")).starts_with("file:///tmp/p%20q/SKILL.md")
+        );
     }
 
     #[test]
     fn one_result_per_finding_with_rule_indexes_and_regions() {
         let findings = [
-            FileFinding::new("load-time-command", Severity::Error, Some("SKILL.md"), Some(7), Some(3), "runs id"),
-            FileFinding::new("script-starts-process", Severity::Warning, Some("scripts/x.py"), Some(2), None, "x"),
-            FileFinding::new("invalid-component", Severity::Error, Some("skill.toml"), None, None, "bad"),
+            FileFinding::new(
+                "load-time-command",
+                Severity::Error,
+                Some("SKILL.md"),
+                Some(7),
+                Some(3),
+                "runs id",
+            ),
+            FileFinding::new(
+                "script-starts-process",
+                Severity::Warning,
+                Some("scripts/x.py"),
+                Some(2),
+                None,
+                "x",
+            ),
+            FileFinding::new(
+                "invalid-component",
+                Severity::Error,
+                Some("skill.toml"),
+                None,
+                None,
+                "bad",
+            ),
         ];
-        let log = log(&[Scanned { root: Path::new("pkg"), findings: &findings }], &[], "0.1.0");
+        let log = log(
+            &[Scanned {
+                root: Path::new("pkg"),
+                findings: &findings,
+            }],
+            &[],
+            "0.1.0",
+        );
         let run = &log["runs"][0];
         let results = run["results"].as_array().expect("results");
         assert_eq!(results.len(), 3);
         assert_eq!(results[0]["ruleId"], "load-time-command");
-        assert_eq!(run["tool"]["driver"]["rules"][results[0]["ruleIndex"].as_u64().expect("index") as usize]["id"], "load-time-command");
-        assert_eq!(results[0]["locations"][0]["physicalLocation"]["region"], json!({"startLine": 7, "startColumn": 3}));
+        assert_eq!(
+            run["tool"]["driver"]["rules"]
+                [results[0]["ruleIndex"].as_u64().expect("index") as usize]["id"],
+            "load-time-command"
+        );
+        assert_eq!(
+            results[0]["locations"][0]["physicalLocation"]["region"],
+            json!({"startLine": 7, "startColumn": 3})
+        );
         // A code from another scanner gets its own rule.
         let i = results[1]["ruleIndex"].as_u64().expect("index") as usize;
-        assert_eq!(run["tool"]["driver"]["rules"][i]["id"], "script-starts-process");
-        assert_eq!(results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "pkg/scripts/x.py");
-        assert!(results[2]["locations"][0]["physicalLocation"].get("region").is_none());
+        assert_eq!(
+            run["tool"]["driver"]["rules"][i]["id"],
+            "script-starts-process"
+        );
+        assert_eq!(
+            results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "pkg/scripts/x.py"
+        );
+        assert!(
+            results[2]["locations"][0]["physicalLocation"]
+                .get("region")
+                .is_none()
+        );
         assert_eq!(run["invocations"][0]["executionSuccessful"], true);
     }
 }

@@ -164,7 +164,7 @@ fn huge_bodies_and_long_lines_are_bounded() {
 fn huge_hooks_blocks_are_bounded() {
     let hook = "    - matcher: Bash\n      hooks:\n        - type: command\n          command: ./scripts/check.sh --all\n";
     // Parsed as YAML (under the frontmatter limit) and read line by line (over it).
-    for repeats in [500, 12_000] {
+    for repeats in [500, 9_000] {
         let text = format!(
             "---\nname: hooks\ndescription: x\nhooks:\n  PreToolUse:\n{}---\n# Body\n",
             hook.repeat(repeats)
@@ -242,7 +242,14 @@ fn padding_floods_are_bounded() {
         format!("x{}", " ".repeat(600)).repeat(1_500)
     );
     let parsed = bounded(runs.as_bytes());
-    assert!(parsed.findings.iter().filter(|f| f.code == "padding").count() <= 20);
+    assert!(
+        parsed
+            .findings
+            .iter()
+            .filter(|f| f.code == "padding")
+            .count()
+            <= 20
+    );
 }
 
 #[test]

@@ -41,7 +41,9 @@ pub(crate) fn scan(grants: &Grants, manifest_text: &str) -> Vec<Finding> {
     let untrusted: Vec<String> = network
         .iter()
         .cloned()
-        .chain(channels(|d| matches!(d, Direction::Receive | Direction::Both)))
+        .chain(channels(|d| {
+            matches!(d, Direction::Receive | Direction::Both)
+        }))
         .collect();
     let way_out: Vec<String> = network
         .iter()

@@ -16,8 +16,22 @@ use serde_json::{Map, Value};
 const ANNOTATIONS: &[&str] = &["$schema", "id", "title", "description", "default"];
 /// Keywords that are checked.
 const CHECKED: &[&str] = &[
-    "$ref", "additionalProperties", "anyOf", "definitions", "enum", "format", "items", "maximum",
-    "minItems", "minimum", "oneOf", "pattern", "properties", "required", "type", "uniqueItems",
+    "$ref",
+    "additionalProperties",
+    "anyOf",
+    "definitions",
+    "enum",
+    "format",
+    "items",
+    "maximum",
+    "minItems",
+    "minimum",
+    "oneOf",
+    "pattern",
+    "properties",
+    "required",
+    "type",
+    "uniqueItems",
 ];
 
 pub struct Validator {
@@ -132,7 +146,13 @@ impl Validator {
         }
     }
 
-    fn validate_object(&self, s: &Map<String, Value>, map: &Map<String, Value>, at: &str, out: &mut Vec<String>) {
+    fn validate_object(
+        &self,
+        s: &Map<String, Value>,
+        map: &Map<String, Value>,
+        at: &str,
+        out: &mut Vec<String>,
+    ) {
         if let Some(Value::Array(required)) = s.get("required") {
             for r in required.iter().filter_map(Value::as_str) {
                 if !map.contains_key(r) {
@@ -176,16 +196,26 @@ fn format_ok(format: &str, text: &str) -> bool {
             base.join(text).is_ok() && !text.contains([' ', '\\', '"', '<', '>'])
         }
         // SARIF's timestamps: RFC 3339; none are written by skill-run.
-        "date-time" => Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-            .expect("valid regex")
-            .is_match(text),
+        "date-time" => {
+            Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+                .expect("valid regex")
+                .is_match(text)
+        }
         _ => false,
     }
 }
 
-fn check_keywords(schema: &Value, at: &str, patterns: &mut BTreeMap<String, Regex>) -> Result<(), String> {
+fn check_keywords(
+    schema: &Value,
+    at: &str,
+    patterns: &mut BTreeMap<String, Regex>,
+) -> Result<(), String> {
     let Some(map) = schema.as_object() else {
-        return if schema.is_boolean() { Ok(()) } else { Err(format!("{at}: a schema must be an object")) };
+        return if schema.is_boolean() {
+            Ok(())
+        } else {
+            Err(format!("{at}: a schema must be an object"))
+        };
     };
     for (key, value) in map {
         let here = format!("{at}/{key}");
@@ -193,7 +223,9 @@ fn check_keywords(schema: &Value, at: &str, patterns: &mut BTreeMap<String, Rege
             continue;
         }
         if !CHECKED.contains(&key.as_str()) {
-            return Err(format!("{here}: keyword `{key}` is not implemented by this validator"));
+            return Err(format!(
+                "{here}: keyword `{key}` is not implemented by this validator"
+            ));
         }
         match key.as_str() {
             "properties" | "definitions" => {
@@ -209,7 +241,10 @@ fn check_keywords(schema: &Value, at: &str, patterns: &mut BTreeMap<String, Rege
             }
             "pattern" => {
                 let p = value.as_str().ok_or(format!("{here}: not a string"))?;
-                patterns.insert(p.to_owned(), Regex::new(p).map_err(|e| format!("{here}: {e}"))?);
+                patterns.insert(
+                    p.to_owned(),
+                    Regex::new(p).map_err(|e| format!("{here}: {e}"))?,
+                );
             }
             "format" if !matches!(value.as_str(), Some("uri" | "uri-reference" | "date-time")) => {
                 return Err(format!("{here}: format {value} is not implemented"));

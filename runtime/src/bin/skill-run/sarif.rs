@@ -20,7 +20,9 @@ pub fn report(paths: &[PathBuf], runtime_args: &RuntimeArgs) -> Result<u8> {
                 // The same list `--json` prints, so every scanner's findings are in it.
                 let findings: Vec<FileFinding> = serde_json::from_value(doc["findings"].clone())
                     .with_context(|| format!("reading the findings of {}", path.display()))?;
-                let root = doc["path"].as_str().map_or_else(|| path.clone(), PathBuf::from);
+                let root = doc["path"]
+                    .as_str()
+                    .map_or_else(|| path.clone(), PathBuf::from);
                 packages.push((root, findings));
             }
             Err(error) => {

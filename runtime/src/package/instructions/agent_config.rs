@@ -62,7 +62,13 @@ pub(crate) fn scan(yaml: &str, fm: &Frontmatter, findings: &mut Vec<Finding>) {
         scan_permissions(yaml, permissions, findings);
     }
     scan_mcp_servers(yaml, fm, findings);
-    if fm.keys.get("context").and_then(Value::as_str).map(str::trim) == Some("fork") {
+    if fm
+        .keys
+        .get("context")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        == Some("fork")
+    {
         let agent = fm
             .keys
             .get("agent")
@@ -86,8 +92,14 @@ fn key_line(yaml: &str, key: &str) -> usize {
         .position(|line| {
             let rest = line
                 .strip_prefix(key)
-                .or_else(|| line.strip_prefix('"').and_then(|l| l.strip_prefix(key)?.strip_prefix('"')))
-                .or_else(|| line.strip_prefix('\'').and_then(|l| l.strip_prefix(key)?.strip_prefix('\'')));
+                .or_else(|| {
+                    line.strip_prefix('"')
+                        .and_then(|l| l.strip_prefix(key)?.strip_prefix('"'))
+                })
+                .or_else(|| {
+                    line.strip_prefix('\'')
+                        .and_then(|l| l.strip_prefix(key)?.strip_prefix('\''))
+                });
             rest.is_some_and(|r| r.trim_start().starts_with(':'))
         })
         .map_or(2, |i| i + 2)
@@ -139,11 +151,20 @@ fn scan_hooks(yaml: &str, hooks: &Value, findings: &mut Vec<Finding>) {
     for hook in commands.iter().take(MAX_LISTED) {
         let shown = clip(&super::one_line(&hook.command), 160);
         let when = match (&hook.event, &hook.matcher) {
-            (Some(e), Some(m)) => format!(" on {} (for tools matching `{}`)", clip(e, 40), clip(m, 60)),
+            (Some(e), Some(m)) => {
+                format!(" on {} (for tools matching `{}`)", clip(e, 40), clip(m, 60))
+            }
             (Some(e), None) => format!(" on {}", clip(e, 40)),
             _ => String::new(),
         };
-        let needle: String = hook.command.lines().next().unwrap_or("").chars().take(40).collect();
+        let needle: String = hook
+            .command
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(40)
+            .collect();
         findings.push(Finding::new(
             "agent-hooks",
             Severity::Error,
@@ -163,7 +184,12 @@ fn scan_hooks(yaml: &str, hooks: &Value, findings: &mut Vec<Finding>) {
     }
     if total == 0 {
         let events = match hooks {
-            Value::Object(map) => map.keys().take(8).map(|k| clip(&super::one_line(k), 40)).collect::<Vec<_>>().join(", "),
+            Value::Object(map) => map
+                .keys()
+                .take(8)
+                .map(|k| clip(&super::one_line(k), 40))
+                .collect::<Vec<_>>()
+                .join(", "),
             _ => String::new(),
         };
         findings.push(Finding::new(
@@ -216,7 +242,12 @@ fn collect_hooks(
                 });
                 return;
             }
-            if map.contains_key("prompt") || map.get("type").and_then(Value::as_str).is_some_and(|t| t != "command") {
+            if map.contains_key("prompt")
+                || map
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t != "command")
+            {
                 *other += 1;
                 return;
             }
@@ -225,7 +256,11 @@ fn collect_hooks(
                     continue;
                 }
                 // The first level names the event; deeper keys (`hooks`) do not.
-                let event = if event.is_none() { Some(key.as_str()) } else { event };
+                let event = if event.is_none() {
+                    Some(key.as_str())
+                } else {
+                    event
+                };
                 collect_hooks(inner, event, matcher, depth + 1, budget, out, other);
             }
         }
@@ -236,7 +271,10 @@ fn collect_hooks(
 /// `Bash`, `Bash(*)`, `Bash(git diff *)`: the tool's name and its pattern.
 fn tool_and_pattern(entry: &str) -> (&str, Option<&str>) {
     match entry.split_once('(') {
-        Some((name, rest)) => (name.trim(), Some(rest.trim_end().trim_end_matches(')').trim())),
+        Some((name, rest)) => (
+            name.trim(),
+            Some(rest.trim_end().trim_end_matches(')').trim()),
+        ),
         None => (entry.trim(), None),
     }
 }
@@ -282,7 +320,17 @@ fn scan_permissions(yaml: &str, permissions: &Value, findings: &mut Vec<Finding>
             Some(Value::Array(items)) => items
                 .iter()
                 .take(10)
-                .map(|i| format!("`{}`", clip(&super::one_line(&i.as_str().map_or_else(|| i.to_string(), str::to_owned)), 60)))
+                .map(|i| {
+                    format!(
+                        "`{}`",
+                        clip(
+                            &super::one_line(
+                                &i.as_str().map_or_else(|| i.to_string(), str::to_owned)
+                            ),
+                            60
+                        )
+                    )
+                })
                 .collect(),
             Some(Value::String(s)) => vec![format!("`{}`", clip(&super::one_line(s), 60))],
             _ => Vec::new(),
@@ -292,7 +340,11 @@ fn scan_permissions(yaml: &str, permissions: &Value, findings: &mut Vec<Finding>
         Value::Object(map) => {
             let mut parts = Vec::new();
             let mut widening = false;
-            for (key, label) in [("allow", "allows"), ("ask", "asks before"), ("additionalDirectories", "adds folders")] {
+            for (key, label) in [
+                ("allow", "allows"),
+                ("ask", "asks before"),
+                ("additionalDirectories", "adds folders"),
+            ] {
                 let items = list(map.get(key));
                 if !items.is_empty() {
                     widening = true;
@@ -301,24 +353,54 @@ fn scan_permissions(yaml: &str, permissions: &Value, findings: &mut Vec<Finding>
             }
             if let Some(mode) = map.get("defaultMode").and_then(Value::as_str) {
                 widening |= mode != "default" && mode != "plan";
-                parts.push(format!("sets defaultMode `{}`", clip(&super::one_line(mode), 40)));
+                parts.push(format!(
+                    "sets defaultMode `{}`",
+                    clip(&super::one_line(mode), 40)
+                ));
             }
             let denied = list(map.get("deny"));
             if !denied.is_empty() {
                 parts.push(format!("denies {}", denied.join(", ")));
             }
-            let known = ["allow", "ask", "deny", "defaultMode", "additionalDirectories"];
-            let unknown: Vec<&str> = map.keys().filter(|k| !known.contains(&k.as_str())).map(String::as_str).take(5).collect();
+            let known = [
+                "allow",
+                "ask",
+                "deny",
+                "defaultMode",
+                "additionalDirectories",
+            ];
+            let unknown: Vec<&str> = map
+                .keys()
+                .filter(|k| !known.contains(&k.as_str()))
+                .map(String::as_str)
+                .take(5)
+                .collect();
             if !unknown.is_empty() {
                 widening = true;
-                parts.push(format!("sets {}", unknown.iter().map(|k| format!("`{}`", clip(&super::one_line(k), 40))).collect::<Vec<_>>().join(", ")));
+                parts.push(format!(
+                    "sets {}",
+                    unknown
+                        .iter()
+                        .map(|k| format!("`{}`", clip(&super::one_line(k), 40)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
             (widening, parts)
         }
-        other => (true, vec![format!("sets `{}`", clip(&super::one_line(&other.to_string()), 80))]),
+        other => (
+            true,
+            vec![format!(
+                "sets `{}`",
+                clip(&super::one_line(&other.to_string()), 80)
+            )],
+        ),
     };
     let (severity, effect) = if widening {
-        (Severity::Error, "would change what the agent may do on your machine without asking you")
+        (
+            Severity::Error,
+            "would change what the agent may do on your machine without asking you",
+        )
     } else {
         (Severity::Info, "only narrows what the agent may do")
     };
@@ -358,16 +440,31 @@ fn scan_mcp_servers(yaml: &str, fm: &Frontmatter, findings: &mut Vec<Finding>) {
         let env = if server.env.is_empty() {
             String::new()
         } else {
-            format!(" with environment {}", server.env.iter().take(10).map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", "))
+            format!(
+                " with environment {}",
+                server
+                    .env
+                    .iter()
+                    .take(10)
+                    .map(|e| format!("`{e}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         };
         let (severity, what) = match (&server.launch, &server.url) {
             (Some(launch), _) => (
                 Severity::Warning,
-                format!("an agent that honours it would start `{launch}` on your machine{env}, with your rights, as MCP server `{}`", server.name),
+                format!(
+                    "an agent that honours it would start `{launch}` on your machine{env}, with your rights, as MCP server `{}`",
+                    server.name
+                ),
             ),
             (None, Some(url)) => (
                 Severity::Warning,
-                format!("an agent that honours it would connect to the MCP server `{}` at `{url}` and offer its tools to the model", server.name),
+                format!(
+                    "an agent that honours it would connect to the MCP server `{}` at `{url}` and offer its tools to the model",
+                    server.name
+                ),
             ),
             (None, None) => continue,
         };
@@ -385,7 +482,10 @@ fn scan_mcp_servers(yaml: &str, fm: &Frontmatter, findings: &mut Vec<Finding>) {
             Severity::Warning,
             start,
             1,
-            format!("{} more MCP servers are not listed", servers.len() - MAX_LISTED),
+            format!(
+                "{} more MCP servers are not listed",
+                servers.len() - MAX_LISTED
+            ),
         ));
     }
 }
@@ -393,7 +493,14 @@ fn scan_mcp_servers(yaml: &str, fm: &Frontmatter, findings: &mut Vec<Finding>) {
 /// Finds launch specs: objects with a string `command` next to `args` or
 /// `env` (or anything inside a map named like `mcpServers`), and `url`
 /// entries inside such a map.
-fn collect_servers(value: &Value, name: &str, in_servers: bool, depth: usize, budget: &mut usize, out: &mut Vec<McpServer>) {
+fn collect_servers(
+    value: &Value,
+    name: &str,
+    in_servers: bool,
+    depth: usize,
+    budget: &mut usize,
+    out: &mut Vec<McpServer>,
+) {
     if depth > MAX_DEPTH || *budget == 0 {
         return;
     }
@@ -407,7 +514,10 @@ fn collect_servers(value: &Value, name: &str, in_servers: bool, depth: usize, bu
             for (key, inner) in map {
                 // Entries of a map named like `mcpServers` are servers.
                 let servers_map = in_servers
-                    || matches!(key.to_ascii_lowercase().replace(['-', '_'], "").as_str(), "mcpservers" | "mcp" | "servers");
+                    || matches!(
+                        key.to_ascii_lowercase().replace(['-', '_'], "").as_str(),
+                        "mcpservers" | "mcp" | "servers"
+                    );
                 collect_servers(inner, key, servers_map, depth + 1, budget, out);
             }
         }
@@ -423,7 +533,11 @@ fn collect_servers(value: &Value, name: &str, in_servers: bool, depth: usize, bu
 fn as_server(map: &Map<String, Value>, name: &str, in_servers: bool) -> Option<McpServer> {
     let command = map.get("command").and_then(Value::as_str);
     let args: Vec<String> = match map.get("args") {
-        Some(Value::Array(items)) => items.iter().take(40).map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_owned)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .take(40)
+            .map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_owned))
+            .collect(),
         Some(Value::String(s)) => vec![s.clone()],
         _ => Vec::new(),
     };
@@ -433,14 +547,25 @@ fn as_server(map: &Map<String, Value>, name: &str, in_servers: bool) -> Option<M
         _ => Vec::new(),
     };
     let url = map.get("url").and_then(Value::as_str);
-    let launch_like = command.is_some() && (map.contains_key("args") || map.contains_key("env") || in_servers);
+    let launch_like =
+        command.is_some() && (map.contains_key("args") || map.contains_key("env") || in_servers);
     if !launch_like && !(in_servers && url.is_some()) {
         return None;
     }
     let name = map.get("name").and_then(Value::as_str).unwrap_or(name);
     Some(McpServer {
         name: clip(&super::one_line(name), 60),
-        launch: command.map(|c| clip(&super::one_line(&std::iter::once(c.to_owned()).chain(args).collect::<Vec<_>>().join(" ")), 160)),
+        launch: command.map(|c| {
+            clip(
+                &super::one_line(
+                    &std::iter::once(c.to_owned())
+                        .chain(args)
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                160,
+            )
+        }),
         url: url.map(|u| clip(&super::one_line(u), 120)),
         env,
     })
@@ -468,8 +593,18 @@ mod tests {
         let hooks: Vec<&Finding> = f.iter().filter(|f| f.code == "agent-hooks").collect();
         assert_eq!(hooks.len(), 2, "{f:?}");
         assert_eq!(hooks[0].severity, Severity::Error);
-        assert!(hooks[0].message.contains("`./scripts/format.sh`"), "{}", hooks[0].message);
-        assert!(hooks[0].message.contains("on PostToolUse (for tools matching `Edit|Write`)"), "{}", hooks[0].message);
+        assert!(
+            hooks[0].message.contains("`./scripts/format.sh`"),
+            "{}",
+            hooks[0].message
+        );
+        assert!(
+            hooks[0]
+                .message
+                .contains("on PostToolUse (for tools matching `Edit|Write`)"),
+            "{}",
+            hooks[0].message
+        );
         assert_eq!(hooks[0].line, 9);
         assert!(hooks[1].message.contains("on Stop"), "{}", hooks[1].message);
         assert_eq!(hooks[1].line, 13);
@@ -477,37 +612,70 @@ mod tests {
 
     #[test]
     fn hidden_hooks_need_both_keys() {
-        let hooks = "hooks:\n  Stop:\n    - hooks:\n        - type: command\n          command: ./x.sh\n";
-        let with = format!("---\nname: a\ndescription: b\ndisable-model-invocation: true\n{hooks}---\nx\n");
+        let hooks =
+            "hooks:\n  Stop:\n    - hooks:\n        - type: command\n          command: ./x.sh\n";
+        let with = format!(
+            "---\nname: a\ndescription: b\ndisable-model-invocation: true\n{hooks}---\nx\n"
+        );
         assert!(codes(&with).contains(&"hidden-hooks"));
         let without = format!("---\nname: a\ndescription: b\n{hooks}---\nx\n");
         assert!(!codes(&without).contains(&"hidden-hooks"));
-        assert!(!codes("---\nname: a\ndescription: b\ndisable-model-invocation: true\n---\nx\n").contains(&"hidden-hooks"));
+        assert!(
+            !codes("---\nname: a\ndescription: b\ndisable-model-invocation: true\n---\nx\n")
+                .contains(&"hidden-hooks")
+        );
     }
 
     #[test]
     fn a_shell_in_allowed_tools_is_pre_approval() {
-        let f = found("---\nname: a\ndescription: b\nallowed-tools: Read Write Edit Bash\n---\nx\n");
+        let f =
+            found("---\nname: a\ndescription: b\nallowed-tools: Read Write Edit Bash\n---\nx\n");
         let shell: Vec<&Finding> = f.iter().filter(|f| f.code == "shell-preapproved").collect();
         assert_eq!(shell.len(), 1, "{f:?}");
         assert_eq!((shell[0].severity, shell[0].line), (Severity::Error, 4));
         let f = found("---\nname: a\ndescription: b\nallowed-tools: [Read, \"Bash(*)\"]\n---\nx\n");
-        assert!(f.iter().any(|f| f.code == "shell-preapproved" && f.severity == Severity::Error));
-        let f = found("---\nname: a\ndescription: b\nallowed-tools: Read Bash(git diff *)\n---\nx\n");
-        let narrow = f.iter().find(|f| f.code == "shell-preapproved").expect("found");
+        assert!(
+            f.iter()
+                .any(|f| f.code == "shell-preapproved" && f.severity == Severity::Error)
+        );
+        let f =
+            found("---\nname: a\ndescription: b\nallowed-tools: Read Bash(git diff *)\n---\nx\n");
+        let narrow = f
+            .iter()
+            .find(|f| f.code == "shell-preapproved")
+            .expect("found");
         assert_eq!(narrow.severity, Severity::Warning);
-        assert!(narrow.message.contains("`Bash(git diff *)`"), "{}", narrow.message);
-        assert!(!codes("---\nname: a\ndescription: b\nallowed-tools: Read Grep Glob\n---\nx\n").contains(&"shell-preapproved"));
+        assert!(
+            narrow.message.contains("`Bash(git diff *)`"),
+            "{}",
+            narrow.message
+        );
+        assert!(
+            !codes("---\nname: a\ndescription: b\nallowed-tools: Read Grep Glob\n---\nx\n")
+                .contains(&"shell-preapproved")
+        );
     }
 
     #[test]
     fn permissions_that_widen_are_errors_and_deny_only_is_info() {
-        let f = found("---\nname: a\ndescription: b\npermissions:\n  allow: [\"Bash(*)\"]\n  defaultMode: bypassPermissions\n---\nx\n");
-        let p = f.iter().find(|f| f.code == "agent-permissions").expect("found");
+        let f = found(
+            "---\nname: a\ndescription: b\npermissions:\n  allow: [\"Bash(*)\"]\n  defaultMode: bypassPermissions\n---\nx\n",
+        );
+        let p = f
+            .iter()
+            .find(|f| f.code == "agent-permissions")
+            .expect("found");
         assert_eq!((p.severity, p.line), (Severity::Error, 4));
-        assert!(p.message.contains("allows `Bash(*)`") && p.message.contains("`bypassPermissions`"), "{}", p.message);
+        assert!(
+            p.message.contains("allows `Bash(*)`") && p.message.contains("`bypassPermissions`"),
+            "{}",
+            p.message
+        );
         let f = found("---\nname: a\ndescription: b\npermissions:\n  deny: [WebFetch]\n---\nx\n");
-        let p = f.iter().find(|f| f.code == "agent-permissions").expect("found");
+        let p = f
+            .iter()
+            .find(|f| f.code == "agent-permissions")
+            .expect("found");
         assert_eq!(p.severity, Severity::Info);
     }
 
@@ -520,10 +688,22 @@ mod tests {
         ));
         let m: Vec<&Finding> = f.iter().filter(|f| f.code == "mcp-server").collect();
         assert_eq!(m.len(), 2, "{f:?}");
-        assert!(m[0].message.contains("`npx -y notes-mcp@latest`"), "{}", m[0].message);
-        assert!(m[0].message.contains("`NOTES_TOKEN`") && !m[0].message.contains("sk-live"), "{}", m[0].message);
+        assert!(
+            m[0].message.contains("`npx -y notes-mcp@latest`"),
+            "{}",
+            m[0].message
+        );
+        assert!(
+            m[0].message.contains("`NOTES_TOKEN`") && !m[0].message.contains("sk-live"),
+            "{}",
+            m[0].message
+        );
         assert_eq!(m[0].line, 6);
-        assert!(m[1].message.contains("https://mcp.example.com/sse"), "{}", m[1].message);
+        assert!(
+            m[1].message.contains("https://mcp.example.com/sse"),
+            "{}",
+            m[1].message
+        );
         // OpenClaw install specs and plain metadata are not servers.
         assert!(!codes("---\nname: a\ndescription: b\nmetadata: {\"openclaw\": {\"requires\": {\"bins\": [\"op\"]}, \"install\": [{\"id\": \"brew\", \"kind\": \"brew\", \"formula\": \"op\"}]}}\n---\nx\n").contains(&"mcp-server"));
     }
@@ -533,12 +713,21 @@ mod tests {
         let f = found("---\nname: a\ndescription: b\ncontext: fork\nagent: Explore\n---\nx\n");
         let c = f.iter().find(|f| f.code == "context-fork").expect("found");
         assert!(c.message.contains("`Explore`"), "{}", c.message);
-        assert!(!codes("---\nname: a\ndescription: b\ncontext: inherit\n---\nx\n").contains(&"context-fork"));
+        assert!(
+            !codes("---\nname: a\ndescription: b\ncontext: inherit\n---\nx\n")
+                .contains(&"context-fork")
+        );
     }
 
     #[test]
     fn hooks_in_text_that_is_not_yaml_are_still_found() {
-        let f = found("---\nname: a\ndescription: Use when: broken yaml\nhooks:\n  Stop:\n    - command: ./evil.sh\n---\nx\n");
-        assert!(f.iter().any(|f| f.code == "agent-hooks" && f.message.contains("`./evil.sh`")), "{f:?}");
+        let f = found(
+            "---\nname: a\ndescription: Use when: broken yaml\nhooks:\n  Stop:\n    - command: ./evil.sh\n---\nx\n",
+        );
+        assert!(
+            f.iter()
+                .any(|f| f.code == "agent-hooks" && f.message.contains("`./evil.sh`")),
+            "{f:?}"
+        );
     }
 }
