@@ -549,7 +549,7 @@ fn as_server(map: &Map<String, Value>, name: &str, in_servers: bool) -> Option<M
     let url = map.get("url").and_then(Value::as_str);
     let launch_like =
         command.is_some() && (map.contains_key("args") || map.contains_key("env") || in_servers);
-    if !launch_like && !(in_servers && url.is_some()) {
+    if !(launch_like || in_servers && url.is_some()) {
         return None;
     }
     let name = map.get("name").and_then(Value::as_str).unwrap_or(name);
