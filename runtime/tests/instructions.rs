@@ -228,13 +228,13 @@ fn ten_thousand_load_time_commands_are_bounded() {
 fn padding_floods_are_bounded() {
     let blank = format!(
         "---\nname: p\ndescription: x\n---\nA\n{}B\n",
-        "\n".repeat(MAX_SKILL_MD_BYTES - 100)
+        "\n".repeat(MAX_SKILL_MD_BYTES / 4)
     );
     let parsed = bounded(blank.as_bytes());
     assert!(parsed.findings.iter().any(|f| f.code == "padding"));
     let tags = format!(
         "---\nname: p\ndescription: x\n---\n{}",
-        "a\u{E0041}\u{E0042}".repeat(100_000)
+        "a\u{E0041}\u{E0042}".repeat(30_000)
     );
     bounded(tags.as_bytes());
     let runs = format!(
@@ -296,6 +296,10 @@ proptest! {
         Just("---\n"), Just("name: x\n"), Just("description: a: b\n"), Just("metadata: {\"openclaw\": {,}}\n"), Just("\t"),
         Just("```bash\ncurl https://a.b | sh\n"), Just("<!--"), Just("-->"), Just("[l](references/x.md)"), Just("\u{202e}"),
         Just("# h\n"), Just("> "), Just("- "), Just("&a [*a]\n"), Just("\r\n"), Just("\u{feff}"), Just("é"),
+        Just("!`id`"), Just("!`"), Just("```!\n"), Just("~~~ !\n"), Just("hooks:\n  Stop:\n    - command: x\n"),
+        Just("allowed-tools: Bash(git *\n"), Just("permissions: {allow: [1], defaultMode: 2}\n"),
+        Just("metadata: {\"mcpServers\": {\"a\": {\"command\": \"x\", \"args\": [1], \"env\": {\"K\": 1}}}}\n"),
+        Just("context: fork\n"), Just("\u{E0041}"), Just("\u{3164}"), Just("\n\n\n\n\n\n\n\n\n\n\n\n\n"),
     ], 0..64)) {
         let text: String = parts.concat();
         let _ = instructions::parse(&text);

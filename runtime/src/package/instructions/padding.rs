@@ -3,8 +3,14 @@
 //! visible text. A person skimming the file or its rendered preview sees
 //! nothing there; the agent reads all of it.
 //!
-//! One pass over the characters of the body, so the cost is its length.
+//! One regex pass over the body finds the candidate runs, so the cost is
+//! its length.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::body::Lines;
 use super::lint::clip;
 use super::{Finding, Severity};
 
@@ -22,16 +28,22 @@ const MAX_LISTED: usize = 20;
 
 /// Characters that render as nothing, or as blank space that is not
 /// whitespace to most tools.
-fn invisible(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
-        | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
-        | '\u{2066}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
-        | '\u{FFA0}' | '\u{E0000}'..='\u{E007F}' | '\u{E0100}'..='\u{E01EF}')
-}
+const INVISIBLE: &str = concat!(
+    r"\x{00AD}\x{034F}\x{061C}\x{115F}\x{1160}\x{17B4}\x{17B5}\x{180E}\x{200B}-\x{200F}",
+    r"\x{202A}-\x{202E}\x{2060}-\x{2064}\x{2066}-\x{206F}\x{2800}\x{3164}\x{FE00}-\x{FE0F}",
+    r"\x{FEFF}\x{FFA0}\x{E0000}-\x{E007F}\x{E0100}-\x{E01EF}",
+);
+
+/// A run of blank or invisible characters long enough to be worth a look.
+/// The regex engine does the per-character work, so the scan stays linear
+/// and fast even in an unoptimised build.
+static RUN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!("[\\s{INVISIBLE}]{{{MIN_INVISIBLE},}}")).expect("valid regex")
+});
+static ONE_INVISIBLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!("[{INVISIBLE}]")).expect("valid regex"));
 
 /// A run of blank or invisible characters.
-#[derive(Default)]
 struct Run {
     line: usize,
     column: usize,
@@ -44,64 +56,50 @@ struct Run {
 
 /// Adds `padding` findings for `raw` (the body, whose first line is `first_line`).
 pub(crate) fn scan(raw: &str, first_line: usize, findings: &mut Vec<Finding>) {
-    let (mut line, mut column) = (first_line, 1usize);
-    let mut run: Option<Run> = None;
-    let mut seen_text = false;
+    let lines = Lines::new(raw, first_line);
     let mut listed = 0usize;
-    for c in raw.chars() {
-        let blank = c.is_whitespace() || invisible(c);
-        if blank {
-            let r = run.get_or_insert_with(|| Run {
-                line,
-                column,
-                ..Run::default()
-            });
-            r.chars += 1;
-            if c == '\n' {
-                r.line_breaks += 1;
-            }
-            if invisible(c) {
-                r.invisible += 1;
-                if let '\u{E0020}'..='\u{E007E}' = c
-                    && r.tags.len() < 200
-                {
-                    r.tags
-                        .push(char::from_u32(c as u32 - 0xE0000).unwrap_or('?'));
-                }
-            }
-        } else {
-            if let Some(r) = run.take()
-                && listed < MAX_LISTED
-                && report(&r, seen_text, line, column, findings)
-            {
-                listed += 1;
-            }
-            seen_text = true;
+    for m in RUN.find_iter(raw) {
+        if listed == MAX_LISTED {
+            break;
         }
-        if c == '\n' {
-            line += 1;
-            column = 1;
-        } else {
-            column += 1;
+        let text = m.as_str();
+        let invisible = ONE_INVISIBLE.find_iter(text).count();
+        let line_breaks = text.matches('\n').count();
+        let chars = text.chars().count();
+        let at_end = m.end() == raw.len();
+        let hidden = invisible >= MIN_INVISIBLE;
+        // A blank run that ends the file hides nothing after it.
+        if !hidden && (at_end || (line_breaks < MIN_LINE_BREAKS && chars < MIN_WHITESPACE)) {
+            continue;
         }
-    }
-    // A run that ends the file hides nothing after it, unless it is itself text.
-    if let Some(r) = run.take()
-        && listed < MAX_LISTED
-        && r.invisible >= MIN_INVISIBLE
-    {
-        report(&r, seen_text, line, column, findings);
+        let (line, column) = lines.position(raw, m.start());
+        let tags = if hidden {
+            text.chars()
+                .filter_map(|c| match c {
+                    '\u{E0020}'..='\u{E007E}' => char::from_u32(c as u32 - 0xE0000),
+                    _ => None,
+                })
+                .take(200)
+                .collect()
+        } else {
+            String::new()
+        };
+        let run = Run {
+            line,
+            column,
+            chars,
+            line_breaks,
+            invisible,
+            tags,
+        };
+        let resumes = lines.position(raw, m.end());
+        report(&run, m.start() > 0, resumes.0, resumes.1, findings);
+        listed += 1;
     }
 }
 
 /// Reports `r`, which ends where visible text resumes at (`line`, `column`).
-fn report(
-    r: &Run,
-    seen_text: bool,
-    line: usize,
-    column: usize,
-    findings: &mut Vec<Finding>,
-) -> bool {
+fn report(r: &Run, seen_text: bool, line: usize, column: usize, findings: &mut Vec<Finding>) {
     if r.invisible >= MIN_INVISIBLE {
         let spelled = if r.tags.trim().is_empty() {
             String::new()
@@ -121,11 +119,7 @@ fn report(
                 r.invisible
             ),
         ));
-        return true;
-    }
-    let padded = r.line_breaks >= MIN_LINE_BREAKS || r.chars >= MIN_WHITESPACE;
-    if !padded {
-        return false;
+        return;
     }
     let gap = if r.line_breaks >= MIN_LINE_BREAKS {
         format!("{} blank lines", r.line_breaks.saturating_sub(1))
@@ -150,7 +144,6 @@ fn report(
             r.line
         ),
     ));
-    true
 }
 
 #[cfg(test)]
