@@ -307,6 +307,12 @@ fn a_hostile_skill_gets_each_new_finding_located_in_json_report_and_sarif() {
         text.contains("warning [lethal-trifecta] skill.toml:5:1:"),
         "{text}"
     );
+    // Said before the grants, so they are not read as the whole story.
+    let outside = text.find("Outside this sandbox: an agent that loads this skill runs shell commands while loading it, runs shell commands from its hooks, may run shell commands without asking you").unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        text.find("It can").is_some_and(|grants| outside < grants),
+        "{text}"
+    );
 
     // SARIF: one result per finding, stable rule ids, physical locations.
     let log = json_out(&cli.run(
@@ -389,6 +395,12 @@ fn negative_controls_a_shown_command_and_read_only_grants_have_none_of_them() {
     assert_eq!(
         log["runs"][0]["results"].as_array().map(Vec::len),
         Some(found.len())
+    );
+    let report = cli.run(&argv(&["inspect"], &[package.path()]), &package.path());
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        report.status.success() && !text.contains("Outside this sandbox"),
+        "{text}"
     );
 }
 

@@ -162,6 +162,10 @@ fn print_report(doc: &Value) {
         }
     );
     println!();
+    if let Some(note) = outside_the_sandbox(doc) {
+        println!("{note}");
+        println!();
+    }
     let words = doc["capabilities_in_words"]
         .as_array()
         .cloned()
@@ -230,7 +234,7 @@ fn print_report(doc: &Value) {
     let count = |key: &str| ins[key].as_array().map_or(0, Vec::len);
     println!();
     println!(
-        "Instructions (data for the agent, never run): {} sections, {} code blocks, {} links",
+        "Instructions (data for the agent; this runtime never runs them): {} sections, {} code blocks, {} links",
         count("sections"),
         count("code_blocks"),
         count("links")
@@ -276,6 +280,34 @@ fn print_report(doc: &Value) {
             );
         }
     }
+}
+
+/// What the agent that loads the skill would do on the user's machine,
+/// which no grant below limits: said first, so the summary of grants is not
+/// read as the whole story.
+fn outside_the_sandbox(doc: &Value) -> Option<String> {
+    let findings = doc["findings"].as_array()?;
+    let mut what: Vec<&str> = Vec::new();
+    for (code, words) in [
+        ("load-time-command", "runs shell commands while loading it"),
+        ("agent-hooks", "runs shell commands from its hooks"),
+        (
+            "shell-preapproved",
+            "may run shell commands without asking you",
+        ),
+        ("agent-permissions", "gets wider permissions"),
+        ("mcp-server", "may start MCP servers"),
+    ] {
+        if findings.iter().any(|f| f["code"] == code) && !what.contains(&words) {
+            what.push(words);
+        }
+    }
+    (!what.is_empty()).then(|| {
+        format!(
+            "Outside this sandbox: an agent that loads this skill {}, with your rights (see findings). The grants below do not limit that.",
+            what.join(", ")
+        )
+    })
 }
 
 pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {
