@@ -12,6 +12,7 @@ pub mod body;
 pub mod frontmatter;
 mod lint;
 mod load_time;
+mod mcp_servers;
 mod padding;
 
 use serde::{Deserialize, Serialize};
