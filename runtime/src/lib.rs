@@ -23,6 +23,7 @@ pub mod heartbeat;
 pub mod invocation;
 pub mod package;
 mod runtime;
+pub mod sarif;
 mod skill;
 pub mod trust;
 
@@ -37,6 +38,6 @@ pub use component::cache::{CacheStatus, CompileCache};
 pub use component::{CommandInfo, ComponentKind};
 pub use error::{InvokeError, LoadError};
 pub use invocation::{Failure, Invocation, Outcome, Usage};
-pub use package::{Instructions, Manifest, Package, Schedule};
+pub use package::{FileFinding, Instructions, Manifest, Package, Schedule};
 pub use runtime::{Runtime, RuntimeConfig};
 pub use skill::Skill;

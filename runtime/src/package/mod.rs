@@ -2,14 +2,18 @@
 //! (capabilities; absent for an instruction-only skill) and the component
 //! it names. Reading a package validates it; nothing is compiled or run here.
 
+mod combinations;
+pub mod findings;
 pub mod instructions;
 pub mod manifest;
 pub mod scripts;
+pub mod skill_file;
 
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+pub use findings::FileFinding;
 pub use instructions::{Finding, Instructions, Severity};
 pub use manifest::{Executable, Manifest, Schedule, ScriptRuntime, SkillName};
 
@@ -25,15 +29,25 @@ pub struct Package {
     pub root: PathBuf,
     /// What SKILL.md says.
     pub instructions: Instructions,
+    /// The file the instructions were read from, in `root`: `SKILL.md`,
+    /// `Skill.md` or `skill.md` (see [`skill_file`]).
+    pub instructions_file: &'static str,
     /// The capability manifest, or `None` for an instruction-only skill.
     pub manifest: Option<Manifest>,
+    /// Findings about skill.toml (`lethal-trifecta`), located in it.
+    pub manifest_findings: Vec<Finding>,
 }
 
 impl Package {
-    /// Reads a package folder, or the folder of a given SKILL.md.
+    /// Reads a package folder (with or without a trailing `/`), or the
+    /// folder of a given `SKILL.md`, `Skill.md` or `skill.md`.
     pub fn read(path: &Path) -> Result<Package, LoadError> {
-        let root = if path.file_name().is_some_and(|n| n == "SKILL.md") {
+        let named = path
+            .file_name()
+            .filter(|n| skill_file::is_skill_file_name(n) && !path.is_dir());
+        let root = if named.is_some() {
             path.parent()
+                .filter(|p| !p.as_os_str().is_empty())
                 .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
         } else {
             path.to_path_buf()
@@ -48,14 +62,17 @@ impl Package {
                 reason: "not a folder: give the package folder or its SKILL.md".into(),
             });
         }
+        let choice = skill_file::choose(&root, named);
         let text = read_inside(
             &root,
-            Path::new("SKILL.md"),
+            Path::new(choice.name),
             instructions::MAX_SKILL_MD_BYTES as u64,
         )?;
         let mut instructions = instructions::parse_bytes(&text);
+        instructions.findings.extend(choice.findings);
 
         let manifest_path = root.join("skill.toml");
+        let mut manifest_findings = Vec::new();
         let manifest = match fs::symlink_metadata(&manifest_path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             _ => {
@@ -68,6 +85,7 @@ impl Package {
                     path: manifest_path.clone(),
                     message,
                 })?;
+                manifest_findings = combinations::scan(&manifest.grants, &text);
                 Some(manifest)
             }
         };
@@ -77,8 +95,37 @@ impl Package {
         Ok(Package {
             root,
             instructions,
+            instructions_file: choice.name,
             manifest,
+            manifest_findings,
         })
+    }
+
+    /// Every finding about the package, each with its file, worst first.
+    pub fn findings(&self) -> Vec<FileFinding> {
+        let located = |file: &str, f: &Finding| {
+            FileFinding::new(
+                f.code,
+                f.severity,
+                Some(file),
+                Some(f.line),
+                Some(f.column),
+                f.message.clone(),
+            )
+        };
+        let mut all: Vec<FileFinding> = self
+            .instructions
+            .findings
+            .iter()
+            .map(|f| located(self.instructions_file, f))
+            .chain(
+                self.manifest_findings
+                    .iter()
+                    .map(|f| located("skill.toml", f)),
+            )
+            .collect();
+        findings::sort(&mut all);
+        all
     }
 
     /// The skill's name: the manifest's, else SKILL.md's, else the folder's.

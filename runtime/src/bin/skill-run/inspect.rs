@@ -6,18 +6,23 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::{Value, json};
-use skill_runtime::{Grants, Package, Runtime};
+use skill_runtime::package::Severity;
+use skill_runtime::{FileFinding, Grants, Package, Runtime};
 
 use crate::{EXIT_INVALID, RuntimeArgs, report_cache, runtime_config, shipped};
 
 /// Arguments of `skill-run inspect`.
 #[derive(Args)]
 pub struct InspectArgs {
-    /// A package folder, or a SKILL.md file.
-    path: PathBuf,
-    /// Print one JSON document instead of a report (shape in the README).
-    #[arg(long)]
+    /// Package folders, or their SKILL.md (or Skill.md, skill.md) files.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Print JSON instead of a report: one object, or an array of them for several paths (shape in the README).
+    #[arg(long, conflicts_with = "sarif")]
     json: bool,
+    /// Print SARIF 2.1.0 instead: one run, one result per finding, for code scanning and editors.
+    #[arg(long)]
+    sarif: bool,
     #[command(flatten)]
     runtime: RuntimeArgs,
 }
@@ -35,19 +40,12 @@ fn grants_json(grants: &Grants) -> Value {
 /// Builds the inspect document (its shape is documented in the README).
 /// Loading the component is part of it: a component that would be refused
 /// at run time is reported as a finding.
-fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value> {
+pub(crate) fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value> {
     let package = Package::read(path)
         .with_context(|| format!("reading the skill package at {}", path.display()))?;
-    let mut findings: Vec<Value> = package
-        .instructions
-        .findings
-        .iter()
-        .map(|f| {
-            let mut v = serde_json::to_value(f).unwrap_or(Value::Null);
-            v["file"] = json!("SKILL.md");
-            v
-        })
-        .collect();
+    // One list, as `--json` prints it and SARIF reads it back: SKILL.md and
+    // skill.toml findings, then the scanner's findings about shipped scripts.
+    let mut findings: Vec<Value> = package.findings().iter().map(|f| json!(f)).collect();
     let scripts = package.scripts();
     findings.extend(scripts.findings.iter().map(|f| json!(f)));
     let (grants, limits, component) = match &package.manifest {
@@ -70,7 +68,17 @@ fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value> {
                         _ => Some("invalid-component"),
                     };
                     if let Some(code) = code {
-                        findings.insert(0, json!({"code": code, "severity": "error", "file": "skill.toml", "line": null, "column": null, "message": error.to_string()}));
+                        findings.insert(
+                            0,
+                            json!(FileFinding::new(
+                                code,
+                                Severity::Error,
+                                Some("skill.toml"),
+                                None,
+                                None,
+                                error.to_string(),
+                            )),
+                        );
                     }
                     json!({"path": manifest.component().map(|c| c.as_path()), "error": error.to_string()})
                 }
@@ -118,11 +126,40 @@ fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value> {
 }
 
 pub fn inspect(args: InspectArgs) -> Result<u8> {
-    let doc = document(&args.path, &args.runtime)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-        return Ok(0);
+    if args.sarif {
+        return crate::sarif::report(&args.paths, &args.runtime);
     }
+    let mut docs = Vec::new();
+    let mut failed = false;
+    for path in &args.paths {
+        match document(path, &args.runtime) {
+            Ok(doc) => docs.push(doc),
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                failed = true;
+            }
+        }
+    }
+    if args.json {
+        match docs.as_slice() {
+            [doc] if args.paths.len() == 1 => println!("{}", serde_json::to_string_pretty(doc)?),
+            [] => {}
+            _ => println!("{}", serde_json::to_string_pretty(&docs)?),
+        }
+    } else {
+        for (i, doc) in docs.iter().enumerate() {
+            if i > 0 {
+                println!();
+                println!("{}", "-".repeat(72));
+            }
+            print_report(doc);
+        }
+    }
+    Ok(if failed { EXIT_INVALID } else { 0 })
+}
+
+/// Prints one inspect document as a report for a person.
+fn print_report(doc: &Value) {
     let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
     println!(
         "Skill {}{}",
@@ -141,6 +178,10 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
         }
     );
     println!();
+    if let Some(note) = outside_the_sandbox(doc) {
+        println!("{note}");
+        println!();
+    }
     let words = doc["capabilities_in_words"]
         .as_array()
         .cloned()
@@ -212,7 +253,7 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
     let count = |key: &str| ins[key].as_array().map_or(0, Vec::len);
     println!();
     println!(
-        "Instructions (data for the agent, never run): {} sections, {} code blocks, {} links",
+        "Instructions (data for the agent; this runtime never runs them): {} sections, {} code blocks, {} links",
         count("sections"),
         count("code_blocks"),
         count("links")
@@ -247,10 +288,11 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
         };
         findings.sort_by_key(|f| (rank(f), f["line"].as_u64().unwrap_or(0)));
         for f in findings {
-            let at = f["line"]
-                .as_u64()
-                .map(|l| format!("{}:{l}: ", text(&f["file"])))
-                .unwrap_or_default();
+            let at = match (f["line"].as_u64(), f["column"].as_u64()) {
+                (Some(l), Some(c)) => format!("{}:{l}:{c}: ", text(&f["file"])),
+                (Some(l), None) => format!("{}:{l}: ", text(&f["file"])),
+                _ => String::new(),
+            };
             println!(
                 "  {} [{}] {at}{}",
                 text(&f["severity"]),
@@ -259,7 +301,34 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
             );
         }
     }
-    Ok(0)
+}
+
+/// What the agent that loads the skill would do on the user's machine,
+/// which no grant below limits: said first, so the summary of grants is not
+/// read as the whole story.
+fn outside_the_sandbox(doc: &Value) -> Option<String> {
+    let findings = doc["findings"].as_array()?;
+    let mut what: Vec<&str> = Vec::new();
+    for (code, words) in [
+        ("load-time-command", "runs shell commands while loading it"),
+        ("agent-hooks", "runs shell commands from its hooks"),
+        (
+            "shell-preapproved",
+            "may run shell commands without asking you",
+        ),
+        ("agent-permissions", "gets wider permissions"),
+        ("mcp-server", "may start MCP servers"),
+    ] {
+        if findings.iter().any(|f| f["code"] == code) && !what.contains(&words) {
+            what.push(words);
+        }
+    }
+    (!what.is_empty()).then(|| {
+        format!(
+            "Outside this sandbox: an agent that loads this skill {}, with your rights (see findings). The grants below do not limit that.",
+            what.join(", ")
+        )
+    })
 }
 
 pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {

@@ -10,6 +10,7 @@ mod init;
 mod inspect;
 mod lifecycle;
 mod run;
+mod sarif;
 mod scaffold;
 mod shipped;
 mod trust;

@@ -130,6 +130,16 @@ impl Lines {
     pub(crate) fn line(&self, offset: usize) -> usize {
         self.starts.partition_point(|&s| s <= offset) - 1 + self.first_line
     }
+
+    /// The 1-based line and column (in characters) of byte `offset` in
+    /// `text`, the text these lines were made from. Costs the length of
+    /// that one line, so callers bound how often they ask.
+    pub(crate) fn position(&self, text: &str, offset: usize) -> (usize, usize) {
+        let index = self.starts.partition_point(|&s| s <= offset) - 1;
+        let start = self.starts[index].min(offset);
+        let column = text.get(start..offset).map_or(0, |t| t.chars().count()) + 1;
+        (index + self.first_line, column)
+    }
 }
 
 fn level(h: HeadingLevel) -> u8 {

@@ -276,6 +276,33 @@ fn lenient_json(text: &str) -> Option<Value> {
     serde_json::from_str(&cleaned).ok()
 }
 
+/// Splits `Read Bash(git diff *), Write` at spaces and commas outside
+/// parentheses, so a tool's pattern stays with its tool.
+fn split_tools(text: &str) -> Vec<String> {
+    let mut tools = Vec::new();
+    let mut current = String::new();
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' | ' ' | '\t' | '\n' if depth == 0 => {
+                if !current.trim().is_empty() {
+                    tools.push(current.trim().to_owned());
+                }
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    if !current.trim().is_empty() {
+        tools.push(current.trim().to_owned());
+    }
+    tools
+}
+
 fn type_fields(fm: &mut Frontmatter, findings: &mut Vec<Finding>) {
     let keys = &fm.keys;
     fm.name = text(keys, "name");
@@ -290,12 +317,7 @@ fn type_fields(fm: &mut Frontmatter, findings: &mut Vec<Finding>) {
             .iter()
             .filter_map(|v| v.as_str().map(str::to_owned))
             .collect(),
-        Some(Value::String(s)) => s
-            .split([',', ' '])
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        Some(Value::String(s)) => split_tools(s),
         _ => Vec::new(),
     };
     fm.commands = keys
@@ -383,6 +405,12 @@ mod tests {
                 .0
                 .allowed_tools,
             ["Bash", "Read", "Write"]
+        );
+        assert_eq!(
+            parse_text("allowed-tools: Read Bash(git diff *), Bash(npm run *)")
+                .0
+                .allowed_tools,
+            ["Read", "Bash(git diff *)", "Bash(npm run *)"]
         );
     }
 

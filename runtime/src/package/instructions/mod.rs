@@ -7,11 +7,15 @@
 //! [`MAX_SKILL_MD_BYTES`] are read, the YAML parser has recursion and alias
 //! limits, the frontmatter is at most 64 KiB, and every scan is linear.
 
+mod agent_config;
 pub mod body;
 pub mod frontmatter;
 mod lint;
+mod load_time;
+mod mcp_servers;
+mod padding;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use body::Body;
 pub use frontmatter::Frontmatter;
@@ -23,7 +27,7 @@ use crate::capabilities::Grants;
 pub const MAX_SKILL_MD_BYTES: usize = 1024 * 1024;
 
 /// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Something to refuse or fix before use.
@@ -37,10 +41,8 @@ pub enum Severity {
 /// One finding, with a stable code and a location in the SKILL.md.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    /// Stable identifier: `hidden-comment`, `bidi-control`, `zero-width`,
-    /// `remote-script`, `remote-instructions`, `undeclared-host`,
-    /// `secret-request`, `invalid-frontmatter`, `invalid-encoding`,
-    /// `name-mismatch`, `invalid-name`, `missing-description`.
+    /// Stable identifier, one of [`crate::package::findings::RULES`]:
+    /// `load-time-command`, `agent-hooks`, `hidden-comment`, … .
     pub code: &'static str,
     /// How serious it is.
     pub severity: Severity,
@@ -105,7 +107,7 @@ impl Instructions {
     }
 }
 
-fn sort(findings: &mut [Finding]) {
+pub(crate) fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         (a.severity, a.line, a.column, a.code).cmp(&(b.severity, b.line, b.column, b.code))
     });
@@ -138,11 +140,11 @@ pub fn parse(text: &str) -> Instructions {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut findings = Vec::new();
     let (frontmatter, raw_body, body_line) = match frontmatter::split(text, &mut findings) {
-        Some(split) => (
-            frontmatter::parse(split.yaml, &mut findings),
-            split.body,
-            split.body_line,
-        ),
+        Some(split) => {
+            let frontmatter = frontmatter::parse(split.yaml, &mut findings);
+            agent_config::scan(split.yaml, &frontmatter, &mut findings);
+            (frontmatter, split.body, split.body_line)
+        }
         None => {
             if !findings.iter().any(|f| f.code == "invalid-frontmatter") {
                 findings.push(Finding::new(
@@ -193,6 +195,8 @@ pub fn parse(text: &str) -> Instructions {
     let body = body::parse(raw_body, body_line);
     lint::scan_characters(text, &mut findings);
     lint::scan_body(raw_body, body_line, &body, &mut findings);
+    load_time::scan(raw_body, body_line, &mut findings);
+    padding::scan(raw_body, body_line, &mut findings);
     sort(&mut findings);
     Instructions {
         frontmatter,
