@@ -189,6 +189,108 @@ pub const RULES: &[Rule] = &[
         Severity::Error,
         "The component would be refused at load.",
     ),
+    // The script scanner's codes (`package::scripts::code`): about the files
+    // a package ships, each located in its own file.
+    rule(
+        "unconfined-scripts",
+        Severity::Warning,
+        "The package ships scripts or binaries that nothing confines: an agent that runs them runs them with the user's rights.",
+    ),
+    rule(
+        "script-runs-process",
+        Severity::Warning,
+        "A script starts other programs (subprocess, os.system, child_process, backticks).",
+    ),
+    rule(
+        "script-network",
+        Severity::Warning,
+        "A script uses the network (an HTTP client, sockets, a server, curl or wget).",
+    ),
+    rule(
+        "script-host",
+        Severity::Info,
+        "A script names a host in a URL.",
+    ),
+    rule(
+        "script-sends-credentials",
+        Severity::Warning,
+        "A script sends credentials in a request header.",
+    ),
+    rule(
+        "script-reads-env",
+        Severity::Info,
+        "A script reads an environment variable.",
+    ),
+    rule(
+        "script-reads-secret",
+        Severity::Warning,
+        "A script reads a secret-looking environment variable, or the whole environment.",
+    ),
+    rule(
+        "script-path-outside",
+        Severity::Warning,
+        "A script names a path outside the package (home folder, absolute path, temp folder).",
+    ),
+    rule(
+        "script-sensitive-path",
+        Severity::Error,
+        "A script names a credential store (`~/.ssh`, `.aws/credentials`, `.netrc`, keychains).",
+    ),
+    rule(
+        "script-writes-files",
+        Severity::Info,
+        "A script writes, moves or deletes files.",
+    ),
+    rule(
+        "script-installs-packages",
+        Severity::Warning,
+        "A script installs packages or code at run time (pip/npm install, a download piped into a shell).",
+    ),
+    rule(
+        "script-third-party-import",
+        Severity::Info,
+        "A script imports a package that is neither the standard library nor part of the package.",
+    ),
+    rule(
+        "script-dynamic-code",
+        Severity::Warning,
+        "A script evaluates code built at run time (eval, exec, new Function, source).",
+    ),
+    rule(
+        "script-not-scanned",
+        Severity::Warning,
+        "A script was listed but not read (too large, not text, or no scanner for its language).",
+    ),
+    rule(
+        "script-findings-truncated",
+        Severity::Warning,
+        "A script has more findings than are listed for one file.",
+    ),
+    rule(
+        "bundled-binary",
+        Severity::Warning,
+        "A native executable or library (ELF, Mach-O, PE) ships with the package.",
+    ),
+    rule(
+        "bundled-archive",
+        Severity::Warning,
+        "An archive ships with the package; its contents are not inspected.",
+    ),
+    rule(
+        "bundled-wasm",
+        Severity::Warning,
+        "A WebAssembly file that skill.toml does not name as the component.",
+    ),
+    rule(
+        "package-walk-truncated",
+        Severity::Warning,
+        "The package walk stopped at a limit; files past it are not listed.",
+    ),
+    rule(
+        "package-cache-skipped",
+        Severity::Info,
+        "A folder tagged as a cache (`CACHEDIR.TAG`) was not listed.",
+    ),
 ];
 
 /// The rule for `code`, if the runtime emits it.
@@ -229,5 +331,12 @@ mod tests {
         }))
         .expect("reads");
         assert_eq!((f.file.as_deref(), f.line), (Some("skill.toml"), None));
+    }
+
+    #[test]
+    fn every_script_scanner_code_has_a_rule() {
+        for code in crate::package::scripts::code::ALL {
+            assert!(rule_for(code).is_some(), "{code} is not in RULES");
+        }
     }
 }
