@@ -146,13 +146,15 @@ pub(crate) struct LimitsSection {
     pub output: Option<ByteSize>,
     pub http_requests: Option<u32>,
     pub http_response: Option<ByteSize>,
+    pub http_request_body: Option<ByteSize>,
 }
 
 /// Effective resource limits for one invocation.
 ///
 /// [`Limits::default`] is what a skill gets when its manifest says nothing:
 /// 64 MiB of linear memory, 10 s of wall-clock time, 1 MiB of output
-/// (stdout, stderr and channel messages together) and 32 HTTP requests.
+/// (stdout, stderr and channel messages together), 32 HTTP requests, and
+/// 8 MiB per HTTP response body and per request body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Linear memory across all of the component's memories.
@@ -166,6 +168,8 @@ pub struct Limits {
     pub http_requests: u32,
     /// Bytes of one HTTP response body.
     pub http_response: ByteSize,
+    /// Bytes of one HTTP request body (an upload).
+    pub http_request_body: ByteSize,
 }
 
 impl Default for Limits {
@@ -176,6 +180,7 @@ impl Default for Limits {
             output: ByteSize::mib(1),
             http_requests: 32,
             http_response: ByteSize::mib(8),
+            http_request_body: ByteSize::mib(8),
         }
     }
 }
@@ -190,6 +195,7 @@ impl Limits {
             output: ByteSize::mib(64),
             http_requests: 1000,
             http_response: ByteSize::mib(256),
+            http_request_body: ByteSize::mib(256),
         }
     }
 
@@ -202,6 +208,9 @@ impl Limits {
             output: section.output.unwrap_or(default.output),
             http_requests: section.http_requests.unwrap_or(default.http_requests),
             http_response: section.http_response.unwrap_or(default.http_response),
+            http_request_body: section
+                .http_request_body
+                .unwrap_or(default.http_request_body),
         }
     }
 
@@ -213,11 +222,12 @@ impl Limits {
             output: self.output.min(other.output),
             http_requests: self.http_requests.min(other.http_requests),
             http_response: self.http_response.min(other.http_response),
+            http_request_body: self.http_request_body.min(other.http_request_body),
         }
     }
 
     /// Each limit as (manifest key, a magnitude to compare, its text).
-    fn entries(&self) -> [(&'static str, u128, String); 5] {
+    fn entries(&self) -> [(&'static str, u128, String); 6] {
         [
             ("memory", u128::from(self.memory.0), self.memory.to_string()),
             (
@@ -235,6 +245,11 @@ impl Limits {
                 "http-response",
                 u128::from(self.http_response.0),
                 self.http_response.to_string(),
+            ),
+            (
+                "http-request-body",
+                u128::from(self.http_request_body.0),
+                self.http_request_body.to_string(),
             ),
         ]
     }
@@ -269,6 +284,8 @@ pub enum LimitKind {
     HttpRequests,
     /// One HTTP response body's size (`limits.http-response`).
     HttpResponse,
+    /// One HTTP request body's size (`limits.http-request-body`).
+    HttpRequestBody,
     /// Tables, instances, table elements or resource handles: fixed caps of
     /// the runtime, not the manifest.
     Table,
@@ -283,6 +300,7 @@ impl LimitKind {
             LimitKind::Output => Some("limits.output"),
             LimitKind::HttpRequests => Some("limits.http-requests"),
             LimitKind::HttpResponse => Some("limits.http-response"),
+            LimitKind::HttpRequestBody => Some("limits.http-request-body"),
             LimitKind::Table => None,
         }
     }

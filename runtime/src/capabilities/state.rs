@@ -47,6 +47,11 @@ impl StateStore {
         StateStore { root }
     }
 
+    /// The skill's state root (every version, and sidecar files).
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The folder holding the committed state (what `current` points to).
     pub(crate) fn current(&self) -> io::Result<PathBuf> {
         let link = self.root.join("current");

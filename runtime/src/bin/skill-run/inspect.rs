@@ -28,7 +28,7 @@ fn grants_json(grants: &Grants) -> Value {
         "files": grants.files.iter().map(|f| json!({"guest": f.guest.as_str(), "host": f.host.to_string(), "access": f.access})).collect::<Vec<_>>(),
         "channels": grants.channels.iter().map(|c| json!({"name": c.name.as_str(), "direction": c.direction})).collect::<Vec<_>>(),
         "env": grants.env.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
-        "secrets": grants.secrets.iter().map(|s| json!({"name": s.name.as_str(), "host": s.host, "header": s.header})).collect::<Vec<_>>(),
+        "secrets": grants.secrets.iter().map(|s| json!({"name": s.name.as_str(), "host": s.host.to_string(), "header": s.header.to_string()})).collect::<Vec<_>>(),
     })
 }
 
@@ -73,7 +73,7 @@ fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value> {
             let l = manifest.limits;
             let limits = json!({
                 "memory": l.memory.to_string(), "timeout": l.timeout.to_string(),
-                "output": l.output.to_string(), "http-requests": l.http_requests, "http-response": l.http_response.to_string(),
+                "output": l.output.to_string(), "http-requests": l.http_requests, "http-response": l.http_response.to_string(), "http-request-body": l.http_request_body.to_string(),
             });
             (manifest.grants.clone(), Some(limits), component)
         }
