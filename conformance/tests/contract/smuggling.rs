@@ -283,3 +283,47 @@ fn net_022_concurrent_connections_are_capped() {
         "the requests did not run in parallel at all"
     );
 }
+
+/// NET-023: A granted host name may resolve only to ordinary public addresses: every IANA special-purpose block of both families (IPv4-compatible, 6to4, Teredo, NAT64, site-local, discard-only, IPv4-translated among them) counts as special.
+#[test]
+fn net_023_special_addresses_follow_the_iana_registries() {
+    use skill_runtime::capabilities::network::is_public_address;
+    for special in [
+        "127.0.0.1",
+        "10.0.0.1",
+        "100.64.0.1",
+        "169.254.169.254",
+        "192.0.0.9",
+        "198.18.0.1",
+        "::1",
+        "::127.0.0.1",
+        "::ffff:0:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "64:ff9b::7f00:1",
+        "64:ff9b:1::1",
+        "100::1",
+        "2001::1",
+        "2002:7f00:1::1",
+        "fec0::1",
+        "fd00::1",
+        "fe80::1",
+        "3fff::1",
+        "ff02::1",
+    ] {
+        let ip = special.parse().expect("address");
+        assert!(!is_public_address(ip), "{special} counted as public");
+    }
+    // Positive control: ordinary public addresses of both families.
+    for public in [
+        "1.1.1.1",
+        "93.184.216.34",
+        "::ffff:8.8.8.8",
+        "2606:4700::1111",
+        "2a00:1450::1",
+    ] {
+        assert!(
+            is_public_address(public.parse().expect("address")),
+            "{public}"
+        );
+    }
+}

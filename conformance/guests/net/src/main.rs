@@ -7,7 +7,9 @@
 //! [["k", "v"]], "body": "text", "repeat": 1}], "parallel": false}`. With
 //! `parallel`, every request is started before any response is awaited.
 //! Output: one entry per request, `{"ok": {"status", "headers", "chunks",
-//! "body"}}` or `{"err": "…"}`.
+//! "body"}}` or `{"err": "…"}`. Also `flood` (many generated requests),
+//! `summary` (counts only), `save` (the first body into a file) and `load`
+//! (a file's text back).
 
 use std::io::Read;
 
@@ -168,12 +170,51 @@ fn main() {
     let mut text = String::new();
     let _ = std::io::stdin().read_to_string(&mut text);
     let input: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if let Some(path) = input["load"].as_str() {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string());
+        println!(
+            "{}",
+            json!({"loaded": text.as_ref().ok(), "err": text.as_ref().err()})
+        );
+        return;
+    }
     let specs = input["requests"].as_array().cloned().unwrap_or_default();
-    let results: Vec<Value> = if input["parallel"].as_bool() == Some(true) {
+    let mut results: Vec<Value> = if input["parallel"].as_bool() == Some(true) {
         let started: Vec<_> = specs.iter().map(start).collect();
         started.into_iter().map(finish).collect()
     } else {
         specs.iter().map(|s| finish(start(s))).collect()
     };
+    // A flood: `count` GETs to `url` followed by a path of `pad` bytes, one
+    // at a time, so neither the input nor the guest's memory holds them all.
+    if let Some(flood) = input.get("flood") {
+        let pad = "p".repeat(flood["pad"].as_u64().unwrap_or(0) as usize);
+        let url = flood["url"].as_str().unwrap_or_default();
+        for i in 0..flood["count"].as_u64().unwrap_or(0) {
+            let spec = json!({"method": "GET", "url": format!("{url}{i}/{pad}")});
+            let result = finish(start(&spec));
+            results.push(if result.get("err").is_some() {
+                json!({"err": true})
+            } else {
+                result
+            });
+        }
+    }
+    // `save`: the first response's body is written to this file.
+    if let Some(path) = input["save"].as_str() {
+        let body = results
+            .first()
+            .and_then(|r| r["ok"]["body"].as_str())
+            .unwrap_or_default();
+        if let Err(e) = std::fs::write(path, body) {
+            println!("{}", json!({"err": format!("saving: {e}")}));
+            return;
+        }
+    }
+    if input["summary"].as_bool() == Some(true) {
+        let refused = results.iter().filter(|r| r.get("err").is_some()).count();
+        println!("{}", json!({"sent": results.len(), "refused": refused}));
+        return;
+    }
     println!("{}", Value::Array(results));
 }
