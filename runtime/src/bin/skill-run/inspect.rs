@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::{Value, json};
+use skill_runtime::capabilities::network::{Methods, NetworkGrant};
 use skill_runtime::{Grants, Package, Runtime};
 
 use crate::{EXIT_INVALID, RuntimeArgs, report_cache, runtime_config};
@@ -24,7 +25,11 @@ pub struct InspectArgs {
 
 fn grants_json(grants: &Grants) -> Value {
     json!({
-        "network": grants.network.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        // The manifest's two forms: a URL string, or { url, methods }.
+        "network": grants.network.iter().map(|n| match &n.methods {
+            Methods::Any => json!(n.to_string()),
+            Methods::Only(set) => json!({"url": NetworkGrant { methods: Methods::Any, ..n.clone() }.to_string(), "methods": set}),
+        }).collect::<Vec<_>>(),
         "files": grants.files.iter().map(|f| json!({"guest": f.guest.as_str(), "host": f.host.to_string(), "access": f.access})).collect::<Vec<_>>(),
         "channels": grants.channels.iter().map(|c| json!({"name": c.name.as_str(), "direction": c.direction})).collect::<Vec<_>>(),
         "env": grants.env.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
