@@ -114,8 +114,9 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(0);
     }
-    let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
-    println!(
+    // Values from the package stay on their line, whatever they contain.
+    let text = |v: &Value| crate::terminal::one_line(v.as_str().unwrap_or(""));
+    say!(
         "Skill {}{}",
         text(&doc["name"]),
         doc["version"]
@@ -123,7 +124,7 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
             .map(|v| format!(" {v}"))
             .unwrap_or_default()
     );
-    println!(
+    say!(
         "  {}",
         if doc["description"].is_null() {
             "(no description)".into()
@@ -131,19 +132,19 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
             text(&doc["description"])
         }
     );
-    println!();
+    say!();
     let words = doc["capabilities_in_words"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     if words.is_empty() {
-        println!(
+        say!(
             "It can touch: nothing outside itself (no files, network, channels, environment or secrets)."
         );
     } else {
-        println!("It can:");
+        say!("It can:");
         for w in words {
-            println!("  - {}", text(&w));
+            say!("  - {}", text(&w));
         }
     }
     if let Some(limits) = doc["limits"].as_object() {
@@ -155,39 +156,39 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
         } else {
             String::new()
         };
-        println!(
+        say!(
             "Limits: memory {}, timeout {}, output {}{http}",
             text(&limits["memory"]),
             text(&limits["timeout"]),
             text(&limits["output"])
         );
     }
-    println!();
+    say!();
     match doc["component"].as_object() {
-        None => println!("Instruction-only skill: no component, nothing to run."),
+        None => say!("Instruction-only skill: no component, nothing to run."),
         Some(c) if c.contains_key("error") => {
-            println!("Component: cannot be loaded (see findings).")
+            say!("Component: cannot be loaded (see findings).")
         }
         Some(c) => {
-            println!(
+            say!(
                 "Component: {} ({})",
                 c["path"].as_str().unwrap_or(""),
                 text(&c["kind"])
             );
             for command in c["commands"].as_array().cloned().unwrap_or_default() {
-                println!("  command {}", text(&command["name"]));
-                println!("    input:  {}", command["input_schema"]);
-                println!("    output: {}", command["output_schema"]);
+                say!("  command {}", text(&command["name"]));
+                say!("    input:  {}", command["input_schema"]);
+                say!("    output: {}", command["output_schema"]);
                 if let Some(why) = command["uncallable"].as_str() {
-                    println!("    cannot be called from JSON: {why}");
+                    say!("    cannot be called from JSON: {why}");
                 }
             }
             if c["kind"] == "cli" {
-                println!(
+                say!(
                     "  a wasi:cli/command: input JSON on stdin, the command name as its first argument"
                 );
             }
-            println!(
+            say!(
                 "  imports: {}",
                 c["imports"]
                     .as_array()
@@ -198,8 +199,8 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
     }
     let ins = &doc["instructions"];
     let count = |key: &str| ins[key].as_array().map_or(0, Vec::len);
-    println!();
-    println!(
+    say!();
+    say!(
         "Instructions (data for the agent, never run): {} sections, {} code blocks, {} links",
         count("sections"),
         count("code_blocks"),
@@ -217,15 +218,15 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
             .unwrap_or_default()
     };
     if count("hosts") > 0 {
-        println!("  hosts named: {}", list("hosts", "host"));
+        say!("  hosts named: {}", list("hosts", "host"));
     }
     if count("references") > 0 {
-        println!("  bundled files referenced: {}", list("references", "path"));
+        say!("  bundled files referenced: {}", list("references", "path"));
     }
     let mut findings = doc["findings"].as_array().cloned().unwrap_or_default();
     if !findings.is_empty() {
-        println!();
-        println!("Findings (worst first):");
+        say!();
+        say!("Findings (worst first):");
         let rank = |f: &Value| match f["severity"].as_str() {
             Some("error") => 0,
             Some("warning") => 1,
@@ -237,7 +238,7 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
                 .as_u64()
                 .map(|l| format!("{}:{l}: ", text(&f["file"])))
                 .unwrap_or_default();
-            println!(
+            say!(
                 "  {} [{}] {at}{}",
                 text(&f["severity"]),
                 text(&f["code"]),
@@ -253,7 +254,7 @@ pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {
     match runtime.load(package) {
         Ok(skill) => {
             report_cache(&skill);
-            println!(
+            say!(
                 "ok: skill `{}` is valid ({} commands, {} imports, all granted)",
                 skill.name(),
                 skill.commands().len(),
@@ -262,11 +263,11 @@ pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {
             Ok(0)
         }
         Err(skill_runtime::LoadError::InstructionOnly { skill }) => {
-            println!("ok: skill `{skill}` is instruction-only (SKILL.md, no skill.toml)");
+            say!("ok: skill `{skill}` is instruction-only (SKILL.md, no skill.toml)");
             Ok(0)
         }
         Err(error) => {
-            eprintln!("error: {error}");
+            say_err!("error: {error}");
             Ok(EXIT_INVALID)
         }
     }
