@@ -163,11 +163,20 @@ impl Loopback {
                 std::thread::spawn(move || {
                     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
                     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                    let mut counted = true;
                     while let Some(request) = read_request(&mut reader, reads_body, connection) {
                         let close = request
                             .header("connection")
                             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
                         let parts = answer(&request);
+                        // Counted as closed once answered, before the answer is
+                        // written: the client holds the socket from before it
+                        // connects until after it reads the answer, so the peak
+                        // is a lower bound of what the client held at once.
+                        if close && counted {
+                            open.fetch_sub(1, Ordering::SeqCst);
+                            counted = false;
+                        }
                         seen.lock().expect("lock").push(request);
                         for (i, part) in parts.iter().enumerate() {
                             if i > 0 {
@@ -185,10 +194,9 @@ impl Loopback {
                             break;
                         }
                     }
-                    // Counted as closed once answered: the client may hold the
-                    // socket a moment longer, never less, so the peak is a
-                    // lower bound of what the client held at once.
-                    open.fetch_sub(1, Ordering::SeqCst);
+                    if counted {
+                        open.fetch_sub(1, Ordering::SeqCst);
+                    }
                     let _ = stream.shutdown(std::net::Shutdown::Write);
                     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
                     let mut sink = [0u8; 1024];
