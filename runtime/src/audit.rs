@@ -12,6 +12,32 @@ use serde::Serialize;
 /// cannot grow host memory without bound.
 pub const MAX_EVENTS_PER_INVOCATION: usize = 4096;
 
+/// The most bytes of one event's `target` or `reason` that are kept; the
+/// rest is cut and its length noted, so a 60 KB URL costs about 1 KiB.
+pub const MAX_FIELD_BYTES: usize = 1024;
+
+/// The most bytes of `target` and `reason` one invocation's events may
+/// hold together. Past it, events are counted as dropped, like events past
+/// [`MAX_EVENTS_PER_INVOCATION`].
+pub const MAX_AUDIT_BYTES: usize = 1 << 20;
+
+/// `text` cut to [`MAX_FIELD_BYTES`] at a character boundary, with a note
+/// of how much was cut.
+fn bounded(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_FIELD_BYTES {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut end = MAX_FIELD_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!(
+        "{}… ({} more bytes not kept)",
+        &text[..end],
+        text.len() - end
+    ))
+}
+
 /// What an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -97,6 +123,8 @@ pub type AuditSink = Arc<dyn Fn(&AuditEvent) + Send + Sync>;
 struct Recorded {
     events: Vec<AuditEvent>,
     dropped: u64,
+    /// Bytes of `target` and `reason` kept so far.
+    bytes: usize,
 }
 
 /// Collects one invocation's events. Cheap to clone; clones share the log.
@@ -139,8 +167,14 @@ impl AuditRecorder {
             recorded.dropped += 1;
             return;
         }
-        let target = self.scrubber.text(target);
-        let reason = self.scrubber.text(reason);
+        // Scrub, then cut: cutting first could leave the start of a secret.
+        let target = bounded(&self.scrubber.text(target)).into_owned();
+        let reason = bounded(&self.scrubber.text(reason)).into_owned();
+        if recorded.bytes + target.len() + reason.len() > MAX_AUDIT_BYTES {
+            recorded.dropped += 1;
+            return;
+        }
+        recorded.bytes += target.len() + reason.len();
         let event = AuditEvent::now(
             &self.skill,
             self.invocation,
@@ -162,8 +196,9 @@ impl AuditRecorder {
         let mut events = std::mem::take(&mut recorded.events);
         if recorded.dropped > 0 {
             let reason = format!(
-                "{} further events were dropped after the first {MAX_EVENTS_PER_INVOCATION}",
-                recorded.dropped
+                "{} further events were dropped after the first {} (at most {MAX_EVENTS_PER_INVOCATION} events and {MAX_AUDIT_BYTES} bytes per invocation)",
+                recorded.dropped,
+                events.len()
             );
             let event = AuditEvent::now(
                 &self.skill,
@@ -199,6 +234,29 @@ mod tests {
             events
                 .last()
                 .is_some_and(|e| e.reason.starts_with("10 further events"))
+        );
+    }
+
+    #[test]
+    fn recorder_bounds_each_field_and_the_bytes_per_invocation() {
+        let recorder = AuditRecorder::new("s".into(), 1, None);
+        let long = "x".repeat(60_000);
+        for _ in 0..2000 {
+            recorder.record(AuditKind::Network, &long, Decision::Deny, &long, None);
+        }
+        let events = recorder.take();
+        let kept: usize = events.iter().map(|e| e.target.len() + e.reason.len()).sum();
+        assert!(kept <= MAX_AUDIT_BYTES + 1024, "{kept} bytes kept");
+        assert!(events[0].target.len() < MAX_FIELD_BYTES + 64);
+        assert!(
+            events[0].target.ends_with("(58976 more bytes not kept)"),
+            "{}",
+            &events[0].target[1000..]
+        );
+        assert!(
+            events
+                .last()
+                .is_some_and(|e| e.kind == AuditKind::Audit && e.reason.contains("dropped"))
         );
     }
 

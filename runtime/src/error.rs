@@ -149,15 +149,17 @@ pub enum LoadError {
 /// [`crate::Outcome`], failures included.)
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
-    /// A heartbeat would let the skill write to its own package.
+    /// A call would let the skill write to its own package.
     #[error(
-        "skill `{skill}` could change its own package through its read-write grant {guest}, so its heartbeat was not run; use a workspace that does not contain the package"
+        "skill `{skill}` could change its own package through its read-write grant {guest} (on {folder}, which contains the package), so it was not run; give it a workspace that does not contain the package (e.g. `--workspace` elsewhere), or narrow the grant to read"
     )]
     SelfModification {
         /// The skill.
         skill: String,
         /// The grant's guest path.
         guest: String,
+        /// The host folder the grant resolved to.
+        folder: String,
     },
     /// A heartbeat ran but could not be recorded.
     #[error("skill `{skill}` heartbeat: {reason}")]

@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::capabilities::files::{Access, HostBase};
 use crate::error::InvokeError;
 use crate::invocation::{Invocation, Outcome};
 use crate::skill::Skill;
@@ -47,41 +46,6 @@ pub(crate) fn due(state_root: &Path, skill: &Skill, now: SystemTime) -> Option<b
     due_in(state_root, skill, now).map(|wait| wait.is_zero())
 }
 
-/// Refuses a heartbeat whose skill could write to its own package: a
-/// read-write folder grant that contains the package folder.
-fn check_cannot_modify_itself(
-    skill: &Skill,
-    workspace: Option<&Path>,
-    state_dir: &Path,
-) -> Result<(), InvokeError> {
-    let Ok(package) = skill.package().root.canonicalize() else {
-        return Ok(());
-    };
-    for grant in &skill.manifest().grants.files {
-        if grant.access != Access::ReadWrite {
-            continue;
-        }
-        let base = match grant.host.base {
-            HostBase::Workspace => match workspace {
-                Some(w) => w.to_path_buf(),
-                None => continue,
-            },
-            HostBase::State => state_dir.to_path_buf(),
-        };
-        let mut folder = base;
-        folder.extend(&grant.host.relative);
-        if let Ok(folder) = folder.canonicalize()
-            && package.starts_with(&folder)
-        {
-            return Err(InvokeError::SelfModification {
-                skill: skill.name().to_owned(),
-                guest: grant.guest.to_string(),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Runs the skill's scheduled command once and records the run.
 pub(crate) async fn run(
     state_root: &Path,
@@ -91,7 +55,8 @@ pub(crate) async fn run(
     let Some(schedule) = skill.manifest().schedule.clone() else {
         return Ok(None);
     };
-    check_cannot_modify_itself(skill, workspace.as_deref(), &state_root.join(skill.name()))?;
+    // `invoke` refuses a call that could write to the package; a
+    // heartbeat is refused the same way before it is recorded.
     let mut request = Invocation::new(schedule.command).input(schedule.input);
     if let Some(w) = workspace {
         request = request.workspace(w);

@@ -2,6 +2,7 @@
 //! case ID, its doc comment is the promise, and it asserts both the outcome
 //! and the state of the world outside the sandbox.
 
+mod audit_bounds;
 mod catalog;
 mod channels;
 mod dir;
@@ -14,9 +15,14 @@ mod heap;
 mod isolation;
 mod limits;
 mod load;
+mod loopback;
 mod moltbook;
 mod network;
+mod provenance;
 mod scripts;
+mod secrets;
+mod self_modification;
+mod smuggling;
 mod state;
 mod stress;
 mod types;

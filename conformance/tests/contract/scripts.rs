@@ -383,7 +383,7 @@ fn script_006_init_proposes_only_what_the_scan_found() {
         .grants
         .secrets
         .iter()
-        .map(|s| (s.name.to_string(), s.host.clone()))
+        .map(|s| (s.name.to_string(), s.host.to_string()))
         .collect();
     assert_eq!(
         secrets,

@@ -100,6 +100,13 @@ impl Drop for DrainOnDrop {
     }
 }
 
+/// Drops a request body the host will not send, still reading it for a
+/// while (at most 1 MiB and 5 seconds, discarded) so the skill's writes and
+/// `finish` succeed instead of failing under it.
+pub(crate) fn discard(body: WasiBody) {
+    drop(DrainOnDrop(Some(body)));
+}
+
 /// A response body with the between-bytes timeout applied.
 struct Incoming {
     body: hyper::body::Incoming,
@@ -133,10 +140,25 @@ impl Body for Incoming {
     }
 }
 
-/// Sends `request` to `address`; `host` names the server for TLS.
+/// Connects to the first of `addresses` that answers, each within the
+/// connect timeout.
+async fn connect(addresses: &[SocketAddr], timeout: Duration) -> Result<TcpStream, HttpError> {
+    let mut last = HttpError::DestinationNotFound;
+    for address in addresses {
+        match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
+            Ok(Ok(tcp)) => return Ok(tcp),
+            Ok(Err(e)) => last = HttpError::Connect(e),
+            Err(_) => last = HttpError::ConnectionTimeout,
+        }
+    }
+    Err(last)
+}
+
+/// Sends `request` to the first of `addresses` (all of them checked) that
+/// accepts a connection; `host` names the server for TLS.
 pub(crate) async fn send(
     request: http::Request<WasiBody>,
-    address: SocketAddr,
+    addresses: &[SocketAddr],
     host: &str,
     tls: bool,
     options: RequestOptions,
@@ -156,10 +178,7 @@ pub(crate) async fn send(
         .unwrap_or(Duration::from_secs(30))
         .max(Duration::from_nanos(1));
 
-    let tcp = tokio::time::timeout(connect_timeout, TcpStream::connect(address))
-        .await
-        .map_err(|_| HttpError::ConnectionTimeout)?
-        .map_err(HttpError::Connect)?;
+    let tcp = connect(addresses, connect_timeout).await?;
     let stream: Box<dyn Stream> = if tls {
         let name = rustls::pki_types::ServerName::try_from(host.to_owned())
             .map_err(|_| HttpError::HttpRequestUriInvalid)?;
@@ -248,7 +267,7 @@ mod tests {
         let status = runtime.block_on(async {
             let (response, _done) = send(
                 request,
-                address,
+                &[address],
                 "checked.invalid",
                 false,
                 RequestOptions::default(),

@@ -149,6 +149,7 @@ pub(crate) struct LimitsSection {
     pub disk_write: Option<ByteSize>,
     pub disk_files: Option<u64>,
     pub state_size: Option<ByteSize>,
+    pub http_request_body: Option<ByteSize>,
 }
 
 /// Effective resource limits for one invocation.
@@ -156,8 +157,8 @@ pub(crate) struct LimitsSection {
 /// [`Limits::default`] is what a skill gets when its manifest says nothing:
 /// 64 MiB of linear memory, 10 s of wall-clock time, 1 MiB of output
 /// (stdout, stderr and channel messages together), 32 HTTP requests, 8 MiB
-/// per response body, 64 MiB written to disk and 1,000 files created per
-/// invocation, and 64 MiB of `{state}`.
+/// per HTTP response body and per request body, 64 MiB written to disk and
+/// 1,000 files created per invocation, and 64 MiB of `{state}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Linear memory across all of the component's memories.
@@ -177,6 +178,8 @@ pub struct Limits {
     pub disk_files: u64,
     /// Total size of the skill's `{state}` folder (the sizes of its files).
     pub state_size: ByteSize,
+    /// Bytes of one HTTP request body (an upload).
+    pub http_request_body: ByteSize,
 }
 
 impl Default for Limits {
@@ -190,6 +193,7 @@ impl Default for Limits {
             disk_write: ByteSize::mib(64),
             disk_files: 1_000,
             state_size: ByteSize::mib(64),
+            http_request_body: ByteSize::mib(8),
         }
     }
 }
@@ -209,6 +213,7 @@ impl Limits {
             disk_write: ByteSize::mib(4096),
             disk_files: 1_000_000,
             state_size: ByteSize::mib(4096),
+            http_request_body: ByteSize::mib(256),
         }
     }
 
@@ -224,6 +229,9 @@ impl Limits {
             disk_write: section.disk_write.unwrap_or(default.disk_write),
             disk_files: section.disk_files.unwrap_or(default.disk_files),
             state_size: section.state_size.unwrap_or(default.state_size),
+            http_request_body: section
+                .http_request_body
+                .unwrap_or(default.http_request_body),
         }
     }
 
@@ -238,11 +246,12 @@ impl Limits {
             disk_write: self.disk_write.min(other.disk_write),
             disk_files: self.disk_files.min(other.disk_files),
             state_size: self.state_size.min(other.state_size),
+            http_request_body: self.http_request_body.min(other.http_request_body),
         }
     }
 
     /// Each limit as (manifest key, a magnitude to compare, its text).
-    fn entries(&self) -> [(&'static str, u128, String); 8] {
+    fn entries(&self) -> [(&'static str, u128, String); 9] {
         [
             ("memory", u128::from(self.memory.0), self.memory.to_string()),
             (
@@ -275,6 +284,11 @@ impl Limits {
                 "state-size",
                 u128::from(self.state_size.0),
                 self.state_size.to_string(),
+            ),
+            (
+                "http-request-body",
+                u128::from(self.http_request_body.0),
+                self.http_request_body.to_string(),
             ),
         ]
     }
@@ -315,6 +329,8 @@ pub enum LimitKind {
     DiskFiles,
     /// The size of `{state}` (`limits.state-size`).
     StateSize,
+    /// One HTTP request body's size (`limits.http-request-body`).
+    HttpRequestBody,
     /// Tables, instances, table elements or resource handles: fixed caps of
     /// the runtime, not the manifest.
     Table,
@@ -332,6 +348,7 @@ impl LimitKind {
             LimitKind::DiskWrite => Some("limits.disk-write"),
             LimitKind::DiskFiles => Some("limits.disk-files"),
             LimitKind::StateSize => Some("limits.state-size"),
+            LimitKind::HttpRequestBody => Some("limits.http-request-body"),
             LimitKind::Table => None,
         }
     }

@@ -14,9 +14,14 @@ mod http_client;
 pub mod limits;
 pub(crate) mod listing;
 pub mod network;
+mod request_body;
+mod request_check;
 mod response_body;
+mod scrubber;
 pub mod secrets;
+pub mod special_addresses;
 pub(crate) mod state;
+pub(crate) mod state_origins;
 
 use serde::Deserialize;
 use wasmtime::component::{HasSelf, Linker};

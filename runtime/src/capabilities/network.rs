@@ -70,6 +70,86 @@ pub struct NetworkGrant {
     pub port: u16,
     /// A path prefix, `/` when the grant names none. Matched on whole segments.
     pub path_prefix: String,
+    /// The methods allowed; [`Methods::Any`] for the plain string form.
+    pub methods: Methods,
+}
+
+/// The HTTP methods a grant allows. `CONNECT` and `TRACE` are never
+/// allowed: a tunnel or an echo of the request (secrets included) has no
+/// place in a skill.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Methods {
+    /// Every method but `CONNECT` and `TRACE` (the plain string form).
+    #[default]
+    Any,
+    /// Only these (upper-case, sorted, at least one).
+    Only(std::collections::BTreeSet<String>),
+}
+
+/// The methods a `methods = [...]` list may name.
+pub const GRANTABLE_METHODS: [&str; 7] =
+    ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+impl Methods {
+    /// Parses a `methods` list: known methods only, at least one.
+    pub fn parse(names: &[String]) -> Result<Self, String> {
+        if names.is_empty() {
+            return Err("`methods` must name at least one method, e.g. [\"GET\"]; leave it out to allow every method".into());
+        }
+        let mut set = std::collections::BTreeSet::new();
+        for name in names {
+            let upper = name.to_ascii_uppercase();
+            if !GRANTABLE_METHODS.contains(&upper.as_str()) {
+                return Err(format!(
+                    "`methods` names `{name}`, which cannot be granted; use some of {} (CONNECT and TRACE are never allowed)",
+                    GRANTABLE_METHODS.join(", ")
+                ));
+            }
+            set.insert(upper);
+        }
+        Ok(Methods::Only(set))
+    }
+
+    /// Whether `method` is allowed.
+    pub fn allows(&self, method: &str) -> bool {
+        match self {
+            Methods::Any => !matches!(method, "CONNECT" | "TRACE"),
+            Methods::Only(set) => set.contains(method),
+        }
+    }
+
+    /// Whether every method `self` allows, `wider` allows too.
+    pub fn is_within(&self, wider: &Methods) -> bool {
+        match (self, wider) {
+            (_, Methods::Any) => true,
+            (Methods::Any, Methods::Only(_)) => false,
+            (Methods::Only(mine), Methods::Only(theirs)) => mine.is_subset(theirs),
+        }
+    }
+}
+
+impl fmt::Display for Methods {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Methods::Any => f.write_str("any method"),
+            Methods::Only(set) => {
+                let names: Vec<&str> = set.iter().map(String::as_str).collect();
+                f.write_str(&names.join(", "))
+            }
+        }
+    }
+}
+
+/// Whether `path` lies under `prefix`, matched on whole segments: `/api`
+/// covers `/api` and `/api/x`, never `/apix`; `/api/` covers `/api/x`.
+pub fn path_under(prefix: &str, path: &str) -> bool {
+    prefix == "/"
+        || path == prefix
+        || (prefix.ends_with('/') && path.starts_with(prefix))
+        || (!prefix.ends_with('/')
+            && path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/')))
 }
 
 impl NetworkGrant {
@@ -124,7 +204,13 @@ impl NetworkGrant {
             host,
             port: url.port().unwrap_or(scheme.default_port()),
             path_prefix: url.path().to_owned(),
+            methods: Methods::Any,
         })
+    }
+
+    /// Whether this grant allows the method `method` (upper-case).
+    pub fn allows_method(&self, method: &str) -> bool {
+        self.methods.allows(method)
     }
 
     /// Whether a request to `url` falls under this grant. A path that hides
@@ -146,12 +232,10 @@ impl NetworkGrant {
         if !self.host.matches(&host) {
             return false;
         }
-        let path = url.path();
-        let prefix = self.path_prefix.as_str();
-        prefix == "/"
-            || path == prefix
-            || (prefix.ends_with('/') && path.starts_with(prefix))
-            || (!prefix.ends_with('/') && path.starts_with(&format!("{prefix}/")))
+        if !url.username().is_empty() || url.password().is_some() {
+            return false;
+        }
+        path_under(&self.path_prefix, url.path())
     }
 
     /// Whether this grant's host pattern covers the host name `host`.
@@ -165,7 +249,10 @@ impl NetworkGrant {
 
     /// Whether every request `self` allows is allowed by `wider`.
     pub fn is_within(&self, wider: &NetworkGrant) -> bool {
-        if self.scheme != wider.scheme || self.port != wider.port {
+        if self.scheme != wider.scheme
+            || self.port != wider.port
+            || !self.methods.is_within(&wider.methods)
+        {
             return false;
         }
         let host_ok = match (&self.host, &wider.host) {
@@ -195,47 +282,11 @@ pub fn hides_separators(path: &str) -> bool {
         .any(|encoded| lower.contains(encoded))
 }
 
-/// Whether `ip` is an ordinary public address. Loopback, private, link-local
-/// (cloud metadata at 169.254.169.254 among them), carrier-grade NAT,
-/// unspecified, multicast, broadcast, documentation, benchmarking and
-/// reserved ranges are not; IPv4-mapped and NAT64 IPv6 addresses are judged
-/// by the IPv4 address inside.
+/// Whether `ip` is an ordinary public address: in no block of the IANA
+/// special-purpose registries (see `special_addresses`). IPv4-mapped IPv6
+/// addresses are judged by the IPv4 address inside.
 pub fn is_public_address(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 192 && b == 0 && c == 0)
-                || (a == 198 && (18..20).contains(&b))
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_address(IpAddr::V4(v4));
-            }
-            let seg = v6.segments();
-            if seg[0] == 0x64 && seg[1] == 0xff9b {
-                let [_, _, _, _, _, _, hi, lo] = seg;
-                let v4 =
-                    std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
-                return is_public_address(IpAddr::V4(v4));
-            }
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (seg[0] & 0xfe00) == 0xfc00
-                || (seg[0] & 0xffc0) == 0xfe80
-                || (seg[0] == 0x2001 && seg[1] == 0x0db8))
-        }
-    }
+    super::special_addresses::special_block(ip).is_none()
 }
 
 impl fmt::Display for NetworkGrant {
@@ -250,13 +301,47 @@ impl fmt::Display for NetworkGrant {
         if self.port != self.scheme.default_port() {
             write!(f, ":{}", self.port)?;
         }
-        f.write_str(&self.path_prefix)
+        f.write_str(&self.path_prefix)?;
+        if let Methods::Only(_) = self.methods {
+            write!(f, " ({})", self.methods)?;
+        }
+        Ok(())
     }
+}
+
+/// A `network` entry as written: `"https://…"` or `{ url = "https://…", methods = ["GET"] }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum GrantText {
+    Url(String),
+    WithMethods(GrantTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantTable {
+    url: String,
+    methods: Vec<String>,
 }
 
 impl<'de> Deserialize<'de> for NetworkGrant {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        NetworkGrant::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+        let text = GrantText::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "a network grant is a URL prefix string, or a table { url = \"https://…/\", methods = [\"GET\"] } (no other keys)",
+            )
+        })?;
+        match text {
+            GrantText::Url(url) => NetworkGrant::parse(&url).map_err(serde::de::Error::custom),
+            GrantText::WithMethods(table) => {
+                let mut grant =
+                    NetworkGrant::parse(&table.url).map_err(serde::de::Error::custom)?;
+                grant.methods = Methods::parse(&table.methods).map_err(|e| {
+                    serde::de::Error::custom(format!("network grant `{}`: {e}", table.url))
+                })?;
+                Ok(grant)
+            }
+        }
     }
 }
 
@@ -373,6 +458,38 @@ mod tests {
                 "{ip} counted as special"
             );
         }
+    }
+
+    #[test]
+    fn test_method_grants_allow_only_their_methods() {
+        let mut g = grant("https://a.example/");
+        assert!(
+            g.allows_method("POST") && !g.allows_method("CONNECT") && !g.allows_method("TRACE")
+        );
+        g.methods = Methods::parse(&["get".into()]).expect("valid");
+        assert!(g.allows_method("GET") && !g.allows_method("POST"));
+        assert_eq!(g.to_string(), "https://a.example/ (GET)");
+        assert!(g.is_within(&grant("https://a.example/")));
+        assert!(!grant("https://a.example/").is_within(&g));
+        assert!(Methods::parse(&[]).is_err());
+        assert!(Methods::parse(&["CONNECT".into()]).is_err());
+    }
+
+    #[test]
+    fn test_grant_does_not_accept_urls_with_user_info() {
+        let g = grant("http://127.0.0.1:8080/");
+        assert!(!g.allows(&url("http://evil.example@127.0.0.1:8080/")));
+        assert!(!g.allows(&url("http://u:p@127.0.0.1:8080/")));
+    }
+
+    #[test]
+    fn test_path_under_matches_whole_segments() {
+        assert!(path_under("/api/v1", "/api/v1"));
+        assert!(path_under("/api/v1", "/api/v1/x"));
+        assert!(!path_under("/api/v1", "/api/v1-internal/x"));
+        assert!(!path_under("/api/v1", "/api/v1x"));
+        assert!(path_under("/api/", "/api/x"));
+        assert!(!path_under("/api/", "/api"));
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! What happens to a response body on its way to a skill: it is cut at
-//! `limits.http-response`, and secret values are replaced as it streams
-//! (values split across chunks too: only the tail that could still begin a
-//! secret is held back).
+//! `limits.http-response`, and, for responses from a host a secret is
+//! declared for, secret values are replaced as it streams. Values split
+//! across chunks are found too: a fixed window of trailing bytes (the
+//! scrubber's longest pattern, less one) is held back whatever the bytes
+//! are, so how a body is chunked never tells whether it ends with the
+//! beginning of a secret.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -82,15 +85,6 @@ impl ScrubBody {
     }
 }
 
-/// How many trailing bytes of `data` could begin a secret (and so must wait).
-fn partial_tail(data: &[u8], scrubber: &Scrubber) -> usize {
-    let longest = scrubber.longest();
-    (1..longest.min(data.len() + 1))
-        .rev()
-        .find(|&k| scrubber.prefixes_match(&data[data.len() - k..]))
-        .unwrap_or(0)
-}
-
 impl Body for ScrubBody {
     type Data = Bytes;
     type Error = HttpError;
@@ -105,7 +99,9 @@ impl Body for ScrubBody {
                 if this.pending.is_empty() {
                     return Poll::Ready(None);
                 }
-                let rest = this.scrubber.bytes(&std::mem::take(&mut this.pending));
+                let (rest, _) = this
+                    .scrubber
+                    .stream(&std::mem::take(&mut this.pending), true);
                 return Poll::Ready(Some(Ok(Frame::data(Bytes::from(rest)))));
             }
             match Pin::new(&mut this.inner).poll_frame(cx) {
@@ -115,21 +111,17 @@ impl Body for ScrubBody {
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                     Ok(data) => {
                         this.pending.extend_from_slice(&data);
-                        let scrubbed = this.scrubber.bytes(&this.pending);
-                        let hold = partial_tail(&scrubbed, &this.scrubber);
-                        let emit = scrubbed.len() - hold;
-                        this.pending = scrubbed[emit..].to_vec();
-                        if emit > 0 {
-                            return Poll::Ready(Some(Ok(Frame::data(Bytes::copy_from_slice(
-                                &scrubbed[..emit],
-                            )))));
+                        let (out, used) = this.scrubber.stream(&this.pending, false);
+                        this.pending.drain(..used);
+                        if !out.is_empty() {
+                            return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
                         }
                     }
                     Err(frame) => {
                         // Trailers: values scrubbed like headers.
                         let frame = match frame.into_trailers() {
                             Ok(mut trailers) => {
-                                super::http::scrub_headers(&mut trailers, &this.scrubber);
+                                this.scrubber.headers(&mut trailers);
                                 Frame::trailers(trailers)
                             }
                             Err(other) => other,
@@ -183,5 +175,34 @@ mod tests {
         assert_eq!(scrubbed(&[b"key=TOP", b"SEC", b"RET;"]), b"key=[redacted];");
         assert_eq!(scrubbed(&[b"TOPSECRETTOPSECRET"]), b"[redacted][redacted]");
         assert_eq!(scrubbed(&[b"TOPSE", b"CRAP and TOP"]), b"TOPSECRAP and TOP");
+    }
+
+    /// The sizes of the chunks a skill receives.
+    fn chunk_sizes(chunks: &[&'static [u8]]) -> Vec<usize> {
+        let inner = Chunks(chunks.iter().copied().collect()).boxed_unsync();
+        let mut body = ScrubBody::new(inner, Scrubber::new(vec!["TOPSECRET".into()]));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("rt");
+        let mut sizes = Vec::new();
+        while let Some(frame) = runtime.block_on(body.frame()) {
+            sizes.push(frame.expect("frame").into_data().map_or(0, |d| d.len()));
+        }
+        sizes
+    }
+
+    #[test]
+    fn chunking_does_not_tell_a_prefix_of_a_secret_from_other_bytes() {
+        let padding: &'static [u8] = &[b'.'; 300];
+        for candidate in [&b"T"[..], b"TOP", b"TOPSECRE", b"xxxxxxxx", b"Q"] {
+            let leaked: &'static [u8] = Box::leak(candidate.to_vec().into_boxed_slice());
+            let reference = chunk_sizes(&[padding, &b"zzzzzzzz"[..leaked.len()], b"end"]);
+            assert_eq!(
+                chunk_sizes(&[padding, leaked, b"end"]),
+                reference,
+                "{:?}",
+                String::from_utf8_lossy(candidate)
+            );
+        }
     }
 }

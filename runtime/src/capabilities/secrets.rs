@@ -9,38 +9,207 @@ use serde::Deserialize;
 
 use super::env::EnvName;
 
-/// One `secrets` entry.
+/// One `secrets` entry, parsed once when the manifest is read: the header
+/// name is a real header name, the host one exact host, the path prefix
+/// matched on whole segments like a network grant's.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretGrant {
     /// The secret's name; the CLI reads the environment variable of that name.
     pub name: EnvName,
     /// The exact host (no wildcard) whose requests receive it.
-    #[serde(deserialize_with = "exact_host")]
-    pub host: String,
-    /// Only requests whose path starts with this prefix get it (all paths when absent).
+    pub host: SecretHost,
+    /// Only requests whose path lies under this prefix get it (all paths
+    /// when absent). Matched on whole segments: `/api` covers `/api/x`,
+    /// never `/apix`.
     #[serde(default, deserialize_with = "path_prefix")]
     pub path: Option<String>,
     /// The request header it is written into.
-    #[serde(deserialize_with = "header_name")]
-    pub header: String,
+    pub header: SecretHeader,
     /// How the value is written; `{}` stands for the value. Default `{}`.
-    #[serde(default = "plain_format", deserialize_with = "format_with_placeholder")]
-    pub format: String,
+    #[serde(default)]
+    pub format: SecretFormat,
 }
 
-fn plain_format() -> String {
-    "{}".into()
+impl SecretGrant {
+    /// Whether a request to `url` receives this secret: its host is this
+    /// host exactly, and its path lies under the prefix.
+    pub fn applies_to(&self, url: &url::Url) -> bool {
+        url.host().is_some_and(|h| self.host.matches(&h))
+            && self
+                .path
+                .as_deref()
+                .is_none_or(|p| super::network::path_under(p, url.path()))
+    }
 }
 
-fn exact_host<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let text = String::deserialize(d)?;
-    match url::Host::parse(&text) {
-        Ok(url::Host::Domain(domain)) if !domain.contains('*') => Ok(domain),
-        Ok(url::Host::Ipv4(ip)) => Ok(ip.to_string()),
-        _ => Err(serde::de::Error::custom(format!(
-            "secret host `{text}` must be one exact host name, e.g. \"api.example.com\" (no scheme, path or wildcard)"
-        ))),
+/// One exact host: a lower-case domain name or an IP address.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SecretHost(String);
+
+impl SecretHost {
+    /// Parses `api.example.com` or an IP address; no scheme, path or wildcard.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match url::Host::parse(text) {
+            Ok(url::Host::Domain(domain)) if !domain.contains('*') && !domain.is_empty() => {
+                Ok(SecretHost(domain))
+            }
+            Ok(url::Host::Ipv4(ip)) => Ok(SecretHost(ip.to_string())),
+            Ok(url::Host::Ipv6(ip)) => Ok(SecretHost(ip.to_string())),
+            _ => Err(format!(
+                "secret host `{text}` must be one exact host name, e.g. \"api.example.com\" (no scheme, path or wildcard)"
+            )),
+        }
+    }
+
+    /// Whether `host` is this host (names compared after normalisation, IPs as IPs).
+    pub fn matches(&self, host: &url::Host<&str>) -> bool {
+        match host {
+            url::Host::Domain(d) => d.eq_ignore_ascii_case(&self.0),
+            url::Host::Ipv4(ip) => self.0.parse::<std::net::Ipv4Addr>().is_ok_and(|m| m == *ip),
+            url::Host::Ipv6(ip) => self.0.parse::<std::net::Ipv6Addr>().is_ok_and(|m| m == *ip),
+        }
+    }
+}
+
+impl std::ops::Deref for SecretHost {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SecretHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretHost {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        SecretHost::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+impl serde::Serialize for SecretHost {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// A request header name, parsed once; shown as written.
+#[derive(Debug, Clone)]
+pub struct SecretHeader {
+    name: http::HeaderName,
+    written: String,
+}
+
+impl SecretHeader {
+    /// Parses an HTTP header name (a token: letters, digits, ``!#$%&'*+-.^_`|~``).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        http::HeaderName::from_bytes(text.as_bytes())
+            .map(|name| SecretHeader {
+                name,
+                written: text.to_owned(),
+            })
+            .map_err(|_| format!("`{text}` is not an HTTP header name"))
+    }
+
+    /// The parsed name.
+    pub fn name(&self) -> &http::HeaderName {
+        &self.name
+    }
+
+    /// The name as written in the manifest.
+    pub fn as_str(&self) -> &str {
+        &self.written
+    }
+}
+
+impl PartialEq for SecretHeader {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for SecretHeader {}
+
+impl std::hash::Hash for SecretHeader {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl PartialOrd for SecretHeader {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SecretHeader {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name.as_str().cmp(other.name.as_str())
+    }
+}
+
+impl std::fmt::Display for SecretHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.written)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretHeader {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        SecretHeader::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+impl serde::Serialize for SecretHeader {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.written)
+    }
+}
+
+/// How a value is written into its header: the text before and after `{}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct SecretFormat {
+    before: String,
+    after: String,
+}
+
+impl SecretFormat {
+    /// Parses `"Bearer {}"`: `{}` exactly once, no line breaks.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.split_once("{}") {
+            Some((before, after))
+                if !after.contains("{}") && !text.contains(['\r', '\n', '\0']) =>
+            {
+                Ok(SecretFormat {
+                    before: before.to_owned(),
+                    after: after.to_owned(),
+                })
+            }
+            _ => Err(format!(
+                "secret format `{text}` must contain `{{}}` exactly once and no line breaks, e.g. \"Bearer {{}}\""
+            )),
+        }
+    }
+
+    /// `value` written in this format.
+    pub fn apply(&self, value: &str) -> String {
+        format!("{}{value}{}", self.before, self.after)
+    }
+}
+
+impl std::fmt::Display for SecretFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{{}}{}", self.before, self.after)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        SecretFormat::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 
@@ -52,27 +221,6 @@ fn path_prefix<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>,
         )));
     }
     Ok(Some(text))
-}
-
-fn header_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let text = String::deserialize(d)?;
-    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    if text.is_empty() || !text.chars().all(token) {
-        return Err(serde::de::Error::custom(format!(
-            "`{text}` is not an HTTP header name"
-        )));
-    }
-    Ok(text)
-}
-
-fn format_with_placeholder<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let text = String::deserialize(d)?;
-    if text.matches("{}").count() != 1 || text.contains(['\r', '\n']) {
-        return Err(serde::de::Error::custom(format!(
-            "secret format `{text}` must contain `{{}}` exactly once and no line breaks, e.g. \"Bearer {{}}\""
-        )));
-    }
-    Ok(text)
 }
 
 /// Where a host's secret values come from. The runtime asks only for the
@@ -109,109 +257,32 @@ impl SecretSource for SecretMap {
 /// The text that replaces a secret wherever it would flow back.
 pub const REDACTED: &str = "[redacted]";
 
-/// Replaces secret values in everything that flows back to a component or
-/// out of the runtime. Values shorter than 4 bytes are not scrubbed (they
-/// would redact ordinary text) and are refused as secrets instead.
-#[derive(Clone, Default)]
-pub(crate) struct Scrubber(std::sync::Arc<Vec<String>>);
-
-impl Scrubber {
-    pub(crate) fn new(values: Vec<String>) -> Self {
-        Scrubber(std::sync::Arc::new(values))
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The longest secret, in bytes (what a streaming scrubber must hold back).
-    pub(crate) fn longest(&self) -> usize {
-        self.0.iter().map(String::len).max().unwrap_or(0)
-    }
-
-    /// Whether `tail` is the beginning (but not the whole) of some secret.
-    pub(crate) fn prefixes_match(&self, tail: &[u8]) -> bool {
-        self.0
-            .iter()
-            .any(|s| s.len() > tail.len() && s.as_bytes().starts_with(tail))
-    }
-
-    /// `text` with every secret replaced.
-    pub(crate) fn text<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
-        if !self.0.iter().any(|s| text.contains(s.as_str())) {
-            return std::borrow::Cow::Borrowed(text);
-        }
-        let mut out = text.to_owned();
-        for secret in self.0.iter() {
-            out = out.replace(secret.as_str(), REDACTED);
-        }
-        std::borrow::Cow::Owned(out)
-    }
-
-    /// `bytes` with every secret replaced.
-    pub(crate) fn bytes(&self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = bytes.to_vec();
-        for secret in self.0.iter() {
-            let needle = secret.as_bytes();
-            if needle.is_empty() {
-                continue;
-            }
-            let mut replaced = Vec::with_capacity(out.len());
-            let mut i = 0;
-            while i < out.len() {
-                if out[i..].starts_with(needle) {
-                    replaced.extend_from_slice(REDACTED.as_bytes());
-                    i += needle.len();
-                } else {
-                    replaced.push(out[i]);
-                    i += 1;
-                }
-            }
-            out = replaced;
-        }
-        out
-    }
-
-    /// A JSON value with secrets replaced in every string.
-    pub(crate) fn json(&self, value: serde_json::Value) -> serde_json::Value {
-        if self.is_empty() {
-            return value;
-        }
-        let text = value.to_string();
-        if !self.0.iter().any(|s| text.contains(s.as_str())) {
-            return value;
-        }
-        match value {
-            serde_json::Value::String(s) => serde_json::Value::String(self.text(&s).into_owned()),
-            serde_json::Value::Array(items) => {
-                serde_json::Value::Array(items.into_iter().map(|v| self.json(v)).collect())
-            }
-            serde_json::Value::Object(map) => serde_json::Value::Object(
-                map.into_iter()
-                    .map(|(k, v)| (self.text(&k).into_owned(), self.json(v)))
-                    .collect(),
-            ),
-            other => other,
-        }
-    }
-}
+pub(crate) use super::scrubber::{MAX_SECRET_BYTES, Scrubber};
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn grant(toml_text: &str) -> Result<SecretGrant, String> {
+        toml::from_str(toml_text).map_err(|e| e.to_string())
+    }
+
     #[test]
-    fn scrubber_replaces_every_occurrence_in_text_bytes_and_json() {
-        let s = Scrubber::new(vec!["s3cr3t-value".into()]);
-        assert_eq!(
-            s.text("Bearer s3cr3t-value and s3cr3t-value"),
-            "Bearer [redacted] and [redacted]"
-        );
-        assert_eq!(s.bytes(b"xs3cr3t-valuex"), b"x[redacted]x");
-        let v = serde_json::json!({"k": ["s3cr3t-value"], "s3cr3t-value": 1});
-        assert_eq!(
-            s.json(v),
-            serde_json::json!({"k": ["[redacted]"], "[redacted]": 1})
+    fn test_secret_grant_is_parsed_once_into_types() {
+        let g = grant("name = \"K\"\nhost = \"API.Example.com\"\npath = \"/api/v1\"\nheader = \"Authorization\"\nformat = \"Bearer {}\"")
+            .expect("valid");
+        assert_eq!(g.host.to_string(), "api.example.com");
+        assert_eq!(g.header.name(), &http::header::AUTHORIZATION);
+        assert_eq!(g.format.apply("v"), "Bearer v");
+        let url = |t: &str| url::Url::parse(t).expect("url");
+        assert!(g.applies_to(&url("https://api.example.com/api/v1/x")));
+        assert!(g.applies_to(&url("https://api.example.com/api/v1")));
+        assert!(!g.applies_to(&url("https://api.example.com/api/v1-internal/x")));
+        assert!(!g.applies_to(&url("https://other.example.com/api/v1/x")));
+        assert!(grant("name = \"K\"\nhost = \"*.example.com\"\nheader = \"A\"").is_err());
+        assert!(grant("name = \"K\"\nhost = \"a.example\"\nheader = \"Bad Header\"").is_err());
+        assert!(
+            grant("name = \"K\"\nhost = \"a.example\"\nheader = \"A\"\nformat = \"{}{}\"").is_err()
         );
     }
 

@@ -163,6 +163,11 @@ impl StateStore {
         }
     }
 
+    /// The skill's state root (every version, and sidecar files).
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The folder holding the committed state (what `current` points to).
     pub(crate) fn current(&self) -> io::Result<PathBuf> {
         create_private_dir(&self.root)?;

@@ -7,6 +7,7 @@ mod outcome;
 pub(crate) mod output;
 pub(crate) mod provenance;
 mod request;
+mod self_modification;
 pub(crate) mod state;
 
 pub use outcome::{Failure, Outcome, Usage};
@@ -35,8 +36,9 @@ use crate::capabilities::limits::{
     LimitKind, Limits, MAX_COMPONENT_HANDLES, MAX_HTTP_FIELDS_BYTES, MAX_RESOURCE_HANDLES,
     MemoryLimiter, transfer_budget,
 };
-use crate::capabilities::secrets::{Scrubber, SecretSource};
+use crate::capabilities::secrets::{MAX_SECRET_BYTES, Scrubber, SecretSource};
 use crate::capabilities::state::StateView;
+use crate::capabilities::state_origins;
 use crate::component::{ComponentKind, values};
 use crate::error::InvokeError;
 use crate::skill::SkillInner;
@@ -307,7 +309,8 @@ fn disk_accounting(
 
 /// The declared secrets with the host's values (only declared names are
 /// asked for), and a scrubber for those values. Values under 4 bytes are
-/// not used: scrubbing them would mangle ordinary output.
+/// not used (scrubbing them would mangle ordinary output), nor values over
+/// 4 KiB (no header holds one).
 fn resolve_secrets(
     grants: &Grants,
     source: Option<&dyn SecretSource>,
@@ -318,7 +321,7 @@ fn resolve_secrets(
         .map(|grant| ResolvedSecret {
             value: source
                 .and_then(|s| s.secret(grant.name.as_str()))
-                .filter(|v| v.len() >= 4),
+                .filter(|v| (4..=MAX_SECRET_BYTES).contains(&v.len())),
             grant: grant.clone(),
         })
         .collect();
@@ -336,6 +339,13 @@ pub(crate) async fn run(
     let _slot = skill.slots.acquire().await.ok();
     let name = skill.name.clone();
     let (grants, limits) = effective_grants_and_limits(skill, &request)?;
+    self_modification::check(
+        &name,
+        &skill.package.root,
+        &grants,
+        request.workspace.as_deref(),
+        Some(skill.state.root()),
+    )?;
     let (command_name, call) = resolve(skill, &request)?;
 
     let (secrets, scrubber) = resolve_secrets(&grants, request.secrets.as_deref());
@@ -370,6 +380,17 @@ pub(crate) async fn run(
         &limit_flag,
     );
     let provenance = Provenance::default();
+    // Data read from {state} carries the origins of whatever wrote it.
+    if state_view.is_some() {
+        let inherited =
+            state_origins::read(skill.state.root()).map_err(|e| InvokeError::Preopen {
+                skill: name.to_string(),
+                guest: "{state}".into(),
+                host: skill.state.root().display().to_string(),
+                reason: format!("cannot read the provenance of its state: {e}"),
+            })?;
+        provenance.inherit(inherited);
+    }
     let started = Instant::now();
     let state = InvocationState {
         skill: name.clone(),
@@ -400,6 +421,7 @@ pub(crate) async fn run(
             grants: grants.network.clone().into(),
             max_requests: limits.http_requests,
             max_response: limits.http_response.0,
+            max_request_body: limits.http_request_body.0,
             sent: Arc::default(),
             deadline: started + limits.timeout.0,
             audit: audit.clone(),
@@ -408,6 +430,7 @@ pub(crate) async fn run(
             secrets: secrets.into(),
             scrubber: scrubber.clone(),
             overrides: request.overrides.clone().into(),
+            connections: Default::default(),
         },
         provenance: provenance.clone(),
         fs_paths: Default::default(),
@@ -479,7 +502,25 @@ pub(crate) async fn run(
     // State changes become visible only when the invocation succeeded.
     if let Some(view) = state_view {
         if result.is_ok() {
-            if let Err(e) = skill.state.commit(view) {
+            // Record where the data that may now be in the state came from
+            // before the state becomes visible.
+            let writes = grants
+                .files
+                .iter()
+                .any(|f| f.host.base == HostBase::State && f.access == Access::ReadWrite);
+            let recorded = if writes {
+                state_origins::add(skill.state.root(), &provenance.origins())
+            } else {
+                Ok(())
+            };
+            let saved = match recorded {
+                Ok(()) => skill.state.commit(view),
+                Err(e) => {
+                    skill.state.discard(view);
+                    Err(e)
+                }
+            };
+            if let Err(e) = saved {
                 let message =
                     format!("skill `{name}` finished but its state could not be saved: {e}");
                 audit.record(AuditKind::File, "{state}", Decision::Deny, &message, None);

@@ -28,6 +28,14 @@ impl Provenance {
             .insert(format!("channel:{channel}"));
     }
 
+    /// Notes origins inherited from the skill's `{state}`, as recorded.
+    pub(crate) fn inherit(&self, origins: impl IntoIterator<Item = String>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(origins);
+    }
+
     /// The origins, sorted.
     pub(crate) fn origins(&self) -> Vec<String> {
         self.0

@@ -55,7 +55,7 @@ pub fn init(args: InitArgs) -> Result<u8> {
         })?;
     file.write_all(text.as_bytes())
         .with_context(|| format!("writing {}", target.display()))?;
-    eprintln!(
+    say_err!(
         "wrote {}: review every line (each names the file and line it came from), then `skill-run check {}`",
         target.display(),
         args.package.display()

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::{Value, json};
+use skill_runtime::capabilities::network::{Methods, NetworkGrant};
 use skill_runtime::package::Severity;
 use skill_runtime::{FileFinding, Grants, Package, Runtime};
 
@@ -29,11 +30,15 @@ pub struct InspectArgs {
 
 fn grants_json(grants: &Grants) -> Value {
     json!({
-        "network": grants.network.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        // The manifest's two forms: a URL string, or { url, methods }.
+        "network": grants.network.iter().map(|n| match &n.methods {
+            Methods::Any => json!(n.to_string()),
+            Methods::Only(set) => json!({"url": NetworkGrant { methods: Methods::Any, ..n.clone() }.to_string(), "methods": set}),
+        }).collect::<Vec<_>>(),
         "files": grants.files.iter().map(|f| json!({"guest": f.guest.as_str(), "host": f.host.to_string(), "access": f.access})).collect::<Vec<_>>(),
         "channels": grants.channels.iter().map(|c| json!({"name": c.name.as_str(), "direction": c.direction})).collect::<Vec<_>>(),
         "env": grants.env.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
-        "secrets": grants.secrets.iter().map(|s| json!({"name": s.name.as_str(), "host": s.host, "header": s.header})).collect::<Vec<_>>(),
+        "secrets": grants.secrets.iter().map(|s| json!({"name": s.name.as_str(), "host": s.host.to_string(), "header": s.header.to_string()})).collect::<Vec<_>>(),
     })
 }
 
@@ -86,7 +91,7 @@ pub(crate) fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value>
             let l = manifest.limits;
             let limits = json!({
                 "memory": l.memory.to_string(), "timeout": l.timeout.to_string(),
-                "output": l.output.to_string(), "http-requests": l.http_requests, "http-response": l.http_response.to_string(),
+                "output": l.output.to_string(), "http-requests": l.http_requests, "http-response": l.http_response.to_string(), "http-request-body": l.http_request_body.to_string(),
                 "disk-write": l.disk_write.to_string(), "disk-files": l.disk_files, "state-size": l.state_size.to_string(),
             });
             (manifest.grants.clone(), Some(limits), component)
@@ -135,7 +140,7 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
         match document(path, &args.runtime) {
             Ok(doc) => docs.push(doc),
             Err(error) => {
-                eprintln!("error: {error:#}");
+                say_err!("error: {error:#}");
                 failed = true;
             }
         }
@@ -149,8 +154,8 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
     } else {
         for (i, doc) in docs.iter().enumerate() {
             if i > 0 {
-                println!();
-                println!("{}", "-".repeat(72));
+                say!();
+                say!("{}", "-".repeat(72));
             }
             print_report(doc);
         }
@@ -160,8 +165,9 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
 
 /// Prints one inspect document as a report for a person.
 fn print_report(doc: &Value) {
-    let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
-    println!(
+    // Values from the package stay on their line, whatever they contain.
+    let text = |v: &Value| crate::terminal::one_line(v.as_str().unwrap_or(""));
+    say!(
         "Skill {}{}",
         text(&doc["name"]),
         doc["version"]
@@ -169,7 +175,7 @@ fn print_report(doc: &Value) {
             .map(|v| format!(" {v}"))
             .unwrap_or_default()
     );
-    println!(
+    say!(
         "  {}",
         if doc["description"].is_null() {
             "(no description)".into()
@@ -177,23 +183,23 @@ fn print_report(doc: &Value) {
             text(&doc["description"])
         }
     );
-    println!();
+    say!();
     if let Some(note) = outside_the_sandbox(doc) {
-        println!("{note}");
-        println!();
+        say!("{note}");
+        say!();
     }
     let words = doc["capabilities_in_words"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     if words.is_empty() {
-        println!(
+        say!(
             "It can touch: nothing outside itself (no files, network, channels, environment or secrets)."
         );
     } else {
-        println!("It can:");
+        say!("It can:");
         for w in words {
-            println!("  - {}", text(&w));
+            say!("  - {}", text(&w));
         }
     }
     if let Some(limits) = doc["limits"].as_object() {
@@ -205,41 +211,41 @@ fn print_report(doc: &Value) {
         } else {
             String::new()
         };
-        println!(
+        say!(
             "Limits: memory {}, timeout {}, output {}{http}",
             text(&limits["memory"]),
             text(&limits["timeout"]),
             text(&limits["output"])
         );
     }
-    println!();
+    say!();
     match doc["component"].as_object() {
         None if shipped::ships_files(&doc) => {}
-        None => println!("Instruction-only skill: no component, nothing to run."),
+        None => say!("Instruction-only skill: no component, nothing to run."),
         Some(c) if c.contains_key("runtime") => {}
         Some(c) if c.contains_key("error") => {
-            println!("Component: cannot be loaded (see findings).")
+            say!("Component: cannot be loaded (see findings).")
         }
         Some(c) => {
-            println!(
+            say!(
                 "Component: {} ({})",
                 c["path"].as_str().unwrap_or(""),
                 text(&c["kind"])
             );
             for command in c["commands"].as_array().cloned().unwrap_or_default() {
-                println!("  command {}", text(&command["name"]));
-                println!("    input:  {}", command["input_schema"]);
-                println!("    output: {}", command["output_schema"]);
+                say!("  command {}", text(&command["name"]));
+                say!("    input:  {}", command["input_schema"]);
+                say!("    output: {}", command["output_schema"]);
                 if let Some(why) = command["uncallable"].as_str() {
-                    println!("    cannot be called from JSON: {why}");
+                    say!("    cannot be called from JSON: {why}");
                 }
             }
             if c["kind"] == "cli" {
-                println!(
+                say!(
                     "  a wasi:cli/command: input JSON on stdin, the command name as its first argument"
                 );
             }
-            println!(
+            say!(
                 "  imports: {}",
                 c["imports"]
                     .as_array()
@@ -251,8 +257,8 @@ fn print_report(doc: &Value) {
     shipped::render(&doc);
     let ins = &doc["instructions"];
     let count = |key: &str| ins[key].as_array().map_or(0, Vec::len);
-    println!();
-    println!(
+    say!();
+    say!(
         "Instructions (data for the agent; this runtime never runs them): {} sections, {} code blocks, {} links",
         count("sections"),
         count("code_blocks"),
@@ -270,17 +276,17 @@ fn print_report(doc: &Value) {
             .unwrap_or_default()
     };
     if count("hosts") > 0 {
-        println!("  hosts named: {}", list("hosts", "host"));
+        say!("  hosts named: {}", list("hosts", "host"));
     }
     if count("references") > 0 {
-        println!("  bundled files referenced: {}", list("references", "path"));
+        say!("  bundled files referenced: {}", list("references", "path"));
     }
     let mut findings = doc["findings"].as_array().cloned().unwrap_or_default();
     // Script findings are listed under their file above.
     findings.retain(|f| !shipped::is_script_finding(f));
     if !findings.is_empty() {
-        println!();
-        println!("Findings (worst first):");
+        say!();
+        say!("Findings (worst first):");
         let rank = |f: &Value| match f["severity"].as_str() {
             Some("error") => 0,
             Some("warning") => 1,
@@ -293,7 +299,7 @@ fn print_report(doc: &Value) {
                 (Some(l), None) => format!("{}:{l}: ", text(&f["file"])),
                 _ => String::new(),
             };
-            println!(
+            say!(
                 "  {} [{}] {at}{}",
                 text(&f["severity"]),
                 text(&f["code"]),
@@ -336,7 +342,7 @@ pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {
     match runtime.load(package) {
         Ok(skill) => {
             report_cache(&skill);
-            println!(
+            say!(
                 "ok: skill `{}` is valid ({} commands, {} imports, all granted)",
                 skill.name(),
                 skill.commands().len(),
@@ -344,15 +350,15 @@ pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {
             );
         }
         Err(skill_runtime::LoadError::InstructionOnly { skill }) => {
-            println!("ok: skill `{skill}` is instruction-only (SKILL.md, no skill.toml)");
+            say!("ok: skill `{skill}` is instruction-only (SKILL.md, no skill.toml)");
         }
         Err(skill_runtime::LoadError::ScriptRuntimeUnavailable { skill, runtime }) => {
-            println!(
+            say!(
                 "ok: skill `{skill}` is a valid script skill (runtime = \"{runtime}\"); that runtime is not available yet, so `skill-run run` refuses it"
             );
         }
         Err(error) => {
-            eprintln!("error: {error}");
+            say_err!("error: {error}");
             return Ok(EXIT_INVALID);
         }
     }

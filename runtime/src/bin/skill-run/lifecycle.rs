@@ -63,9 +63,9 @@ fn load_for_diff(runtime: &Runtime, path: &std::path::Path) -> Result<(Package, 
 }
 
 fn print_part(title: &str, changes: &[Change]) {
-    println!("{title}");
+    say!("{title}");
     if changes.is_empty() {
-        println!("  (no change)");
+        say!("  (no change)");
     }
     for c in changes {
         let mark = match c.kind {
@@ -75,7 +75,7 @@ fn print_part(title: &str, changes: &[Change]) {
             "narrowed" => "v",
             _ => "~",
         };
-        println!("  {mark} {:<16} {}", c.kind, c.what);
+        say!("  {mark} {:<16} {}", c.kind, c.what);
     }
 }
 
@@ -88,7 +88,7 @@ pub fn diff(args: DiffArgs) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&diff)?);
         return Ok(0);
     }
-    println!("{} -> {}", args.old.display(), args.new.display());
+    say!("{} -> {}", args.old.display(), args.new.display());
     print_part("Capabilities", &diff.capabilities);
     print_part("Instructions", &diff.instructions);
     print_part("Component", &diff.component);
@@ -105,7 +105,7 @@ pub fn heartbeat(args: HeartbeatArgs) -> Result<u8> {
     for path in &args.packages {
         let report = |status: &str, detail: serde_json::Value| {
             if args.json {
-                println!(
+                say!(
                     "{}",
                     json!({"package": path, "status": status, "detail": detail})
                 );
@@ -113,7 +113,7 @@ pub fn heartbeat(args: HeartbeatArgs) -> Result<u8> {
                 let text = detail
                     .as_str()
                     .map_or_else(|| detail.to_string(), str::to_owned);
-                println!(
+                say!(
                     "{}: {status}{}",
                     path.display(),
                     if text.is_empty() {

@@ -4,6 +4,9 @@
 //! Exit codes: 0 success; 1 the skill failed; 2 bad usage or an invalid
 //! package; 3 a limit was hit.
 
+#[macro_use]
+mod terminal;
+
 mod bench;
 mod build;
 mod init;
@@ -128,7 +131,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            say_err!("error: {error:#}");
             ExitCode::from(EXIT_INVALID)
         }
     }

@@ -264,13 +264,7 @@ fn indent(label: &str, text: &str) -> String {
     let mut out = format!("[{label}]\n");
     for line in text.lines() {
         out.push_str("  ");
-        out.extend(line.chars().map(|c| {
-            if c.is_control() && c != '\t' {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        }));
+        out.push_str(&crate::terminal::clean(line));
         out.push('\n');
     }
     out

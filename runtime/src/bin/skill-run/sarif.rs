@@ -26,7 +26,7 @@ pub fn report(paths: &[PathBuf], runtime_args: &RuntimeArgs) -> Result<u8> {
                 packages.push((root, findings));
             }
             Err(error) => {
-                eprintln!("error: {error:#}");
+                say_err!("error: {error:#}");
                 failures.push(Failure {
                     path: path.as_path(),
                     message: format!("{error:#}"),

@@ -48,7 +48,7 @@ fn kind(file: &Value) -> String {
 /// asks for, then each file, what it would reach and its findings.
 pub fn render(doc: &Value) {
     if let Some(runtime) = doc["component"]["runtime"].as_str() {
-        println!(
+        say!(
             "Script skill: runtime = \"{runtime}\", which is not available yet; `skill-run run` refuses it."
         );
     }
@@ -59,12 +59,12 @@ pub fn render(doc: &Value) {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    println!(
+    say!(
         "Files it ships that can run (NOT confined by this runtime; an agent runs them with your rights):"
     );
     for file in files {
         let path = text(&file["path"]);
-        println!("  {path} ({}, {} bytes)", kind(file), file["bytes"]);
+        say!("  {path} ({}, {} bytes)", kind(file), file["bytes"]);
         let reaches = &file["reaches"];
         let list = |key: &str| {
             reaches[key]
@@ -133,17 +133,17 @@ pub fn render(doc: &Value) {
             }
         }
         for line in lines {
-            println!("    - {line}");
+            say!("    - {line}");
         }
         if file["scanned"] == true {
             match file["sandbox_blockers"]
                 .as_array()
                 .filter(|b| !b.is_empty())
             {
-                None => println!("    in a sandbox: nothing found that a grant could not give"),
+                None => say!("    in a sandbox: nothing found that a grant could not give"),
                 Some(blockers) => {
                     for b in blockers {
-                        println!("    in a sandbox it would fail: {}", text(b));
+                        say!("    in a sandbox it would fail: {}", text(b));
                     }
                 }
             }
@@ -156,7 +156,7 @@ pub fn render(doc: &Value) {
                 .as_u64()
                 .map(|l| format!("{path}:{l}: "))
                 .unwrap_or_default();
-            println!(
+            say!(
                 "      {} [{}] {at}{}",
                 text(&f["severity"]),
                 text(&f["code"]),
@@ -174,8 +174,8 @@ pub fn check_note(report: &ScriptReport) {
     let names: Vec<&str> = report.files.iter().map(|f| f.path.as_str()).collect();
     let shown = names.iter().take(6).copied().collect::<Vec<_>>().join(", ");
     let more = names.len().saturating_sub(6);
-    println!("warning: {statement}");
-    println!(
+    say!("warning: {statement}");
+    say!(
         "  files: {shown}{}; `skill-run inspect` lists what each would reach",
         if more > 0 {
             format!(" and {more} more")

@@ -76,7 +76,7 @@ pub fn admit(package: &Path, args: &TrustArgs) -> Result<Option<u8>> {
     if !args.trust.is_empty() {
         let keys = trusted_keys(&args.trust)?;
         if let Err(e) = trust::verify_package(package, &keys) {
-            eprintln!("error: refused: {e}");
+            say_err!("error: refused: {e}");
             return Ok(Some(EXIT_INVALID));
         }
     }
@@ -86,12 +86,12 @@ pub fn admit(package: &Path, args: &TrustArgs) -> Result<Option<u8>> {
             .with_context(|| format!("reading the skill package at {}", package.display()))?;
         match approvals.check(&read, args.frozen) {
             Ok(ApprovalCheck::Unchanged { .. }) => {}
-            Ok(ApprovalCheck::Changed { approved, now }) => eprintln!(
+            Ok(ApprovalCheck::Changed { approved, now }) => say_err!(
                 "note: skill `{}` changed since it was approved ({approved} -> {now}) but asks for nothing new; running it (--frozen would refuse)",
                 read.name()
             ),
             Err(e) => {
-                eprintln!("error: refused: {e}");
+                say_err!("error: refused: {e}");
                 return Ok(Some(EXIT_INVALID));
             }
         }
@@ -101,7 +101,7 @@ pub fn admit(package: &Path, args: &TrustArgs) -> Result<Option<u8>> {
 
 pub fn keygen(args: KeygenArgs) -> Result<u8> {
     let public = trust::generate_key(&args.out)?;
-    println!(
+    say!(
         "wrote {} (secret: keep it private) and {} (public: give it to people who run your skills)\nkey {}",
         args.out.display(),
         trust::signing::public_path(&args.out).display(),
@@ -112,7 +112,7 @@ pub fn keygen(args: KeygenArgs) -> Result<u8> {
 
 pub fn sign(args: SignArgs) -> Result<u8> {
     let digest = trust::sign_package(&args.package, &args.key)?;
-    println!(
+    say!(
         "signed {} ({digest}); the signature is {}",
         args.package.display(),
         args.package.join(trust::SIGNATURE_FILE).display()
@@ -124,7 +124,7 @@ pub fn verify(args: VerifyArgs) -> Result<u8> {
     let keys = trusted_keys(&args.trust)?;
     match trust::verify_package(&args.package, &keys) {
         Ok(verified) => {
-            println!(
+            say!(
                 "ok: {} is intact and signed by trusted key {} ({})",
                 args.package.display(),
                 verified.key,
@@ -133,7 +133,7 @@ pub fn verify(args: VerifyArgs) -> Result<u8> {
             Ok(0)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            say_err!("error: {e}");
             Ok(EXIT_INVALID)
         }
     }
@@ -145,7 +145,7 @@ pub fn approve(args: ApproveArgs) -> Result<u8> {
     let mut approvals = Approvals::open(&args.lock)?;
     let digest = approvals.approve(&package)?;
     approvals.save()?;
-    println!(
+    say!(
         "approved skill `{}` ({digest}) in {}; it may:",
         package.name(),
         args.lock.display()
@@ -153,10 +153,10 @@ pub fn approve(args: ApproveArgs) -> Result<u8> {
     if let Some(manifest) = &package.manifest {
         let lines = manifest.grants.describe();
         if lines.is_empty() {
-            println!("  nothing outside its sandbox");
+            say!("  nothing outside its sandbox");
         }
         for line in lines {
-            println!("  - {line}");
+            say!("  - {line}");
         }
     }
     Ok(0)
