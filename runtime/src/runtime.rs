@@ -151,7 +151,9 @@ impl Runtime {
     /// and starts the epoch clock, which stops when the engine is dropped.
     pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
         let mut wasm = Config::new();
+        // Async component model: WASI 0.3 components and async exports.
         wasm.wasm_component_model(true)
+            .wasm_component_model_async(true)
             .epoch_interruption(true)
             .max_wasm_stack(512 * 1024)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool(&config)));

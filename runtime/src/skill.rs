@@ -15,7 +15,7 @@ use crate::capabilities::folders::FolderCache;
 use crate::capabilities::limits::Limits;
 use crate::capabilities::state::StateStore;
 use crate::component::cache::CacheStatus;
-use crate::component::{self, Command, CommandInfo, ComponentKind};
+use crate::component::{self, Command, CommandInfo, ComponentFormat, ComponentKind};
 use crate::error::{InvokeError, LoadError};
 use crate::invocation::state::InvocationState;
 use crate::invocation::{self, Invocation, Outcome};
@@ -30,7 +30,10 @@ pub(crate) struct SkillInner {
     pub component: Component,
     pub pre: InstancePre<InvocationState>,
     pub cli_pre: Option<CommandPre<InvocationState>>,
+    /// For a WASI 0.3 `wasi:cli/command`: its async `run`.
+    pub cli03_pre: Option<wasmtime_wasi::p3::bindings::CommandPre<InvocationState>>,
     pub kind: ComponentKind,
+    pub format: ComponentFormat,
     pub commands: Vec<Command>,
     pub imports: Vec<String>,
     pub cache: CacheStatus,
@@ -109,7 +112,20 @@ impl Skill {
                 ),
             }
         })?;
+        let cli03_pre = match compiled.kind {
+            ComponentKind::Cli if compiled.run_is_async => Some(
+                wasmtime_wasi::p3::bindings::CommandPre::new(pre.clone()).map_err(|e| {
+                    LoadError::InvalidComponent {
+                        skill: name.clone(),
+                        path: path.clone(),
+                        reason: format!("its wasi:cli/run@0.3 export has the wrong shape: {e:#}"),
+                    }
+                })?,
+            ),
+            _ => None,
+        };
         let cli_pre = match compiled.kind {
+            ComponentKind::Cli if compiled.run_is_async => None,
             ComponentKind::Cli => {
                 Some(
                     CommandPre::new(pre.clone()).map_err(|e| LoadError::InvalidComponent {
@@ -131,7 +147,9 @@ impl Skill {
                 component: compiled.component,
                 pre,
                 cli_pre,
+                cli03_pre,
                 kind: compiled.kind,
+                format: compiled.format,
                 commands: compiled.commands,
                 imports: compiled.imports,
                 cache: compiled.cache,
@@ -162,6 +180,12 @@ impl Skill {
     /// How its component is called.
     pub fn kind(&self) -> ComponentKind {
         self.inner.kind
+    }
+
+    /// What its executable is: a WASI 0.2 component, a preview-1 core
+    /// module (adapted at load) or a WASI 0.3 component.
+    pub fn format(&self) -> ComponentFormat {
+        self.inner.format
     }
 
     /// Its commands with their JSON Schemas (empty for a `wasi:cli/command`,

@@ -13,9 +13,11 @@ mod limits;
 mod load;
 mod moltbook;
 mod network;
+mod preview1;
 mod state;
 mod stress;
 mod types;
+mod wasi03;
 
 use std::path::Path;
 use std::sync::Arc;

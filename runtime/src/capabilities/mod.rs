@@ -15,6 +15,7 @@ pub mod network;
 mod response_body;
 pub mod secrets;
 pub(crate) mod state;
+pub(crate) mod wasi03;
 
 use serde::Deserialize;
 use wasmtime::component::{HasSelf, Linker};
@@ -180,6 +181,7 @@ pub(crate) fn build_linker(
     let mut linker = Linker::new(engine);
     link_base(&mut linker)?;
     file_audit::add_to_linker(&mut linker)?;
+    wasi03::add_to_linker(&mut linker)?;
     if !grants.channels.is_empty() {
         crate::bindings::skills::runtime::channels::add_to_linker::<_, HasSelf<InvocationState>>(
             &mut linker,

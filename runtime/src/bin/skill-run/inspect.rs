@@ -56,6 +56,8 @@ fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value> {
                 Ok(skill) => json!({
                     "path": manifest.component.as_path(),
                     "kind": skill.kind(),
+                    "format": skill.format(),
+                    "format_description": skill.format().describe(),
                     "imports": skill.imports(),
                     "commands": skill.commands(),
                 }),
@@ -165,9 +167,10 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
         }
         Some(c) => {
             println!(
-                "Component: {} ({})",
+                "Component: {} ({}; {})",
                 c["path"].as_str().unwrap_or(""),
-                text(&c["kind"])
+                text(&c["kind"]),
+                text(&c["format_description"])
             );
             for command in c["commands"].as_array().cloned().unwrap_or_default() {
                 println!("  command {}", text(&command["name"]));
@@ -249,8 +252,13 @@ pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {
         Ok(skill) => {
             report_cache(&skill);
             println!(
-                "ok: skill `{}` is valid ({} commands, {} imports, all granted)",
+                "ok: skill `{}` is valid: a {} ({}), {} commands, {} imports, all granted",
                 skill.name(),
+                skill.format(),
+                match skill.kind() {
+                    skill_runtime::ComponentKind::Typed => "typed",
+                    skill_runtime::ComponentKind::Cli => "cli",
+                },
                 skill.commands().len(),
                 skill.imports().len()
             );
