@@ -154,7 +154,7 @@ fn p1_003_writes_to_a_read_only_grant_are_refused() {
 #[test]
 fn p1_004_only_granted_environment_is_visible() {
     let host = Host::new();
-    let skill = host.load(&p1_package(GRANTS, ""));
+    let skill = host.load(&p1_package("env = [\"GRANTED\"]\n", ""));
     let env = [
         ("GRANTED".to_owned(), "yes".to_owned()),
         ("HIDDEN".to_owned(), CANARY.to_owned()),

@@ -137,7 +137,7 @@ fn p3_004_only_granted_environment_is_visible() {
         ("GRANTED".to_owned(), "yes".to_owned()),
         ("HIDDEN".to_owned(), CANARY.to_owned()),
     ];
-    let skill = host.load(&p3_package(GRANTS, ""));
+    let skill = host.load(&p3_package("env = [\"GRANTED\"]\n", ""));
     let outcome = attempt_with(&skill, Invocation::new("env").env(env.clone()), None);
     assert_eq!(ok_value(&outcome), json!({"GRANTED": "yes"}));
     assert_no_canary(&outcome);
@@ -226,7 +226,7 @@ fn p3_008_async_typed_export_is_a_command() {
             (core instance $i (instantiate $m
                 (with "" (instance (export "task.return" (func $return))))))
             (func (export "double") async (param "n" u32) (result u32)
-                (canon lift (core func $i "double") async (callback (func $i "callback")))))"#,
+                (canon lift (core func $i "double") async (callback (core func $i "callback")))))"#,
         "",
     ));
     assert_eq!(skill.kind(), ComponentKind::Typed);
