@@ -46,17 +46,29 @@ fn load_002_truncated_component_is_refused() {
     }
 }
 
-/// LOAD-003: A core module is refused with the command that makes a component.
+/// LOAD-003: A core module that is not a WASI preview-1 command (a foreign import, no `_start`) is refused with the fix; a preview-1 command is adapted.
 #[test]
 fn load_003_core_module_is_refused_with_the_fix() {
     let host = Host::new();
-    let core = wat::parse_str("(module (func (export \"_start\")))").expect("wat");
+    let core = wat::parse_str(r#"(module (import "env" "f" (func)) (func (export "_start")))"#)
+        .expect("wat");
     let err = host.load_err(&package_with_bytes("core", &core, ""));
     assert!(
-        err.to_string().contains("core WebAssembly module")
-            && err.to_string().contains("wasm32-wasip2"),
+        err.to_string().contains("`env::f`") && err.to_string().contains("wasm32-wasip2"),
         "{err}"
     );
+    let library = wat::parse_str(r#"(module (func (export "f")))"#).expect("wat");
+    let err = host.load_err(&package_with_bytes("core", &library, ""));
+    assert!(err.to_string().contains("_start"), "{err}");
+    // A preview-1 command (here one importing nothing) is adapted at load.
+    let command = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "_start")))"#)
+        .expect("wat");
+    let package = package_with_bytes("core", &command, "");
+    let skill = host
+        .runtime
+        .load(package.path())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(skill.format(), skill_runtime::ComponentFormat::Preview1Module);
 }
 
 /// LOAD-004: Importing wasi:http without a network grant is refused, naming the interface and the key.

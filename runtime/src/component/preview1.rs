@@ -17,7 +17,7 @@ use wasmparser::{ExternalKind, Parser, Payload};
 /// `wasi_snapshot_preview1` and it exports `_start`. Cheap (one pass over the
 /// sections, no code validated), so it runs on every load, cached or not.
 pub(crate) fn check(module: &[u8]) -> Result<(), String> {
-    let mut has_start = false;
+    let (mut has_start, mut has_memory) = (false, false);
     for payload in Parser::new(0).parse_all(module) {
         let payload = payload.map_err(|e| format!("it is not a valid core module: {e}"))?;
         match payload {
@@ -39,6 +39,7 @@ pub(crate) fn check(module: &[u8]) -> Result<(), String> {
                     let export =
                         export.map_err(|e| format!("it is not a valid core module: {e}"))?;
                     has_start |= export.name == "_start" && export.kind == ExternalKind::Func;
+                    has_memory |= export.name == "memory" && export.kind == ExternalKind::Memory;
                 }
             }
             Payload::ComponentSection { .. } | Payload::ModuleSection { .. } => {
@@ -50,6 +51,11 @@ pub(crate) fn check(module: &[u8]) -> Result<(), String> {
     if !has_start {
         return Err(
             "it is a preview-1 core module without a `_start` export (a library, not a program): only preview-1 commands are adapted; build it as a binary, or as a `wasm32-wasip2` component exporting typed functions".into(),
+        );
+    }
+    if !has_memory {
+        return Err(
+            "it is a preview-1 core module that exports no `memory`, which every WASI call needs: build it with a WASI toolchain (`wasm32-wasip1`), which exports it".into(),
         );
     }
     Ok(())
@@ -102,6 +108,8 @@ mod tests {
     fn a_module_without_start_is_refused() {
         let bytes = module(r#"(module (func (export "add") (param i32 i32) (result i32) local.get 0))"#);
         assert!(check(&bytes).unwrap_err().contains("without a `_start`"));
+        let bytes = module(r#"(module (func (export "_start")))"#);
+        assert!(check(&bytes).unwrap_err().contains("no `memory`"));
     }
 
     #[test]
