@@ -51,7 +51,12 @@ fn ensure_wasm_target(target: &str) {
 }
 
 /// Builds `guests` for `target` into `target_dir`.
-fn build_guests(root: &std::path::Path, target_dir: &std::path::Path, target: &str, guests: &[(&str, &str, &str)]) {
+fn build_guests(
+    root: &std::path::Path,
+    target_dir: &std::path::Path,
+    target: &str,
+    guests: &[(&str, &str, &str)],
+) {
     ensure_wasm_target(target);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);

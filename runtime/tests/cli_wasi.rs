@@ -49,7 +49,16 @@ fn arguments_after_double_dash_reach_argv_of_every_cli_flavour() {
         let pkg = package(name, component);
         let p = pkg.path();
         let out = skill_run(
-            &["run", text(&p), "echo", "--", "-x", "two words", "--input", "{}"],
+            &[
+                "run",
+                text(&p),
+                "echo",
+                "--",
+                "-x",
+                "two words",
+                "--input",
+                "{}",
+            ],
             state.path(),
         );
         assert_eq!(out.status.code(), Some(0), "{name}: {out:?}");

@@ -61,14 +61,18 @@ fn load_003_core_module_is_refused_with_the_fix() {
     let err = host.load_err(&package_with_bytes("core", &library, ""));
     assert!(err.to_string().contains("_start"), "{err}");
     // A preview-1 command (here one importing nothing) is adapted at load.
-    let command = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "_start")))"#)
-        .expect("wat");
+    let command =
+        wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "_start")))"#)
+            .expect("wat");
     let package = package_with_bytes("core", &command, "");
     let skill = host
         .runtime
         .load(package.path())
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(skill.format(), skill_runtime::ComponentFormat::Preview1Module);
+    assert_eq!(
+        skill.format(),
+        skill_runtime::ComponentFormat::Preview1Module
+    );
 }
 
 /// LOAD-004: Importing wasi:http without a network grant is refused, naming the interface and the key.

@@ -136,7 +136,10 @@ fn p1_003_writes_to_a_read_only_grant_are_refused() {
         );
     }
     let ro = world.workspace.path().join("ro");
-    assert_eq!(fs::read_to_string(ro.join("keep.txt")).expect("ro"), "original");
+    assert_eq!(
+        fs::read_to_string(ro.join("keep.txt")).expect("ro"),
+        "original"
+    );
     assert!(!ro.join("new.txt").exists());
     // Positive control.
     let outcome = attempt(
@@ -236,7 +239,11 @@ fn p1_008_endless_loop_is_stopped_at_the_timeout() {
     let started = Instant::now();
     let outcome = attempt(&skill, "spin", json!({}), None);
     assert_eq!(limit_kind(&outcome), LimitKind::Timeout);
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     let outcome = attempt(&skill, "echo", json!({}), None);
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
 }

@@ -116,7 +116,10 @@ fn p3_003_writes_to_a_read_only_grant_are_refused() {
         err_text(&outcome);
     }
     let ro = workspace.path().join("ro");
-    assert_eq!(fs::read_to_string(ro.join("keep.txt")).expect("ro"), "original");
+    assert_eq!(
+        fs::read_to_string(ro.join("keep.txt")).expect("ro"),
+        "original"
+    );
     assert!(!ro.join("new.txt").exists());
     let outcome = attempt(
         &skill,
@@ -234,7 +237,11 @@ fn p3_008_async_typed_export_is_a_command() {
     let command = &skill.commands()[0];
     assert_eq!(command.name, "double");
     assert_eq!(command.uncallable, None);
-    let outcome = attempt_with(&skill, Invocation::new("double").input(json!({"n": 21})), None);
+    let outcome = attempt_with(
+        &skill,
+        Invocation::new("double").input(json!({"n": 21})),
+        None,
+    );
     assert_eq!(outcome.result.clone().expect("called"), json!(42));
 }
 

@@ -106,7 +106,8 @@ mod tests {
 
     #[test]
     fn a_module_without_start_is_refused() {
-        let bytes = module(r#"(module (func (export "add") (param i32 i32) (result i32) local.get 0))"#);
+        let bytes =
+            module(r#"(module (func (export "add") (param i32 i32) (result i32) local.get 0))"#);
         assert!(check(&bytes).unwrap_err().contains("without a `_start`"));
         let bytes = module(r#"(module (func (export "_start")))"#);
         assert!(check(&bytes).unwrap_err().contains("no `memory`"));

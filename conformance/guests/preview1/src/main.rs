@@ -47,11 +47,23 @@ fn ops() -> Value {
         log.insert(name.to_owned(), value);
     };
     // Filesystem.
-    put("preopen rw is dir", outcome(fs::metadata("/rw").map(|m| m.is_dir())));
-    put("preopen ro is dir", outcome(fs::metadata("/ro").map(|m| m.is_dir())));
+    put(
+        "preopen rw is dir",
+        outcome(fs::metadata("/rw").map(|m| m.is_dir())),
+    );
+    put(
+        "preopen ro is dir",
+        outcome(fs::metadata("/ro").map(|m| m.is_dir())),
+    );
     put("read ro", outcome(fs::read_to_string("/ro/keep.txt")));
-    put("read missing", outcome(fs::read_to_string("/rw/missing.txt")));
-    put("write new", outcome(fs::write("/rw/a.txt", "hello").map(|()| true)));
+    put(
+        "read missing",
+        outcome(fs::read_to_string("/rw/missing.txt")),
+    );
+    put(
+        "write new",
+        outcome(fs::write("/rw/a.txt", "hello").map(|()| true)),
+    );
     put("read back", outcome(fs::read_to_string("/rw/a.txt")));
     put(
         "append",
@@ -65,12 +77,20 @@ fn ops() -> Value {
     );
     put("read appended", outcome(fs::read_to_string("/rw/a.txt")));
     put("size", outcome(fs::metadata("/rw/a.txt").map(|m| m.len())));
-    put("is file", outcome(fs::metadata("/rw/a.txt").map(|m| m.is_file())));
+    put(
+        "is file",
+        outcome(fs::metadata("/rw/a.txt").map(|m| m.is_file())),
+    );
     put(
         "mtime after 2020",
-        outcome(fs::metadata("/rw/a.txt").and_then(|m| m.modified()).map(|t| {
-            t.duration_since(UNIX_EPOCH).unwrap_or_default() > Duration::from_secs(1_577_836_800)
-        })),
+        outcome(
+            fs::metadata("/rw/a.txt")
+                .and_then(|m| m.modified())
+                .map(|t| {
+                    t.duration_since(UNIX_EPOCH).unwrap_or_default()
+                        > Duration::from_secs(1_577_836_800)
+                }),
+        ),
     );
     put(
         "seek and read",
@@ -93,22 +113,55 @@ fn ops() -> Value {
     );
     put("read overwritten", outcome(fs::read_to_string("/rw/a.txt")));
     put("mkdir", outcome(fs::create_dir("/rw/sub").map(|()| true)));
-    put("mkdir again", outcome(fs::create_dir("/rw/sub").map(|()| true)));
-    put("mkdir nested", outcome(fs::create_dir_all("/rw/sub/x/y").map(|()| true)));
-    put("write in sub", outcome(fs::write("/rw/sub/b.txt", [0u8, 1, 2, 255]).map(|()| true)));
-    put("read bytes", outcome(fs::read("/rw/sub/b.txt").map(|b| json!(b))));
+    put(
+        "mkdir again",
+        outcome(fs::create_dir("/rw/sub").map(|()| true)),
+    );
+    put(
+        "mkdir nested",
+        outcome(fs::create_dir_all("/rw/sub/x/y").map(|()| true)),
+    );
+    put(
+        "write in sub",
+        outcome(fs::write("/rw/sub/b.txt", [0u8, 1, 2, 255]).map(|()| true)),
+    );
+    put(
+        "read bytes",
+        outcome(fs::read("/rw/sub/b.txt").map(|b| json!(b))),
+    );
     put("list rw", outcome(names("/rw")));
     put("list sub", outcome(names("/rw/sub")));
     put("list ro", outcome(names("/ro")));
-    put("rename", outcome(fs::rename("/rw/a.txt", "/rw/sub/c.txt").map(|()| true)));
-    put("old name gone", outcome(fs::metadata("/rw/a.txt").map(|_| true)));
+    put(
+        "rename",
+        outcome(fs::rename("/rw/a.txt", "/rw/sub/c.txt").map(|()| true)),
+    );
+    put(
+        "old name gone",
+        outcome(fs::metadata("/rw/a.txt").map(|_| true)),
+    );
     put("new name", outcome(fs::read_to_string("/rw/sub/c.txt")));
-    put("remove non-empty dir", outcome(fs::remove_dir("/rw/sub").map(|()| true)));
-    put("remove file", outcome(fs::remove_file("/rw/sub/c.txt").map(|()| true)));
-    put("remove missing", outcome(fs::remove_file("/rw/sub/c.txt").map(|()| true)));
-    put("remove tree", outcome(fs::remove_dir_all("/rw/sub").map(|()| true)));
+    put(
+        "remove non-empty dir",
+        outcome(fs::remove_dir("/rw/sub").map(|()| true)),
+    );
+    put(
+        "remove file",
+        outcome(fs::remove_file("/rw/sub/c.txt").map(|()| true)),
+    );
+    put(
+        "remove missing",
+        outcome(fs::remove_file("/rw/sub/c.txt").map(|()| true)),
+    );
+    put(
+        "remove tree",
+        outcome(fs::remove_dir_all("/rw/sub").map(|()| true)),
+    );
     put("read a dir as file", outcome(fs::read_to_string("/rw")));
-    put("write ro", outcome(fs::write("/ro/new.txt", "x").map(|()| true)));
+    put(
+        "write ro",
+        outcome(fs::write("/ro/new.txt", "x").map(|()| true)),
+    );
     put("ro unchanged", outcome(fs::read_to_string("/ro/keep.txt")));
     put(
         "relative path from cwd",
@@ -117,26 +170,51 @@ fn ops() -> Value {
     // Clocks.
     let start = Instant::now();
     std::thread::sleep(Duration::from_millis(5));
-    put("monotonic advances across sleep", json!(start.elapsed() >= Duration::from_millis(5)));
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    put("realtime after 2020", json!(now > Duration::from_secs(1_577_836_800)));
+    put(
+        "monotonic advances across sleep",
+        json!(start.elapsed() >= Duration::from_millis(5)),
+    );
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    put(
+        "realtime after 2020",
+        json!(now > Duration::from_secs(1_577_836_800)),
+    );
     // Random: std's HashMap keys come from random_get; two draws differ.
     use std::collections::hash_map::RandomState;
     use std::hash::BuildHasher;
     let (a, b) = (RandomState::new(), RandomState::new());
-    put("random draws differ", json!(a.hash_one(1u8) != b.hash_one(1u8)));
+    put(
+        "random draws differ",
+        json!(a.hash_one(1u8) != b.hash_one(1u8)),
+    );
     // Environment and arguments.
     put("args", json!(env::args().collect::<Vec<_>>()));
     put("env GRANTED", json!(env::var("GRANTED").ok()));
     put("env HIDDEN", json!(env::var("HIDDEN").ok()));
     put(
         "env names",
-        json!(env::vars().map(|(k, _)| k).collect::<std::collections::BTreeSet<_>>()),
+        json!(
+            env::vars()
+                .map(|(k, _)| k)
+                .collect::<std::collections::BTreeSet<_>>()
+        ),
     );
     // Stdio.
     let mut input = String::new();
-    put("stdin", outcome(std::io::stdin().read_to_string(&mut input).map(|_| input.clone())));
-    put("stderr write", outcome(std::io::stderr().write_all(b"to stderr\n").map(|()| true)));
+    put(
+        "stdin",
+        outcome(
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .map(|_| input.clone()),
+        ),
+    );
+    put(
+        "stderr write",
+        outcome(std::io::stderr().write_all(b"to stderr\n").map(|()| true)),
+    );
     Value::Object(log)
 }
 

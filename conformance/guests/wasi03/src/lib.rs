@@ -44,9 +44,16 @@ fn code(e: ErrorCode) -> String {
     format!("{e:?}")
 }
 
-async fn open(dirs: &Dirs, path: &str, oflags: OpenFlags, flags: DescriptorFlags) -> Result<Descriptor, String> {
+async fn open(
+    dirs: &Dirs,
+    path: &str,
+    oflags: OpenFlags,
+    flags: DescriptorFlags,
+) -> Result<Descriptor, String> {
     let (dir, rel) = resolve(dirs, path)?;
-    dir.open_at(PathFlags::empty(), rel, oflags, flags).await.map_err(code)
+    dir.open_at(PathFlags::empty(), rel, oflags, flags)
+        .await
+        .map_err(code)
 }
 
 async fn read_bytes(dirs: &Dirs, path: &str, offset: u64) -> Result<Vec<u8>, String> {
@@ -71,7 +78,11 @@ async fn write_at(file: &Descriptor, data: Vec<u8>, offset: Option<u64>) -> Resu
     let rest = tx.write_all(data).await;
     drop(tx);
     done.await.map_err(code)?;
-    if rest.is_empty() { Ok(true) } else { Err(format!("{} bytes not written", rest.len())) }
+    if rest.is_empty() {
+        Ok(true)
+    } else {
+        Err(format!("{} bytes not written", rest.len()))
+    }
 }
 
 async fn write(dirs: &Dirs, path: &str, data: Vec<u8>) -> Result<bool, String> {
@@ -146,70 +157,187 @@ async fn ops(dirs: &Dirs) -> Value {
     }
     put("read ro", report(read(dirs, "/ro/keep.txt").await));
     put("read missing", report(read(dirs, "/rw/missing.txt").await));
-    put("write new", report(write(dirs, "/rw/a.txt", b"hello".to_vec()).await));
+    put(
+        "write new",
+        report(write(dirs, "/rw/a.txt", b"hello".to_vec()).await),
+    );
     put("read back", report(read(dirs, "/rw/a.txt").await));
-    let appended = match open(dirs, "/rw/a.txt", OpenFlags::empty(), DescriptorFlags::WRITE).await {
+    let appended = match open(
+        dirs,
+        "/rw/a.txt",
+        OpenFlags::empty(),
+        DescriptorFlags::WRITE,
+    )
+    .await
+    {
         Ok(file) => write_at(&file, b", world".to_vec(), None).await,
         Err(e) => Err(e),
     };
     put("append", report(appended));
     put("read appended", report(read(dirs, "/rw/a.txt").await));
-    let stat = at(dirs, "/rw/a.txt", |d, p| d.stat_at(PathFlags::SYMLINK_FOLLOW, p)).await;
+    let stat = at(dirs, "/rw/a.txt", |d, p| {
+        d.stat_at(PathFlags::SYMLINK_FOLLOW, p)
+    })
+    .await;
     put("size", report(stat.clone().map(|s| s.size)));
-    put("type", report(stat.clone().map(|s| format!("{:?}", s.type_))));
+    put(
+        "type",
+        report(stat.clone().map(|s| format!("{:?}", s.type_))),
+    );
     put(
         "mtime after 2020",
-        report(stat.map(|s| s.data_modification_timestamp.is_some_and(|t| after_2020(t.seconds)))),
+        report(stat.map(|s| {
+            s.data_modification_timestamp
+                .is_some_and(|t| after_2020(t.seconds))
+        })),
     );
     let tail = read_bytes(dirs, "/rw/a.txt", 7).await;
-    put("read from offset", report(tail.map(|b| String::from_utf8_lossy(&b).into_owned())));
-    let overwritten = match open(dirs, "/rw/a.txt", OpenFlags::empty(), DescriptorFlags::WRITE).await {
+    put(
+        "read from offset",
+        report(tail.map(|b| String::from_utf8_lossy(&b).into_owned())),
+    );
+    let overwritten = match open(
+        dirs,
+        "/rw/a.txt",
+        OpenFlags::empty(),
+        DescriptorFlags::WRITE,
+    )
+    .await
+    {
         Ok(file) => write_at(&file, b"HELLO".to_vec(), Some(0)).await,
         Err(e) => Err(e),
     };
     put("overwrite in place", report(overwritten));
     put("read overwritten", report(read(dirs, "/rw/a.txt").await));
-    put("mkdir", report(at(dirs, "/rw/sub", |d, p| d.create_directory_at(p)).await.map(|()| true)));
-    put("mkdir again", report(at(dirs, "/rw/sub", |d, p| d.create_directory_at(p)).await.map(|()| true)));
-    put("mkdir nested", report(at(dirs, "/rw/sub/x", |d, p| d.create_directory_at(p)).await.map(|()| true)));
-    put("write in sub", report(write(dirs, "/rw/sub/b.txt", vec![0, 1, 2, 255]).await));
-    put("read bytes", report(read_bytes(dirs, "/rw/sub/b.txt", 0).await.map(|b| json!(b))));
+    put(
+        "mkdir",
+        report(
+            at(dirs, "/rw/sub", |d, p| d.create_directory_at(p))
+                .await
+                .map(|()| true),
+        ),
+    );
+    put(
+        "mkdir again",
+        report(
+            at(dirs, "/rw/sub", |d, p| d.create_directory_at(p))
+                .await
+                .map(|()| true),
+        ),
+    );
+    put(
+        "mkdir nested",
+        report(
+            at(dirs, "/rw/sub/x", |d, p| d.create_directory_at(p))
+                .await
+                .map(|()| true),
+        ),
+    );
+    put(
+        "write in sub",
+        report(write(dirs, "/rw/sub/b.txt", vec![0, 1, 2, 255]).await),
+    );
+    put(
+        "read bytes",
+        report(read_bytes(dirs, "/rw/sub/b.txt", 0).await.map(|b| json!(b))),
+    );
     put("list rw", report(list(dirs, "/rw").await));
     put("list sub", report(list(dirs, "/rw/sub").await));
     put("list ro", report(list(dirs, "/ro").await));
     let renamed = match resolve(dirs, "/rw") {
-        Ok((rw, _)) => rw.rename_at("a.txt".into(), rw, "sub/c.txt".into()).await.map_err(code),
+        Ok((rw, _)) => rw
+            .rename_at("a.txt".into(), rw, "sub/c.txt".into())
+            .await
+            .map_err(code),
         Err(e) => Err(e),
     };
     put("rename", report(renamed.map(|()| true)));
     put(
         "old name gone",
-        report(at(dirs, "/rw/a.txt", |d, p| d.stat_at(PathFlags::empty(), p)).await.map(|_| true)),
+        report(
+            at(dirs, "/rw/a.txt", |d, p| d.stat_at(PathFlags::empty(), p))
+                .await
+                .map(|_| true),
+        ),
     );
     put("new name", report(read(dirs, "/rw/sub/c.txt").await));
     put(
         "remove non-empty dir",
-        report(at(dirs, "/rw/sub", |d, p| d.remove_directory_at(p)).await.map(|()| true)),
+        report(
+            at(dirs, "/rw/sub", |d, p| d.remove_directory_at(p))
+                .await
+                .map(|()| true),
+        ),
     );
-    put("remove file", report(at(dirs, "/rw/sub/c.txt", |d, p| d.unlink_file_at(p)).await.map(|()| true)));
-    put("remove missing", report(at(dirs, "/rw/sub/c.txt", |d, p| d.unlink_file_at(p)).await.map(|()| true)));
-    put("remove empty dir", report(at(dirs, "/rw/sub/x", |d, p| d.remove_directory_at(p)).await.map(|()| true)));
+    put(
+        "remove file",
+        report(
+            at(dirs, "/rw/sub/c.txt", |d, p| d.unlink_file_at(p))
+                .await
+                .map(|()| true),
+        ),
+    );
+    put(
+        "remove missing",
+        report(
+            at(dirs, "/rw/sub/c.txt", |d, p| d.unlink_file_at(p))
+                .await
+                .map(|()| true),
+        ),
+    );
+    put(
+        "remove empty dir",
+        report(
+            at(dirs, "/rw/sub/x", |d, p| d.remove_directory_at(p))
+                .await
+                .map(|()| true),
+        ),
+    );
     put("read a dir as file", report(read(dirs, "/rw/sub").await));
-    put("write ro", report(write(dirs, "/ro/new.txt", b"x".to_vec()).await));
+    put(
+        "write ro",
+        report(write(dirs, "/ro/new.txt", b"x".to_vec()).await),
+    );
     put("ro unchanged", report(read(dirs, "/ro/keep.txt").await));
     put("dotdot", report(read(dirs, "/rw/../ro/keep.txt").await));
-    put("absolute inside", report(at(dirs, "/rw/sub", |d, _| d.open_at(PathFlags::empty(), "/etc".into(), OpenFlags::empty(), DescriptorFlags::READ)).await.map(|_| true)));
+    put(
+        "absolute inside",
+        report(
+            at(dirs, "/rw/sub", |d, _| {
+                d.open_at(
+                    PathFlags::empty(),
+                    "/etc".into(),
+                    OpenFlags::empty(),
+                    DescriptorFlags::READ,
+                )
+            })
+            .await
+            .map(|_| true),
+        ),
+    );
     // Clocks.
     let start = monotonic_clock::now();
     monotonic_clock::wait_for(5_000_000).await;
-    put("monotonic advances across wait", json!(monotonic_clock::now() - start >= 5_000_000));
-    put("monotonic resolution positive", json!(monotonic_clock::get_resolution() > 0));
-    put("system clock after 2020", json!(after_2020(system_clock::now().seconds)));
+    put(
+        "monotonic advances across wait",
+        json!(monotonic_clock::now() - start >= 5_000_000),
+    );
+    put(
+        "monotonic resolution positive",
+        json!(monotonic_clock::get_resolution() > 0),
+    );
+    put(
+        "system clock after 2020",
+        json!(after_2020(system_clock::now().seconds)),
+    );
     // Random.
     let (a, b) = (random::get_random_bytes(16), random::get_random_bytes(16));
     put("random length", json!(a.len()));
     put("random draws differ", json!(a != b));
-    put("insecure random length", json!(insecure::get_insecure_random_bytes(8).len()));
+    put(
+        "insecure random length",
+        json!(insecure::get_insecure_random_bytes(8).len()),
+    );
     // Environment and arguments.
     let env = environment::get_environment();
     let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
@@ -231,21 +359,27 @@ async fn ops(dirs: &Dirs) -> Value {
 
 impl exports::wasi::cli::run::Guest for Guest03 {
     async fn run() -> Result<(), ()> {
-        let attempt = environment::get_arguments().get(1).cloned().unwrap_or_default();
+        let attempt = environment::get_arguments()
+            .get(1)
+            .cloned()
+            .unwrap_or_default();
         let dirs = preopens::get_directories();
         if attempt == "ops" {
             let log = ops(&dirs).await;
             print(format!("{log}\n")).await;
             return Ok(());
         }
-        let input: Value = serde_json::from_str(&read_stdin().await.unwrap_or_default()).unwrap_or(Value::Null);
+        let input: Value =
+            serde_json::from_str(&read_stdin().await.unwrap_or_default()).unwrap_or(Value::Null);
         let arg = |key: &str| input[key].as_str().unwrap_or_default().to_owned();
         let result = match attempt.as_str() {
             "echo" => json!({"ok": input, "args": environment::get_arguments()}),
             "read" => report(read(&dirs, &arg("path")).await),
             "write" => report(write(&dirs, &arg("path"), arg("content").into_bytes()).await),
             "list" => report(list(&dirs, &arg("path")).await),
-            "env" => json!({"ok": environment::get_environment().into_iter().map(|(k, v)| (k, Value::String(v))).collect::<serde_json::Map<_, _>>()}),
+            "env" => {
+                json!({"ok": environment::get_environment().into_iter().map(|(k, v)| (k, Value::String(v))).collect::<serde_json::Map<_, _>>()})
+            }
             "alloc" => {
                 let mut blocks: Vec<Vec<u8>> = Vec::new();
                 for _ in 0..input["mib"].as_u64().unwrap_or(0) {
