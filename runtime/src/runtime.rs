@@ -18,6 +18,18 @@ use crate::error::LoadError;
 use crate::package::Package;
 use crate::skill::Skill;
 
+/// The two engines of a runtime. WASI 0.2 components and adapted preview-1
+/// modules run on `sync`, which has no async component model: with it on,
+/// every call goes through wasmtime's concurrent-call machinery, which made
+/// a typed hello about 40% slower. WASI 0.3 components and async exports
+/// run on `concurrent`, which has it. A component is compiled for `sync`
+/// first and for `concurrent` only when `sync` cannot take it.
+#[derive(Clone)]
+pub(crate) struct Engines {
+    pub sync: Engine,
+    pub concurrent: Engine,
+}
+
 /// How often the engine's epoch advances; timeouts are accurate to this.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -130,7 +142,7 @@ impl RuntimeConfig {
 /// # Ok(()) }
 /// ```
 pub struct Runtime {
-    engine: Engine,
+    engines: Engines,
     config: RuntimeConfig,
     invocations: Arc<AtomicU64>,
     slots: Arc<Semaphore>,
@@ -151,9 +163,8 @@ impl Runtime {
     /// and starts the epoch clock, which stops when the engine is dropped.
     pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
         let mut wasm = Config::new();
-        // Async component model: WASI 0.3 components and async exports.
         wasm.wasm_component_model(true)
-            .wasm_component_model_async(true)
+            .concurrency_support(false)
             .epoch_interruption(true)
             .max_wasm_stack(512 * 1024)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool(&config)));
@@ -172,13 +183,30 @@ impl Runtime {
                 })?
             }
         };
-        let weak = engine.weak();
+        // The async component model: WASI 0.3 components and async exports.
+        // Instances are allocated on demand (the store's limiter enforces the
+        // same caps), so a runtime reserves the pool's address space once.
+        let mut concurrent = Config::new();
+        concurrent
+            .wasm_component_model(true)
+            .wasm_component_model_async(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(512 * 1024)
+            .allocation_strategy(InstanceAllocationStrategy::OnDemand);
+        let concurrent = Engine::new(&concurrent).map_err(|e| LoadError::Setup {
+            skill: "-".into(),
+            reason: format!("cannot create the WASI 0.3 wasm engine: {e:#}"),
+        })?;
+        let (weak, weak_concurrent) = (engine.weak(), concurrent.weak());
         std::thread::Builder::new()
             .name("skill-epoch".into())
             .spawn(move || {
                 while let Some(engine) = weak.upgrade() {
                     engine.increment_epoch();
                     drop(engine);
+                    if let Some(engine) = weak_concurrent.upgrade() {
+                        engine.increment_epoch();
+                    }
                     std::thread::sleep(EPOCH_TICK);
                 }
             })
@@ -190,7 +218,10 @@ impl Runtime {
             config.max_concurrent_invocations.max(1) as usize
         ));
         Ok(Runtime {
-            engine,
+            engines: Engines {
+                sync: engine,
+                concurrent,
+            },
             folders: Arc::new(FolderCache::new(config.folder_cache_entries)),
             config,
             invocations: Arc::new(AtomicU64::new(1)),
@@ -237,7 +268,7 @@ impl Runtime {
     /// Compiles an already-read package.
     pub fn load_package(&self, package: Package) -> Result<Skill, LoadError> {
         Skill::load(
-            &self.engine,
+            &self.engines,
             &self.config,
             package,
             self.invocations.clone(),

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Semaphore;
-use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
@@ -20,7 +19,7 @@ use crate::error::{InvokeError, LoadError};
 use crate::invocation::state::InvocationState;
 use crate::invocation::{self, Invocation, Outcome};
 use crate::package::{Manifest, Package};
-use crate::runtime::RuntimeConfig;
+use crate::runtime::{Engines, RuntimeConfig};
 
 pub(crate) struct SkillInner {
     pub name: Arc<str>,
@@ -62,7 +61,7 @@ impl std::fmt::Debug for Skill {
 
 impl Skill {
     pub(crate) fn load(
-        engine: &Engine,
+        engines: &Engines,
         config: &RuntimeConfig,
         package: Package,
         invocations: Arc<AtomicU64>,
@@ -91,14 +90,19 @@ impl Skill {
         }
         let (path, bytes) = package.read_component(config.max_component_size.0)?;
         let compiled = component::compile(
-            engine,
+            engines,
             config.compile_cache.as_ref(),
             &name,
             &path,
             &bytes,
             &manifest.grants,
         )?;
-        let linker = build_linker(engine, &manifest.grants).map_err(|e| LoadError::Setup {
+        let linker = build_linker(
+            compiled.component.engine(),
+            &manifest.grants,
+            compiled.concurrent,
+        )
+        .map_err(|e| LoadError::Setup {
             skill: name.clone(),
             reason: format!("cannot build the linker: {e:#}"),
         })?;

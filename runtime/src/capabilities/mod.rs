@@ -171,17 +171,21 @@ pub(crate) fn import_need(name: &str) -> ImportNeed {
     }
 }
 
-/// Builds the linker for one skill: the base interfaces always, and each
-/// capability's interfaces only when the grants include it. Nothing else is
-/// linked, so an import the manifest did not grant cannot even instantiate.
+/// Builds the linker for one skill: the base interfaces always (WASI 0.3's
+/// too on the `concurrent` engine), and each capability's interfaces only
+/// when the grants include it. Nothing else is linked, so an import the
+/// manifest did not grant cannot even instantiate.
 pub(crate) fn build_linker(
     engine: &wasmtime::Engine,
     grants: &Grants,
+    concurrent: bool,
 ) -> wasmtime::Result<Linker<InvocationState>> {
     let mut linker = Linker::new(engine);
     link_base(&mut linker)?;
     file_audit::add_to_linker(&mut linker)?;
-    wasi03::add_to_linker(&mut linker)?;
+    if concurrent {
+        wasi03::add_to_linker(&mut linker)?;
+    }
     if !grants.channels.is_empty() {
         crate::bindings::skills::runtime::channels::add_to_linker::<_, HasSelf<InvocationState>>(
             &mut linker,

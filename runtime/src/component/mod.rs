@@ -9,13 +9,13 @@ pub(crate) mod values;
 
 use serde::Serialize;
 use serde_json::Value;
-use wasmtime::Engine;
 use wasmtime::component::types::{ComponentItem, Type};
 use wasmtime::component::{Component, ComponentExportIndex};
 
 use self::cache::{CacheStatus, CompileCache};
 use crate::capabilities::{Grants, ImportNeed, import_need};
 use crate::error::LoadError;
+use crate::runtime::Engines;
 pub use format::ComponentFormat;
 
 /// How a component is called.
@@ -67,6 +67,8 @@ pub(crate) struct Compiled {
     pub format: ComponentFormat,
     /// For a cli component: whether its `wasi:cli/run` is WASI 0.3's (async).
     pub run_is_async: bool,
+    /// Compiled for the engine with the async component model.
+    pub concurrent: bool,
     pub commands: Vec<Command>,
     pub imports: Vec<String>,
     pub cache: CacheStatus,
@@ -95,7 +97,7 @@ fn check_header(bytes: &[u8]) -> Result<Layer, String> {
 /// Validates and compiles `bytes` (or takes them from `cache`), then checks
 /// each import against `grants`.
 pub(crate) fn compile(
-    engine: &Engine,
+    engines: &Engines,
     cache: Option<&CompileCache>,
     skill: &str,
     path: &std::path::Path,
@@ -114,7 +116,7 @@ pub(crate) fn compile(
     }
     // The cache is keyed on the file's own bytes: a cached preview-1 module
     // skips adaptation as well as compilation.
-    let from_source = || {
+    let from_source = |engine: &wasmtime::Engine| {
         let adapted;
         let component_bytes = match layer {
             Layer::CoreModule => {
@@ -126,10 +128,25 @@ pub(crate) fn compile(
         Component::from_binary(engine, component_bytes)
             .map_err(|e| invalid(first_line(&format!("{e:#}"))))
     };
-    let (component, cache) = match cache {
-        Some(cache) => cache.load_or_compile(engine, bytes, from_source)?,
-        None => (from_source()?, CacheStatus::Disabled),
+    let compile_for = |engine: &wasmtime::Engine| match cache {
+        Some(cache) => cache.load_or_compile(engine, bytes, || from_source(engine)),
+        None => from_source(engine).map(|c| (c, CacheStatus::Disabled)),
     };
+    // Most components need no async component model; only what the sync
+    // engine refuses for want of it is compiled on the concurrent one.
+    let (component, cache, concurrent) = match compile_for(&engines.sync) {
+        Ok((component, cache)) => (component, cache, false),
+        Err(LoadError::InvalidComponent { reason, .. })
+            if reason.contains("async")
+                || reason.contains("stream")
+                || reason.contains("future") =>
+        {
+            let (component, cache) = compile_for(&engines.concurrent)?;
+            (component, cache, true)
+        }
+        Err(other) => return Err(other),
+    };
+    let engine = component.engine();
     let ty = component.component_type();
 
     let mut imports = Vec::new();
@@ -233,7 +250,7 @@ pub(crate) fn compile(
     };
     let format = if layer == Layer::CoreModule {
         ComponentFormat::Preview1Module
-    } else if uses_wasi_03 || commands.iter().any(|c| c.is_async) {
+    } else if concurrent || uses_wasi_03 || commands.iter().any(|c| c.is_async) {
         ComponentFormat::Wasi03
     } else {
         ComponentFormat::Wasi02
@@ -243,6 +260,7 @@ pub(crate) fn compile(
         kind,
         format,
         run_is_async,
+        concurrent,
         commands,
         imports,
         cache,
