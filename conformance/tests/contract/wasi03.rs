@@ -6,7 +6,7 @@ use std::fs;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use skill_runtime::{ComponentFormat, ComponentKind, LimitKind};
+use skill_runtime::{AuditKind, ComponentFormat, ComponentKind, LimitKind};
 
 use super::*;
 
@@ -72,7 +72,7 @@ fn p3_001_component_loads_as_a_command_and_gets_its_arguments() {
     assert_eq!(result["args"], json!(["p3", "echo", "--flag", "two words"]));
 }
 
-/// P3-002: A WASI 0.3 component cannot read outside its grants (`..`, absolute paths from a granted folder); inside a grant it reads.
+/// P3-002: A WASI 0.3 component cannot read outside its grants (`..`, absolute paths from a granted folder); denials are audited; inside a grant it reads.
 #[test]
 fn p3_002_reads_outside_grants_are_refused() {
     let (host, workspace) = (Host::new(), world());
@@ -92,6 +92,13 @@ fn p3_002_reads_outside_grants_are_refused() {
             "{path}: {:?}",
             outcome.result
         );
+        if path.starts_with("/r") {
+            assert!(
+                denied(&outcome, AuditKind::File, path),
+                "no audited denial for {path}: {:?}",
+                outcome.audit
+            );
+        }
     }
     let outcome = attempt(&skill, "read", json!({"path": "/rw/../secret.txt"}), ws);
     assert!(err_text(&outcome).contains("NotPermitted"), "{outcome:?}");
@@ -100,7 +107,7 @@ fn p3_002_reads_outside_grants_are_refused() {
     assert_eq!(ok_value(&outcome), "original");
 }
 
-/// P3-003: A WASI 0.3 component cannot write to a read-only grant (the file is unchanged); a read-write grant takes writes.
+/// P3-003: A WASI 0.3 component cannot write to a read-only grant (the file is unchanged, the denial audited); a read-write grant takes writes.
 #[test]
 fn p3_003_writes_to_a_read_only_grant_are_refused() {
     let (host, workspace) = (Host::new(), world());
@@ -114,6 +121,11 @@ fn p3_003_writes_to_a_read_only_grant_are_refused() {
             ws,
         );
         err_text(&outcome);
+        assert!(
+            denied(&outcome, AuditKind::File, path),
+            "no audited denial for {path}: {:?}",
+            outcome.audit
+        );
     }
     let ro = workspace.path().join("ro");
     assert_eq!(

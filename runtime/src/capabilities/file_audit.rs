@@ -26,7 +26,13 @@ use crate::invocation::state::InvocationState;
 pub(crate) struct DescriptorPaths(HashMap<u32, String>);
 
 impl DescriptorPaths {
-    fn join(&self, fd: u32, path: &str) -> String {
+    /// Names descriptor `fd` by its guest path.
+    pub(crate) fn label(&mut self, fd: u32, guest: String) {
+        self.0.insert(fd, guest);
+    }
+
+    /// The guest path of `path` taken relative to descriptor `fd`.
+    pub(crate) fn join(&self, fd: u32, path: &str) -> String {
         match self.0.get(&fd) {
             Some(base) => format!("{}/{}", base.trim_end_matches('/'), path),
             None => path.to_owned(),
