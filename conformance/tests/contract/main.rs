@@ -13,6 +13,7 @@ mod limits;
 mod load;
 mod moltbook;
 mod network;
+mod sockets;
 mod state;
 mod stress;
 mod types;

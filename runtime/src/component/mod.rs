@@ -61,6 +61,8 @@ pub(crate) struct Compiled {
     pub kind: ComponentKind,
     pub commands: Vec<Command>,
     pub imports: Vec<String>,
+    /// Imports linked but whose every operation is denied (`wasi:sockets`).
+    pub denied_imports: Vec<String>,
     pub cache: CacheStatus,
 }
 
@@ -105,9 +107,14 @@ pub(crate) fn compile(
     let ty = component.component_type();
 
     let mut imports = Vec::new();
+    let mut denied_imports = Vec::new();
     for (name, _) in ty.imports(engine) {
         let denied = match import_need(name) {
             ImportNeed::Base => None,
+            ImportNeed::AlwaysDenied => {
+                denied_imports.push(name.to_owned());
+                continue;
+            }
             ImportNeed::Network if grants.network.is_empty() => Some("network"),
             ImportNeed::Channels if grants.channels.is_empty() => Some("channels"),
             ImportNeed::Network | ImportNeed::Channels => None,
@@ -194,6 +201,7 @@ pub(crate) fn compile(
         kind,
         commands,
         imports,
+        denied_imports,
         cache,
     })
 }
