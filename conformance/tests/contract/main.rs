@@ -17,6 +17,7 @@ mod sockets;
 mod state;
 mod stress;
 mod types;
+mod versions;
 
 use std::path::Path;
 use std::sync::Arc;
