@@ -35,6 +35,7 @@ pub(crate) struct SkillInner {
     pub format: ComponentFormat,
     pub commands: Vec<Command>,
     pub imports: Vec<String>,
+    pub denied_imports: Vec<String>,
     pub cache: CacheStatus,
     pub state: StateStore,
     pub invocations: Arc<AtomicU64>,
@@ -156,6 +157,7 @@ impl Skill {
                 format: compiled.format,
                 commands: compiled.commands,
                 imports: compiled.imports,
+                denied_imports: compiled.denied_imports,
                 cache: compiled.cache,
                 state,
                 invocations,
@@ -206,6 +208,13 @@ impl Skill {
     /// The interfaces its component imports, each granted.
     pub fn imports(&self) -> &[String] {
         &self.inner.imports
+    }
+
+    /// The interfaces its component imports that are linked but whose
+    /// every operation is denied and audited (`wasi:sockets`: raw sockets are
+    /// never granted; see [`crate::capabilities::sockets`]).
+    pub fn denied_imports(&self) -> &[String] {
+        &self.inner.denied_imports
     }
 
     /// The folder holding its committed `{state}` (created on first use).

@@ -96,30 +96,35 @@ fn load_004_http_import_without_network_is_refused() {
     );
 }
 
-/// LOAD-005: Raw sockets are never granted, even to a real program that uses them.
+/// LOAD-005: A real program using raw sockets loads (as componentize-py's libc does), with or without a network grant, and lists wasi:sockets as always denied, never as granted; SOCK-001 runs it.
 #[test]
-fn load_005_sockets_are_refused() {
+fn load_005_sockets_load_as_always_denied() {
     let host = Host::new();
-    let package = TempPackage::new(
-        "sockets",
-        skill_test_artifacts::SOCKETS,
-        &skill_table("sockets"),
-    );
-    let err = host.load_err(&package);
-    assert!(matches!(err, LoadError::Unavailable { .. }), "{err}");
-    assert!(err.to_string().contains("wasi:sockets"), "{err}");
-    let with_network = TempPackage::new(
-        "sockets",
-        skill_test_artifacts::SOCKETS,
-        &format!(
-            "{}[capabilities]\nnetwork = [\"http://127.0.0.1:22/\"]\n",
-            skill_table("sockets")
-        ),
-    );
-    assert!(matches!(
-        host.load_err(&with_network),
-        LoadError::Unavailable { .. }
-    ));
+    for capabilities in ["", "[capabilities]\nnetwork = [\"http://127.0.0.1:22/\"]\n"] {
+        let package = TempPackage::new(
+            "sockets",
+            skill_test_artifacts::SOCKETS,
+            &format!("{}{capabilities}", skill_table("sockets")),
+        );
+        let skill = host.load(&package);
+        assert!(
+            !skill.denied_imports().is_empty()
+                && skill
+                    .denied_imports()
+                    .iter()
+                    .all(|i| i.starts_with("wasi:sockets/")),
+            "{:?}",
+            skill.denied_imports()
+        );
+        assert!(
+            skill
+                .imports()
+                .iter()
+                .all(|i| !i.starts_with("wasi:sockets/")),
+            "{:?}",
+            skill.imports()
+        );
+    }
 }
 
 /// LOAD-006: The channels interface needs a channels grant.

@@ -14,9 +14,11 @@ mod load;
 mod moltbook;
 mod network;
 mod preview1;
+mod sockets;
 mod state;
 mod stress;
 mod types;
+mod versions;
 mod wasi03;
 
 use std::path::Path;

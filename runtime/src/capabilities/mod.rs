@@ -14,6 +14,7 @@ pub mod limits;
 pub mod network;
 mod response_body;
 pub mod secrets;
+pub mod sockets;
 pub(crate) mod state;
 pub(crate) mod wasi03;
 
@@ -150,6 +151,9 @@ pub(crate) enum ImportNeed {
     Network,
     /// Needs a `channels` grant.
     Channels,
+    /// Linked so that it loads, but every operation is denied and audited
+    /// (`wasi:sockets`: raw sockets are never granted).
+    AlwaysDenied,
     /// Never available to skills; the string says why and what to use instead.
     Unavailable(&'static str),
 }
@@ -164,9 +168,7 @@ pub(crate) fn import_need(name: &str) -> ImportNeed {
         }
         "wasi:http" => ImportNeed::Network,
         "skills:runtime" if interface == "skills:runtime/channels" => ImportNeed::Channels,
-        "wasi:sockets" => ImportNeed::Unavailable(
-            "raw sockets are never granted to skills; make HTTP requests through wasi:http/outgoing-handler with a [capabilities].network grant",
-        ),
+        sockets::PACKAGE => ImportNeed::AlwaysDenied,
         _ => ImportNeed::Unavailable("this runtime does not provide it to skills"),
     }
 }
@@ -183,6 +185,7 @@ pub(crate) fn build_linker(
     let mut linker = Linker::new(engine);
     link_base(&mut linker)?;
     file_audit::add_to_linker(&mut linker)?;
+    sockets::add_to_linker(&mut linker)?;
     if concurrent {
         wasi03::add_to_linker(&mut linker)?;
     }
@@ -206,7 +209,8 @@ impl wasmtime::component::HasData for HasIo {
 }
 
 /// The interfaces every skill gets. This is wasmtime-wasi's own list less
-/// `wasi:sockets`: a skill's only way out is the HTTP capability.
+/// `wasi:sockets` (linked separately, every operation denied): a skill's
+/// only way out is the HTTP capability.
 fn link_base(l: &mut Linker<InvocationState>) -> wasmtime::Result<()> {
     type T = InvocationState;
     use wasmtime_wasi_io::bindings::wasi::io as wasi_io;
@@ -252,10 +256,12 @@ mod tests {
             import_need("skills:runtime/channels@0.1.0"),
             ImportNeed::Channels
         );
-        assert!(matches!(
-            import_need("wasi:sockets/tcp@0.2.0"),
-            ImportNeed::Unavailable(_)
-        ));
+        for version in ["0.2.0", "0.2.9", "0.2.12"] {
+            assert_eq!(
+                import_need(&format!("wasi:sockets/tcp@{version}")),
+                ImportNeed::AlwaysDenied
+            );
+        }
         assert!(matches!(
             import_need("evil:host/exec"),
             ImportNeed::Unavailable(_)

@@ -71,6 +71,8 @@ pub(crate) struct Compiled {
     pub concurrent: bool,
     pub commands: Vec<Command>,
     pub imports: Vec<String>,
+    /// Imports linked but whose every operation is denied (`wasi:sockets`).
+    pub denied_imports: Vec<String>,
     pub cache: CacheStatus,
 }
 
@@ -151,6 +153,7 @@ pub(crate) fn compile(
 
     let mut imports = Vec::new();
     let mut uses_wasi_03 = false;
+    let mut denied_imports = Vec::new();
     for (name, _) in ty.imports(engine) {
         uses_wasi_03 |= format::is_wasi_03(name);
         if let Some(why) = format::is_wasi_03(name)
@@ -165,6 +168,10 @@ pub(crate) fn compile(
         }
         let denied = match import_need(name) {
             ImportNeed::Base => None,
+            ImportNeed::AlwaysDenied => {
+                denied_imports.push(name.to_owned());
+                continue;
+            }
             ImportNeed::Network if grants.network.is_empty() => Some("network"),
             ImportNeed::Channels if grants.channels.is_empty() => Some("channels"),
             ImportNeed::Network | ImportNeed::Channels => None,
@@ -263,6 +270,7 @@ pub(crate) fn compile(
         concurrent,
         commands,
         imports,
+        denied_imports,
         cache,
     })
 }

@@ -59,6 +59,7 @@ fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value> {
                     "format": skill.format(),
                     "format_description": skill.format().describe(),
                     "imports": skill.imports(),
+                    "always_denied": skill.denied_imports(),
                     "commands": skill.commands(),
                 }),
                 Err(error) => {
@@ -192,6 +193,13 @@ pub fn inspect(args: InspectArgs) -> Result<u8> {
                     .map(|a| a.iter().map(text).collect::<Vec<_>>().join(", "))
                     .unwrap_or_default()
             );
+            if let Some(denied) = c["always_denied"].as_array().filter(|a| !a.is_empty()) {
+                println!(
+                    "  imported but always denied: {} ({})",
+                    denied.iter().map(text).collect::<Vec<_>>().join(", "),
+                    skill_runtime::capabilities::sockets::SOCKETS_DENIED
+                );
+            }
         }
     }
     let ins = &doc["instructions"];
@@ -262,6 +270,13 @@ pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {
                 skill.commands().len(),
                 skill.imports().len()
             );
+            if !skill.denied_imports().is_empty() {
+                println!(
+                    "note: it also imports {} interfaces whose every operation is denied: {}",
+                    skill.denied_imports().len(),
+                    skill_runtime::capabilities::sockets::SOCKETS_DENIED
+                );
+            }
             Ok(0)
         }
         Err(skill_runtime::LoadError::InstructionOnly { skill }) => {
