@@ -15,32 +15,77 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("guest-sockets", "SOCKETS", "guest-sockets.wasm"),
     ("guest-http", "HTTP", "guest-http.wasm"),
     ("guest-net", "NET", "guest-net.wasm"),
+    ("guest-wasi03", "WASI03", "guest_wasi03.wasm"),
 ];
 
-/// Makes sure the wasm32-wasip2 standard library is installed for the
+/// Guests built for `wasm32-wasip1`: WASI preview-1 core modules, which the
+/// runtime adapts to components at load.
+const PREVIEW1_GUESTS: &[(&str, &str, &str)] =
+    &[("guest-preview1", "PREVIEW1", "guest-preview1.wasm")];
+
+/// Makes sure a wasm target's standard library is installed for the
 /// toolchain building us. rust-toolchain.toml lists it, but rustup only
 /// installs listed targets by itself when auto-install is on; a fresh
 /// machine must still pass `cargo test` alone.
-fn ensure_wasm_target() {
+fn ensure_wasm_target(target: &str) {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let sysroot = Command::new(&rustc)
         .args(["--print", "sysroot"])
         .output()
         .ok()
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    if sysroot.is_some_and(|s| s.join("lib/rustlib/wasm32-wasip2").is_dir()) {
+    if sysroot.is_some_and(|s| s.join("lib/rustlib").join(target).is_dir()) {
         return;
     }
     println!(
-        "cargo:warning=installing the wasm32-wasip2 target with rustup (listed in rust-toolchain.toml)"
+        "cargo:warning=installing the {target} target with rustup (listed in rust-toolchain.toml)"
     );
     let installed = Command::new("rustup")
-        .args(["target", "add", "wasm32-wasip2"])
+        .args(["target", "add", target])
         .status()
         .is_ok_and(|s| s.success());
     if !installed {
         panic!(
-            "the wasm32-wasip2 target is missing and rustup could not install it: run `rustup target add wasm32-wasip2`"
+            "the {target} target is missing and rustup could not install it: run `rustup target add {target}`"
+        );
+    }
+}
+
+/// Builds `guests` for `target` into `target_dir`.
+fn build_guests(
+    root: &std::path::Path,
+    target_dir: &std::path::Path,
+    target: &str,
+    guests: &[(&str, &str, &str)],
+) {
+    ensure_wasm_target(target);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args(["build", "--release", "--target", target, "--target-dir"])
+        .arg(target_dir);
+    for (package, _, _) in guests {
+        command.args(["-p", package]);
+    }
+    // The outer build's flags and target settings are for the host, not the guests.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_PROFILE_RELEASE_DEBUG",
+    ] {
+        command.env_remove(var);
+    }
+    let status = command
+        .status()
+        .expect("running cargo to build the guest components");
+    if !status.success() {
+        panic!(
+            "building the {target} guests failed (errors above). If the {target} target is missing, run: rustup target add {target}"
         );
     }
 }
@@ -64,47 +109,16 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
-    ensure_wasm_target();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--target-dir",
-        ])
-        .arg(&target_dir);
-    for (package, _, _) in GUESTS {
-        command.args(["-p", package]);
-    }
-    // The outer build's flags and target settings are for the host, not the guests.
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_PRIMARY_PACKAGE",
-        "CARGO_PROFILE_RELEASE_DEBUG",
-    ] {
-        command.env_remove(var);
-    }
-    let status = command
-        .status()
-        .expect("running cargo to build the guest components");
-    if !status.success() {
-        panic!(
-            "building the guest components failed (errors above). If the wasm32-wasip2 target is missing, run: rustup target add wasm32-wasip2"
-        );
-    }
+    build_guests(&root, &target_dir, "wasm32-wasip2", GUESTS);
+    build_guests(&root, &target_dir, "wasm32-wasip1", PREVIEW1_GUESTS);
 
-    let out = target_dir.join("wasm32-wasip2/release");
     let mut code = String::new();
-    for (package, constant, file) in GUESTS {
-        let path = out.join(file);
+    let built = GUESTS
+        .iter()
+        .map(|g| ("wasm32-wasip2", g))
+        .chain(PREVIEW1_GUESTS.iter().map(|g| ("wasm32-wasip1", g)));
+    for (target, (package, constant, file)) in built {
+        let path = target_dir.join(target).join("release").join(file);
         assert!(
             path.exists(),
             "guest `{package}` built but {} is missing",

@@ -35,7 +35,7 @@ pub use capabilities::limits::{ByteSize, LimitKind, Limits, TimeLimit};
 pub use capabilities::network::NetworkOverride;
 pub use capabilities::secrets::{REDACTED, SecretMap, SecretSource};
 pub use component::cache::{CacheStatus, CompileCache};
-pub use component::{CommandInfo, ComponentKind};
+pub use component::{CommandInfo, ComponentFormat, ComponentKind};
 pub use error::{InvokeError, LoadError};
 pub use invocation::{Failure, Invocation, Outcome, Usage};
 pub use package::{FileFinding, Instructions, Manifest, Package, Schedule};

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Semaphore;
-use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
@@ -15,12 +14,12 @@ use crate::capabilities::folders::FolderCache;
 use crate::capabilities::limits::Limits;
 use crate::capabilities::state::StateStore;
 use crate::component::cache::CacheStatus;
-use crate::component::{self, Command, CommandInfo, ComponentKind};
+use crate::component::{self, Command, CommandInfo, ComponentFormat, ComponentKind};
 use crate::error::{InvokeError, LoadError};
 use crate::invocation::state::InvocationState;
 use crate::invocation::{self, Invocation, Outcome};
 use crate::package::{Manifest, Package};
-use crate::runtime::RuntimeConfig;
+use crate::runtime::{Engines, RuntimeConfig};
 
 pub(crate) struct SkillInner {
     pub name: Arc<str>,
@@ -30,9 +29,13 @@ pub(crate) struct SkillInner {
     pub component: Component,
     pub pre: InstancePre<InvocationState>,
     pub cli_pre: Option<CommandPre<InvocationState>>,
+    /// For a WASI 0.3 `wasi:cli/command`: its async `run`.
+    pub cli03_pre: Option<wasmtime_wasi::p3::bindings::CommandPre<InvocationState>>,
     pub kind: ComponentKind,
+    pub format: ComponentFormat,
     pub commands: Vec<Command>,
     pub imports: Vec<String>,
+    pub denied_imports: Vec<String>,
     pub cache: CacheStatus,
     pub state: StateStore,
     pub invocations: Arc<AtomicU64>,
@@ -61,7 +64,7 @@ impl std::fmt::Debug for Skill {
 
 impl Skill {
     pub(crate) fn load(
-        engine: &Engine,
+        engines: &Engines,
         config: &RuntimeConfig,
         package: Package,
         invocations: Arc<AtomicU64>,
@@ -90,14 +93,19 @@ impl Skill {
         }
         let (path, bytes) = package.read_component(config.max_component_size.0)?;
         let compiled = component::compile(
-            engine,
+            engines,
             config.compile_cache.as_ref(),
             &name,
             &path,
             &bytes,
             &manifest.grants,
         )?;
-        let linker = build_linker(engine, &manifest.grants).map_err(|e| LoadError::Setup {
+        let linker = build_linker(
+            compiled.component.engine(),
+            &manifest.grants,
+            compiled.concurrent,
+        )
+        .map_err(|e| LoadError::Setup {
             skill: name.clone(),
             reason: format!("cannot build the linker: {e:#}"),
         })?;
@@ -111,7 +119,20 @@ impl Skill {
                 ),
             }
         })?;
+        let cli03_pre = match compiled.kind {
+            ComponentKind::Cli if compiled.run_is_async => Some(
+                wasmtime_wasi::p3::bindings::CommandPre::new(pre.clone()).map_err(|e| {
+                    LoadError::InvalidComponent {
+                        skill: name.clone(),
+                        path: path.clone(),
+                        reason: format!("its wasi:cli/run@0.3 export has the wrong shape: {e:#}"),
+                    }
+                })?,
+            ),
+            _ => None,
+        };
         let cli_pre = match compiled.kind {
+            ComponentKind::Cli if compiled.run_is_async => None,
             ComponentKind::Cli => {
                 Some(
                     CommandPre::new(pre.clone()).map_err(|e| LoadError::InvalidComponent {
@@ -133,9 +154,12 @@ impl Skill {
                 component: compiled.component,
                 pre,
                 cli_pre,
+                cli03_pre,
                 kind: compiled.kind,
+                format: compiled.format,
                 commands: compiled.commands,
                 imports: compiled.imports,
+                denied_imports: compiled.denied_imports,
                 cache: compiled.cache,
                 state,
                 invocations,
@@ -167,6 +191,12 @@ impl Skill {
         self.inner.kind
     }
 
+    /// What its executable is: a WASI 0.2 component, a preview-1 core
+    /// module (adapted at load) or a WASI 0.3 component.
+    pub fn format(&self) -> ComponentFormat {
+        self.inner.format
+    }
+
     /// Its commands with their JSON Schemas (empty for a `wasi:cli/command`,
     /// which takes any command name).
     pub fn commands(&self) -> Vec<CommandInfo> {
@@ -181,6 +211,13 @@ impl Skill {
     /// The interfaces its component imports, each granted.
     pub fn imports(&self) -> &[String] {
         &self.inner.imports
+    }
+
+    /// The interfaces its component imports that are linked but whose
+    /// every operation is denied and audited (`wasi:sockets`: raw sockets are
+    /// never granted; see [`crate::capabilities::sockets`]).
+    pub fn denied_imports(&self) -> &[String] {
+        &self.inner.denied_imports
     }
 
     /// The folder holding its committed `{state}` (created on first use).

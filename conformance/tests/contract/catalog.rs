@@ -28,8 +28,11 @@ fn cases() -> Vec<(String, String, String)> {
             let Some((id, promise)) = doc.split_once(": ") else {
                 continue;
             };
+            // A prefix is capitals, digits allowed after the first (P1, P3).
             let is_id = id.split_once('-').is_some_and(|(p, n)| {
-                p.chars().all(|c| c.is_ascii_uppercase())
+                p.starts_with(|c: char| c.is_ascii_uppercase())
+                    && p.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
                     && n.len() == 3
                     && n.chars().all(|c| c.is_ascii_digit())
             });

@@ -46,16 +46,32 @@ fn load_002_truncated_component_is_refused() {
     }
 }
 
-/// LOAD-003: A core module is refused with the command that makes a component.
+/// LOAD-003: A core module that is not a WASI preview-1 command (a foreign import, no `_start`) is refused with the fix; a preview-1 command is adapted.
 #[test]
 fn load_003_core_module_is_refused_with_the_fix() {
     let host = Host::new();
-    let core = wat::parse_str("(module (func (export \"_start\")))").expect("wat");
+    let core = wat::parse_str(r#"(module (import "env" "f" (func)) (func (export "_start")))"#)
+        .expect("wat");
     let err = host.load_err(&package_with_bytes("core", &core, ""));
     assert!(
-        err.to_string().contains("core WebAssembly module")
-            && err.to_string().contains("wasm32-wasip2"),
+        err.to_string().contains("`env::f`") && err.to_string().contains("wasm32-wasip2"),
         "{err}"
+    );
+    let library = wat::parse_str(r#"(module (func (export "f")))"#).expect("wat");
+    let err = host.load_err(&package_with_bytes("core", &library, ""));
+    assert!(err.to_string().contains("_start"), "{err}");
+    // A preview-1 command (here one importing nothing) is adapted at load.
+    let command =
+        wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "_start")))"#)
+            .expect("wat");
+    let package = package_with_bytes("core", &command, "");
+    let skill = host
+        .runtime
+        .load(package.path())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        skill.format(),
+        skill_runtime::ComponentFormat::Preview1Module
     );
 }
 
@@ -80,30 +96,35 @@ fn load_004_http_import_without_network_is_refused() {
     );
 }
 
-/// LOAD-005: Raw sockets are never granted, even to a real program that uses them.
+/// LOAD-005: A real program using raw sockets loads (as componentize-py's libc does), with or without a network grant, and lists wasi:sockets as always denied, never as granted; SOCK-001 runs it.
 #[test]
-fn load_005_sockets_are_refused() {
+fn load_005_sockets_load_as_always_denied() {
     let host = Host::new();
-    let package = TempPackage::new(
-        "sockets",
-        skill_test_artifacts::SOCKETS,
-        &skill_table("sockets"),
-    );
-    let err = host.load_err(&package);
-    assert!(matches!(err, LoadError::Unavailable { .. }), "{err}");
-    assert!(err.to_string().contains("wasi:sockets"), "{err}");
-    let with_network = TempPackage::new(
-        "sockets",
-        skill_test_artifacts::SOCKETS,
-        &format!(
-            "{}[capabilities]\nnetwork = [\"http://127.0.0.1:22/\"]\n",
-            skill_table("sockets")
-        ),
-    );
-    assert!(matches!(
-        host.load_err(&with_network),
-        LoadError::Unavailable { .. }
-    ));
+    for capabilities in ["", "[capabilities]\nnetwork = [\"http://127.0.0.1:22/\"]\n"] {
+        let package = TempPackage::new(
+            "sockets",
+            skill_test_artifacts::SOCKETS,
+            &format!("{}{capabilities}", skill_table("sockets")),
+        );
+        let skill = host.load(&package);
+        assert!(
+            !skill.denied_imports().is_empty()
+                && skill
+                    .denied_imports()
+                    .iter()
+                    .all(|i| i.starts_with("wasi:sockets/")),
+            "{:?}",
+            skill.denied_imports()
+        );
+        assert!(
+            skill
+                .imports()
+                .iter()
+                .all(|i| !i.starts_with("wasi:sockets/")),
+            "{:?}",
+            skill.imports()
+        );
+    }
 }
 
 /// LOAD-006: The channels interface needs a channels grant.

@@ -18,14 +18,18 @@ mod load;
 mod loopback;
 mod moltbook;
 mod network;
+mod preview1;
 mod provenance;
 mod scripts;
 mod secrets;
 mod self_modification;
 mod smuggling;
+mod sockets;
 mod state;
 mod stress;
 mod types;
+mod versions;
+mod wasi03;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -49,7 +49,13 @@ impl DescriptorPaths {
         self.0.get(&fd).cloned().unwrap_or_else(|| "?".into())
     }
 
-    fn join(&self, fd: u32, path: &str) -> String {
+    /// Names descriptor `fd` by its guest path.
+    pub(crate) fn set_label(&mut self, fd: u32, guest: String) {
+        self.0.insert(fd, guest);
+    }
+
+    /// The guest path of `path` taken relative to descriptor `fd`.
+    pub(crate) fn join(&self, fd: u32, path: &str) -> String {
         match self.0.get(&fd) {
             Some(base) => format!("{}/{}", base.trim_end_matches('/'), path),
             None => path.to_owned(),

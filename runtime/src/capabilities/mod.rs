@@ -19,9 +19,11 @@ mod request_check;
 mod response_body;
 mod scrubber;
 pub mod secrets;
+pub mod sockets;
 pub mod special_addresses;
 pub(crate) mod state;
 pub(crate) mod state_origins;
+pub(crate) mod wasi03;
 
 use serde::Deserialize;
 use wasmtime::component::{HasSelf, Linker};
@@ -156,6 +158,9 @@ pub(crate) enum ImportNeed {
     Network,
     /// Needs a `channels` grant.
     Channels,
+    /// Linked so that it loads, but every operation is denied and audited
+    /// (`wasi:sockets`: raw sockets are never granted).
+    AlwaysDenied,
     /// Never available to skills; the string says why and what to use instead.
     Unavailable(&'static str),
 }
@@ -170,23 +175,27 @@ pub(crate) fn import_need(name: &str) -> ImportNeed {
         }
         "wasi:http" => ImportNeed::Network,
         "skills:runtime" if interface == "skills:runtime/channels" => ImportNeed::Channels,
-        "wasi:sockets" => ImportNeed::Unavailable(
-            "raw sockets are never granted to skills; make HTTP requests through wasi:http/outgoing-handler with a [capabilities].network grant",
-        ),
+        sockets::PACKAGE => ImportNeed::AlwaysDenied,
         _ => ImportNeed::Unavailable("this runtime does not provide it to skills"),
     }
 }
 
-/// Builds the linker for one skill: the base interfaces always, and each
-/// capability's interfaces only when the grants include it. Nothing else is
-/// linked, so an import the manifest did not grant cannot even instantiate.
+/// Builds the linker for one skill: the base interfaces always (WASI 0.3's
+/// too on the `concurrent` engine), and each capability's interfaces only
+/// when the grants include it. Nothing else is linked, so an import the
+/// manifest did not grant cannot even instantiate.
 pub(crate) fn build_linker(
     engine: &wasmtime::Engine,
     grants: &Grants,
+    concurrent: bool,
 ) -> wasmtime::Result<Linker<InvocationState>> {
     let mut linker = Linker::new(engine);
     link_base(&mut linker)?;
     file_audit::add_to_linker(&mut linker)?;
+    sockets::add_to_linker(&mut linker)?;
+    if concurrent {
+        wasi03::add_to_linker(&mut linker)?;
+    }
     if !grants.channels.is_empty() {
         crate::bindings::skills::runtime::channels::add_to_linker::<_, HasSelf<InvocationState>>(
             &mut linker,
@@ -207,7 +216,8 @@ impl wasmtime::component::HasData for HasIo {
 }
 
 /// The interfaces every skill gets. This is wasmtime-wasi's own list less
-/// `wasi:sockets`: a skill's only way out is the HTTP capability.
+/// `wasi:sockets` (linked separately, every operation denied): a skill's
+/// only way out is the HTTP capability.
 fn link_base(l: &mut Linker<InvocationState>) -> wasmtime::Result<()> {
     type T = InvocationState;
     use wasmtime_wasi_io::bindings::wasi::io as wasi_io;
@@ -253,10 +263,12 @@ mod tests {
             import_need("skills:runtime/channels@0.1.0"),
             ImportNeed::Channels
         );
-        assert!(matches!(
-            import_need("wasi:sockets/tcp@0.2.0"),
-            ImportNeed::Unavailable(_)
-        ));
+        for version in ["0.2.0", "0.2.9", "0.2.12"] {
+            assert_eq!(
+                import_need(&format!("wasi:sockets/tcp@{version}")),
+                ImportNeed::AlwaysDenied
+            );
+        }
         assert!(matches!(
             import_need("evil:host/exec"),
             ImportNeed::Unavailable(_)

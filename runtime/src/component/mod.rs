@@ -2,18 +2,21 @@
 //! that every import is granted, compiling it, and finding its commands.
 
 pub(crate) mod cache;
+mod format;
+mod preview1;
 pub(crate) mod schema;
 pub(crate) mod values;
 
 use serde::Serialize;
 use serde_json::Value;
-use wasmtime::Engine;
 use wasmtime::component::types::{ComponentItem, Type};
 use wasmtime::component::{Component, ComponentExportIndex};
 
 use self::cache::{CacheStatus, CompileCache};
 use crate::capabilities::{Grants, ImportNeed, import_need};
 use crate::error::LoadError;
+use crate::runtime::Engines;
+pub use format::ComponentFormat;
 
 /// How a component is called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -53,28 +56,42 @@ pub(crate) struct Command {
     pub index: ComponentExportIndex,
     pub params: Vec<(String, Type)>,
     pub result: Option<Type>,
+    /// An `async` (component-model-async) function.
+    pub is_async: bool,
 }
 
 /// A compiled component and what was learned about it.
 pub(crate) struct Compiled {
     pub component: Component,
     pub kind: ComponentKind,
+    pub format: ComponentFormat,
+    /// For a cli component: whether its `wasi:cli/run` is WASI 0.3's (async).
+    pub run_is_async: bool,
+    /// Compiled for the engine with the async component model.
+    pub concurrent: bool,
     pub commands: Vec<Command>,
     pub imports: Vec<String>,
+    /// Imports linked but whose every operation is denied (`wasi:sockets`).
+    pub denied_imports: Vec<String>,
     pub cache: CacheStatus,
+}
+
+/// Which layer a WebAssembly binary's header names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layer {
+    CoreModule,
+    Component,
 }
 
 /// Recognises files that are not components before handing them to the
 /// compiler, so the error can say what the file is and how to fix it.
-fn check_header(bytes: &[u8]) -> Result<(), String> {
+fn check_header(bytes: &[u8]) -> Result<Layer, String> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         return Err("it is not a WebAssembly binary (no \\0asm header)".into());
     }
     match bytes[4..8] {
-        [0x01, 0x00, 0x00, 0x00] => Err(
-            "it is a core WebAssembly module, not a component: build it for `--target wasm32-wasip2`, or wrap it with `wasm-tools component new`".into(),
-        ),
-        [_, _, 0x01, 0x00] => Ok(()),
+        [0x01, 0x00, 0x00, 0x00] => Ok(Layer::CoreModule),
+        [_, _, 0x01, 0x00] => Ok(Layer::Component),
         _ => Err("its header names an unknown WebAssembly version or layer".into()),
     }
 }
@@ -82,7 +99,7 @@ fn check_header(bytes: &[u8]) -> Result<(), String> {
 /// Validates and compiles `bytes` (or takes them from `cache`), then checks
 /// each import against `grants`.
 pub(crate) fn compile(
-    engine: &Engine,
+    engines: &Engines,
     cache: Option<&CompileCache>,
     skill: &str,
     path: &std::path::Path,
@@ -94,20 +111,67 @@ pub(crate) fn compile(
         path: path.to_path_buf(),
         reason,
     };
-    check_header(bytes).map_err(invalid)?;
-    let from_source = || {
-        Component::from_binary(engine, bytes).map_err(|e| invalid(first_line(&format!("{e:#}"))))
+    let layer = check_header(bytes).map_err(invalid)?;
+    if layer == Layer::CoreModule {
+        // Checked on every load, so a cached entry is never a way around it.
+        preview1::check(bytes).map_err(invalid)?;
+    }
+    // The cache is keyed on the file's own bytes: a cached preview-1 module
+    // skips adaptation as well as compilation.
+    let from_source = |engine: &wasmtime::Engine| {
+        let adapted;
+        let component_bytes = match layer {
+            Layer::CoreModule => {
+                adapted = preview1::adapt(bytes).map_err(invalid)?;
+                &adapted[..]
+            }
+            Layer::Component => bytes,
+        };
+        Component::from_binary(engine, component_bytes)
+            .map_err(|e| invalid(first_line(&format!("{e:#}"))))
     };
-    let (component, cache) = match cache {
-        Some(cache) => cache.load_or_compile(engine, bytes, from_source)?,
-        None => (from_source()?, CacheStatus::Disabled),
+    let compile_for = |engine: &wasmtime::Engine| match cache {
+        Some(cache) => cache.load_or_compile(engine, bytes, || from_source(engine)),
+        None => from_source(engine).map(|c| (c, CacheStatus::Disabled)),
     };
+    // Most components need no async component model; only what the sync
+    // engine refuses for want of it is compiled on the concurrent one.
+    let (component, cache, concurrent) = match compile_for(&engines.sync) {
+        Ok((component, cache)) => (component, cache, false),
+        Err(LoadError::InvalidComponent { reason, .. })
+            if reason.contains("async")
+                || reason.contains("stream")
+                || reason.contains("future") =>
+        {
+            let (component, cache) = compile_for(&engines.concurrent)?;
+            (component, cache, true)
+        }
+        Err(other) => return Err(other),
+    };
+    let engine = component.engine();
     let ty = component.component_type();
 
     let mut imports = Vec::new();
+    let mut uses_wasi_03 = false;
+    let mut denied_imports = Vec::new();
     for (name, _) in ty.imports(engine) {
+        uses_wasi_03 |= format::is_wasi_03(name);
+        if let Some(why) = format::is_wasi_03(name)
+            .then(|| crate::capabilities::wasi03::refused(name))
+            .flatten()
+        {
+            return Err(LoadError::Unavailable {
+                skill: skill.to_owned(),
+                import: name.to_owned(),
+                why,
+            });
+        }
         let denied = match import_need(name) {
             ImportNeed::Base => None,
+            ImportNeed::AlwaysDenied => {
+                denied_imports.push(name.to_owned());
+                continue;
+            }
             ImportNeed::Network if grants.network.is_empty() => Some("network"),
             ImportNeed::Channels if grants.channels.is_empty() => Some("channels"),
             ImportNeed::Network | ImportNeed::Channels => None,
@@ -131,16 +195,18 @@ pub(crate) fn compile(
 
     let mut commands = Vec::new();
     let mut is_cli = false;
+    let mut run_is_async = false;
     for (name, export) in ty.exports(engine) {
+        uses_wasi_03 |= format::is_wasi_03(name);
         match export.ty {
             ComponentItem::ComponentFunc(func) => {
                 if let Some(index) = component.get_export_index(None, name) {
                     commands.push(command(name, name, index, &func));
                 }
             }
-            ComponentItem::ComponentInstance(instance) if name.starts_with("wasi:cli/run@") => {
-                let _ = instance;
+            ComponentItem::ComponentInstance(_) if name.starts_with("wasi:cli/run@") => {
                 is_cli = true;
+                run_is_async = format::is_wasi_03(name);
             }
             ComponentItem::ComponentInstance(instance) => {
                 let Some(parent) = component.get_export_index(None, name) else {
@@ -189,11 +255,25 @@ pub(crate) fn compile(
     } else {
         ComponentKind::Typed
     };
+    let format = if layer == Layer::CoreModule {
+        ComponentFormat::Preview1Module
+    } else if concurrent || uses_wasi_03 || commands.iter().any(|c| c.is_async) {
+        ComponentFormat::Wasi03
+    } else {
+        ComponentFormat::Wasi02
+    };
+    if format == ComponentFormat::Wasi03 {
+        refuse_wasi03_state_writes(skill, &imports, grants)?;
+    }
     Ok(Compiled {
         component,
         kind,
+        format,
+        run_is_async,
+        concurrent,
         commands,
         imports,
+        denied_imports,
         cache,
     })
 }
@@ -234,10 +314,6 @@ fn command(
                 .as_ref()
                 .and_then(schema::unsupported)
                 .map(|why| format!("result: {why}"))
-        })
-        .or_else(|| {
-            func.async_()
-                .then(|| "it is an async (component-model-async) function".to_owned())
         });
     Command {
         info: CommandInfo {
@@ -251,12 +327,44 @@ fn command(
         index,
         params,
         result,
+        is_async: func.async_(),
     }
 }
 
 /// The first line of a message: errors shown to users stay one line.
 pub(crate) fn first_line(message: &str) -> String {
     message.lines().next().unwrap_or("").trim().to_owned()
+}
+
+/// WASI 0.3 filesystem calls do not pass through the WASI 0.2 shadows that
+/// keep `{state}` copy-on-write (a writer's copy shares its files with the
+/// committed version until they are written) and meter the disk limits, so
+/// a WASI 0.3 component that imports the filesystem may not hold a
+/// read-write `{state}` grant: it could change the committed state in place.
+fn refuse_wasi03_state_writes(
+    skill: &str,
+    imports: &[String],
+    grants: &Grants,
+) -> Result<(), LoadError> {
+    use crate::capabilities::files::{Access, HostBase};
+    let Some(filesystem) = imports
+        .iter()
+        .find(|name| name.starts_with("wasi:filesystem/") && format::is_wasi_03(name))
+    else {
+        return Ok(());
+    };
+    let writes_state = grants
+        .files
+        .iter()
+        .any(|g| matches!(g.access, Access::ReadWrite) && matches!(g.host.base, HostBase::State));
+    if writes_state {
+        return Err(LoadError::Unavailable {
+            skill: skill.to_owned(),
+            import: filesystem.clone(),
+            why: "a WASI 0.3 component may not have a read-write {state} grant yet: this runtime keeps {state} atomic and meters the disk limits only for WASI 0.2 filesystem calls. Make the {state} grant `access = \"read\"`, or build the skill for WASI 0.2 (wasm32-wasip2)",
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -270,12 +378,8 @@ mod tests {
                 .unwrap_err()
                 .contains("not a WebAssembly binary")
         );
-        assert!(
-            check_header(b"\0asm\x01\0\0\0")
-                .unwrap_err()
-                .contains("core WebAssembly module")
-        );
-        assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
+        assert_eq!(check_header(b"\0asm\x01\0\0\0"), Ok(Layer::CoreModule));
+        assert_eq!(check_header(b"\0asm\x0d\0\x01\0"), Ok(Layer::Component));
         assert!(check_header(b"\0asm").is_err());
     }
 }

@@ -106,6 +106,11 @@ fn resolve(skill: &SkillInner, request: &Invocation) -> Result<(String, Call), I
         command: command.info.name.clone(),
         reason,
     };
+    if !request.args.is_empty() {
+        return Err(bad(
+            "arguments after `--` are for wasi:cli/command programs; a typed command takes its input as JSON (--input)".into(),
+        ));
+    }
     if let Some(reason) = &command.info.uncallable {
         return Err(InvokeError::Uncallable {
             skill: skill.name.to_string(),
@@ -209,6 +214,7 @@ fn wasi_context(
         .stderr(stderr.clone())
         .allow_blocking_current_thread(skill.blocking_file_io);
     builder.args(&[skill.name.as_ref(), command]);
+    builder.args(&request.args);
     if let Some(input) = stdin {
         builder.stdin(MemoryInputPipe::new(input));
     }
@@ -587,6 +593,17 @@ async fn call_component(
     call: Call,
 ) -> wasmtime::Result<Returned> {
     match call {
+        Call::Cli if skill.cli03_pre.is_some() => {
+            let pre = skill
+                .cli03_pre
+                .as_ref()
+                .ok_or_else(|| wasmtime::format_err!("component is not a wasi:cli/command"))?;
+            let command = pre.instantiate_async(&mut *store).await?;
+            let exited = store
+                .run_concurrent(async move |store| command.wasi_cli_run().call_run(store).await)
+                .await??;
+            Ok(Returned::Exited(exited))
+        }
         Call::Cli => {
             let pre = skill
                 .cli_pre

@@ -21,6 +21,7 @@ use crate::capabilities::secrets::SecretSource;
 pub struct Invocation {
     pub(crate) command: Option<String>,
     pub(crate) input: Value,
+    pub(crate) args: Vec<String>,
     pub(crate) workspace: Option<PathBuf>,
     pub(crate) grants: Option<Grants>,
     pub(crate) limits: Option<Limits>,
@@ -55,6 +56,7 @@ impl Invocation {
         Invocation {
             command: None,
             input: Value::Object(Default::default()),
+            args: Vec::new(),
             workspace: None,
             grants: None,
             limits: None,
@@ -70,6 +72,14 @@ impl Invocation {
     /// commands; any JSON for a `wasi:cli/command`, given on its stdin.
     pub fn input(mut self, input: Value) -> Self {
         self.input = input;
+        self
+    }
+
+    /// Arguments for a `wasi:cli/command` (or preview-1) program: its argv is
+    /// the skill's name, the command's name, then these. A typed command
+    /// takes none (the call fails with [`crate::InvokeError::BadInput`]).
+    pub fn args(mut self, args: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.args = args.into_iter().map(Into::into).collect();
         self
     }
 

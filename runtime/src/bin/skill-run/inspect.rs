@@ -61,7 +61,10 @@ pub(crate) fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value>
                 Ok(skill) => json!({
                     "path": manifest.component().map(|c| c.as_path()),
                     "kind": skill.kind(),
+                    "format": skill.format(),
+                    "format_description": skill.format().describe(),
                     "imports": skill.imports(),
+                    "always_denied": skill.denied_imports(),
                     "commands": skill.commands(),
                 }),
                 Err(skill_runtime::LoadError::ScriptRuntimeUnavailable { runtime, .. }) => {
@@ -228,9 +231,10 @@ fn print_report(doc: &Value) {
         }
         Some(c) => {
             say!(
-                "Component: {} ({})",
+                "Component: {} ({}; {})",
                 c["path"].as_str().unwrap_or(""),
-                text(&c["kind"])
+                text(&c["kind"]),
+                text(&c["format_description"])
             );
             for command in c["commands"].as_array().cloned().unwrap_or_default() {
                 say!("  command {}", text(&command["name"]));
@@ -252,6 +256,13 @@ fn print_report(doc: &Value) {
                     .map(|a| a.iter().map(text).collect::<Vec<_>>().join(", "))
                     .unwrap_or_default()
             );
+            if let Some(denied) = c["always_denied"].as_array().filter(|a| !a.is_empty()) {
+                println!(
+                    "  imported but always denied: {} ({})",
+                    denied.iter().map(text).collect::<Vec<_>>().join(", "),
+                    skill_runtime::capabilities::sockets::SOCKETS_DENIED
+                );
+            }
         }
     }
     shipped::render(&doc);
@@ -343,11 +354,23 @@ pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {
         Ok(skill) => {
             report_cache(&skill);
             say!(
-                "ok: skill `{}` is valid ({} commands, {} imports, all granted)",
+                "ok: skill `{}` is valid: a {} ({}), {} commands, {} imports, all granted",
                 skill.name(),
+                skill.format(),
+                match skill.kind() {
+                    skill_runtime::ComponentKind::Typed => "typed",
+                    skill_runtime::ComponentKind::Cli => "cli",
+                },
                 skill.commands().len(),
                 skill.imports().len()
             );
+            if !skill.denied_imports().is_empty() {
+                say!(
+                    "note: it also imports {} interfaces whose every operation is denied: {}",
+                    skill.denied_imports().len(),
+                    skill_runtime::capabilities::sockets::SOCKETS_DENIED
+                );
+            }
         }
         Err(skill_runtime::LoadError::InstructionOnly { skill }) => {
             say!("ok: skill `{skill}` is instruction-only (SKILL.md, no skill.toml)");

@@ -49,6 +49,10 @@ pub struct RunArgs {
     /// Print one JSON object instead of the bare result: {"ok", "result" or "error", "untrusted", "origins", "usage", "denied"}.
     #[arg(long)]
     json: bool,
+    /// Arguments after `--`: a wasi:cli/command (or preview-1) program sees
+    /// them in its argv after the skill and command names.
+    #[arg(last = true, value_name = "ARG")]
+    args: Vec<String>,
     #[command(flatten)]
     trust: TrustArgs,
     #[command(flatten)]
@@ -150,6 +154,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
         None => Invocation::default_command(),
     }
     .input(input)
+    .args(args.args.iter().cloned())
     .workspace(workspace)
     .env(std::env::vars())
     .channels(Arc::new(channels))
