@@ -14,6 +14,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("guest-types", "TYPES", "guest_types.wasm"),
     ("guest-sockets", "SOCKETS", "guest-sockets.wasm"),
     ("guest-http", "HTTP", "guest-http.wasm"),
+    ("guest-slow", "SLOW", "guest-slow.wasm"),
 ];
 
 /// Makes sure the wasm32-wasip2 standard library is installed for the

@@ -8,6 +8,7 @@ mod bench;
 mod build;
 mod inspect;
 mod lifecycle;
+mod mcp;
 mod run;
 mod scaffold;
 mod trust;
@@ -80,6 +81,8 @@ enum Command {
     Diff(lifecycle::DiffArgs),
     /// Run the scheduled command of each skill whose [schedule] is due, once.
     Heartbeat(lifecycle::HeartbeatArgs),
+    /// Serve every command of every skill under PATH as an MCP tool (stdio, or Streamable HTTP with --http).
+    Mcp(mcp::McpArgs),
 }
 
 /// When whoever reads our stdout goes away (`skill-run diff … | head`),
@@ -118,6 +121,7 @@ fn main() -> ExitCode {
         Command::Approve(args) => trust::approve(args),
         Command::Diff(args) => lifecycle::diff(args),
         Command::Heartbeat(args) => lifecycle::heartbeat(args),
+        Command::Mcp(args) => mcp::mcp(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
