@@ -72,6 +72,14 @@ impl Setup {
             std::fs::copy(src.join(file), dst.join(file)).expect("copy example file");
         }
         std::fs::copy(component, dst.join(format!("{name}.wasm"))).expect("copy component");
+        // The WIT source, as `skill-run new` lays a package out: tool descriptions come from it.
+        std::fs::create_dir_all(dst.join("wit")).expect("wit folder");
+        for entry in std::fs::read_dir(src.join("wit"))
+            .expect("example wit")
+            .flatten()
+        {
+            std::fs::copy(entry.path(), dst.join("wit").join(entry.file_name())).expect("copy wit");
+        }
         dst
     }
 
@@ -510,6 +518,14 @@ fn tools_have_names_schemas_and_annotations_from_the_manifest() {
             .is_some_and(|d| d.contains("Greets")),
         "{greet}"
     );
+    // The WIT doc comment, not SKILL.md, describes each command.
+    assert!(
+        tool(&listed, "hello__divide")["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Divides `a` by `b`; an error for division by zero.")),
+        "{}",
+        tool(&listed, "hello__divide")
+    );
     let count = tool(&listed, "hello__count");
     assert_eq!(count["outputSchema"]["type"], "object");
     assert_eq!(count["outputSchema"]["additionalProperties"], false);
@@ -673,7 +689,12 @@ fn a_read_outside_the_grant_is_an_audited_error_that_leaks_nothing() {
             "{text}"
         );
     }
-    assert!(text_of(&results[1]).contains("denied"), "{}", results[1]);
+    // Climbing out of /notes is a denial, named in the result.
+    assert!(
+        text_of(&results[2]).contains("denied file"),
+        "{}",
+        results[2]
+    );
     // The positive control: the same command inside the grant works.
     assert_eq!(results[3]["isError"], false, "{}", results[3]);
     assert_eq!(results[4]["structuredContent"]["body"], "inside text");

@@ -21,6 +21,8 @@ pub const MAX_ARGUMENTS_BYTES: usize = 4 * 1024 * 1024;
 
 /// What every call shares.
 pub struct Calls {
+    /// The server's environment, read once; each skill gets only the names it is granted.
+    pub env: Vec<(String, String)>,
     /// The folder `{workspace}` grants refer to.
     pub workspace: PathBuf,
     /// Where audit events go, as JSON lines.
@@ -56,10 +58,18 @@ impl Calls {
                 .ok()
                 .map(|v| (s.name.to_string(), v))
         }));
+        let granted_env = &skill.manifest().grants.env;
         let mut request = request
             .input(Value::Object(arguments))
             .workspace(self.workspace.clone())
-            .env(std::env::vars())
+            // Only the granted names: the runtime filters too, but copying
+            // the whole environment on every call is wasted work.
+            .env(
+                self.env
+                    .iter()
+                    .filter(|(name, _)| granted_env.iter().any(|e| e.as_str() == name))
+                    .cloned(),
+            )
             .channels(Arc::new(channels))
             .secrets(Arc::new(secrets));
         for over in &self.overrides {

@@ -7,12 +7,12 @@ mod annotations;
 pub mod bench;
 mod calls;
 mod catalog;
-mod eof;
 mod http;
 mod instructions;
 mod naming;
 mod results;
 mod server;
+mod stdin;
 mod watch;
 mod wit_docs;
 
@@ -188,6 +188,7 @@ pub fn mcp(args: McpArgs) -> Result<u8> {
     let peers = Arc::new(Peers::default());
     let stopping = CancellationToken::new();
     let calls = Arc::new(calls::Calls {
+        env: std::env::vars().collect(),
         workspace,
         audit,
         overrides,
@@ -237,8 +238,11 @@ pub fn mcp(args: McpArgs) -> Result<u8> {
 /// Serves one client on stdin/stdout until EOF or SIGTERM. Either one
 /// cancels the calls still running, so none commits state afterwards.
 async fn serve_stdio(server: SkillServer, stopping: CancellationToken) -> Result<()> {
-    let stdin = eof::EofSignal::new(tokio::io::stdin(), stopping.clone());
-    let running = rmcp::serve_server(server, (stdin, tokio::io::stdout()))
+    // Non-blocking pipes where stdin and stdout are FIFOs (as MCP clients
+    // launch servers): no thread hand-off per message.
+    let (reader, writer) = rmcp::transport::io::stdio_pipes();
+    let stdin = stdin::StdinFilter::new(reader, stopping.clone());
+    let running = rmcp::serve_server(server, (stdin, writer))
         .await
         .context("starting the MCP session on stdio")?;
     let ct = running.cancellation_token();
