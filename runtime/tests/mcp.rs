@@ -148,9 +148,12 @@ impl Setup {
 
 /// Runs the Python client with `config` and returns the JSON it printed.
 fn client(config: &Value) -> Value {
+    // Through a file: a config may carry megabytes of arguments.
+    let file = tempfile::NamedTempFile::new().expect("config file");
+    std::fs::write(file.path(), config.to_string()).expect("write config");
     let output = Command::new(python())
         .arg(client_script())
-        .arg(config.to_string())
+        .arg(format!("@{}", file.path().display()))
         .output()
         .expect("running the Python MCP client");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -631,14 +634,19 @@ fn every_example_command_answers_and_failures_are_error_results() {
         assert_eq!(results[i]["isError"], false, "call {i}: {}", results[i]);
         results[i]["structuredContent"].clone()
     };
-    assert_eq!(ok(0), json!({"result": "Hello, Ada!"}));
+    assert_eq!(ok(0), json!({"result": "Hello, Ada! Lovely to see you!"}));
     assert_eq!(ok(1)["words"], 3);
     assert_eq!(ok(2), json!({"result": 3}));
     assert_eq!(results[3]["isError"], true);
     assert!(text_of(&results[3]).contains("divide"), "{}", results[3]);
     assert!(ok(4)["result"].as_str().is_some_and(|p| p.contains("todo")));
     assert_eq!(ok(5), json!({"result": ["seed", "todo"]}));
-    assert_eq!(ok(6), json!({"title": "todo", "body": "milk"}));
+    assert_eq!(ok(6)["title"], "todo");
+    assert!(
+        ok(6)["body"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("milk"))
+    );
     assert_eq!(ok(7)["result"][0]["title"], "todo");
     assert!(ok(8)["result"].is_string());
     // Arguments that do not match the schema: a tool error the model can act on.
@@ -655,10 +663,10 @@ fn every_example_command_answers_and_failures_are_error_results() {
             .as_str()
             .is_some_and(|m| m.contains("unknown tool"))
     );
-    // The state changed once per successful add.
+    // The state changed once per note written (the add and the import).
     assert_eq!(
         std::fs::read_to_string(setup.state("notes").join("notes-added")).expect("counter"),
-        "1"
+        "2"
     );
 }
 
@@ -697,14 +705,22 @@ fn a_read_outside_the_grant_is_an_audited_error_that_leaks_nothing() {
     );
     // The positive control: the same command inside the grant works.
     assert_eq!(results[3]["isError"], false, "{}", results[3]);
-    assert_eq!(results[4]["structuredContent"]["body"], "inside text");
+    assert!(
+        results[4]["structuredContent"]["body"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("inside text")),
+        "{}",
+        results[4]
+    );
     let events = std::fs::read_to_string(&audit).expect("audit log");
     assert!(
         events
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .any(|e| e["decision"] == "deny"
-                && e["target"].as_str().is_some_and(|t| t.contains("passwd"))),
+                && e["target"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("secret.txt"))),
         "{events}"
     );
     assert!(!events.contains("TOP-SECRET"));
@@ -1013,16 +1029,27 @@ fn bad_input_gets_json_rpc_errors_or_error_results_never_a_panic() {
         flood.push('\n');
     }
     raw.write(flood.as_bytes());
-    let mut answered = 0;
-    for id in 100..3100 {
-        let reply = raw.response(id);
+    // Replies come in any order: collect them by id.
+    let mut answered = std::collections::HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while answered.len() < 3000 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = raw.lines.recv_timeout(left).unwrap_or_else(|_| {
+            panic!(
+                "{} of 3000 answered; stderr: {}",
+                answered.len(),
+                raw.stderr()
+            )
+        });
+        let reply: Value = serde_json::from_str(&line).expect("JSON");
         assert!(
             reply["result"].is_object() || reply["error"].is_object(),
             "{reply}"
         );
-        answered += 1;
+        if let Some(id) = reply["id"].as_u64() {
+            answered.insert(id);
+        }
     }
-    assert_eq!(answered, 3000);
     raw.call(5, "hello__greet", json!({"name": "after"}));
     assert_eq!(
         raw.response(5)["result"]["structuredContent"],

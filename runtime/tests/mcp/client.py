@@ -1,6 +1,6 @@
 """Drives `skill-run mcp` with the official Python MCP SDK (the `mcp` package).
 
-Run by runtime/tests/mcp.rs as `python client.py CONFIG_JSON`. CONFIG_JSON says
+Run by runtime/tests/mcp.rs as `python client.py CONFIG_JSON` (or `@FILE`). CONFIG_JSON says
 how to connect and what to do; the script prints one JSON document on stdout
 (lines starting with `event:` come first for scenarios that talk to the test
 while they run). Everything asserted lives in the Rust test: this script only
@@ -139,7 +139,12 @@ SCENARIOS = {
 
 
 async def main():
-    config = json.loads(sys.argv[1])
+    arg = sys.argv[1]
+    if arg.startswith("@"):
+        with open(arg[1:], encoding="utf-8") as f:
+            config = json.load(f)
+    else:
+        config = json.loads(arg)
     notifications = []
 
     async def on_message(message):
