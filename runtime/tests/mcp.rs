@@ -241,7 +241,11 @@ impl HttpServer {
                     }
                     seen.push(line);
                 }
-                Err(_) => panic!("the HTTP server did not start: {}", seen.join("\n")),
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("the HTTP server did not start: {}", seen.join("\n"))
+                }
             }
         }
     }
