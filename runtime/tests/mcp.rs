@@ -1080,3 +1080,31 @@ fn two_packages_that_would_share_a_tool_name_are_refused_at_start() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("also named `hello`"), "{stderr}");
 }
+
+#[test]
+fn the_skills_extension_lists_each_file_with_its_sha256_and_size() {
+    let setup = Setup::new();
+    setup.example("hello", skill_test_artifacts::HELLO);
+    let mut raw = Raw::start(&setup);
+    raw.send(&json!({"jsonrpc": "2.0", "id": 7, "method": "skills/list", "params": {}}));
+    let listed = raw.response(7);
+    let skills = listed["result"]["skills"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(skills.len(), 1, "{listed}");
+    assert_eq!(skills[0]["uri"], "skill://hello/SKILL.md");
+    let text = std::fs::read(setup.skills().join("hello/SKILL.md")).expect("SKILL.md");
+    let file = &skills[0]["resources"][0];
+    assert_eq!(file["uri"], "skill://hello/SKILL.md", "{listed}");
+    assert_eq!(file["size"], text.len() as u64, "{listed}");
+    let digest = file["digest"].as_str().unwrap_or_default();
+    let expected: String = {
+        use std::fmt::Write as _;
+        let sum = <sha2::Sha256 as sha2::Digest>::digest(&text);
+        sum.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    };
+    assert!(digest.ends_with(&expected), "{digest} vs {expected}");
+}
