@@ -16,6 +16,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("guest-http", "HTTP", "guest-http.wasm"),
     ("guest-net", "NET", "guest-net.wasm"),
     ("guest-wasi03", "WASI03", "guest_wasi03.wasm"),
+    ("guest-slow", "SLOW", "guest-slow.wasm"),
 ];
 
 /// Guests built for `wasm32-wasip1`: WASI preview-1 core modules, which the

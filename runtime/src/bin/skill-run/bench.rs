@@ -35,6 +35,10 @@ pub struct BenchArgs {
     /// Print one JSON object: p50_us, p90_us, p99_us, max_us, per_sec and the memory figures.
     #[arg(long)]
     json: bool,
+    /// Also time the same call as an MCP `tools/call` through a `skill-run mcp` child on stdio
+    /// (reported under "mcp", with its p50 overhead over the bare invocation).
+    #[arg(long)]
+    mcp: bool,
     #[command(flatten)]
     runtime: RuntimeArgs,
 }
@@ -125,7 +129,9 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         Some(w) => w.clone(),
         None => std::env::current_dir().context("reading the current folder")?,
     };
-    let request = Invocation::new(&command).input(input).workspace(workspace);
+    let request = Invocation::new(&command)
+        .input(input.clone())
+        .workspace(workspace);
 
     let warm_up = (args.invocations / 10).clamp(1, 200);
     let figures = tokio.block_on(async {
@@ -166,6 +172,14 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         "loaded_skill_bytes": idle_skill,
         "in_flight_bytes": per_in_flight,
     });
+    let mut report = report;
+    if args.mcp {
+        let mcp = mcp_figures(&args, skill.name(), &command, &input)?;
+        let overhead =
+            mcp["p50_us"].as_f64().unwrap_or(0.0) - report["p50_us"].as_f64().unwrap_or(0.0);
+        report["mcp_overhead_p50_us"] = json!((overhead * 10.0).round() / 10.0);
+        report["mcp"] = mcp;
+    }
     if args.json {
         println!("{report}");
     } else {
@@ -185,6 +199,49 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
             idle_skill / 1024,
             per_in_flight / 1024,
         );
+        if args.mcp {
+            println!(
+                "  over MCP (tools/call on stdio)  p50 {} us  p90 {} us  p99 {} us  {} calls/s  (p50 +{} us)",
+                report["mcp"]["p50_us"],
+                report["mcp"]["p90_us"],
+                report["mcp"]["p99_us"],
+                report["mcp"]["per_sec"],
+                report["mcp_overhead_p50_us"],
+            );
+        }
     }
     Ok(0)
+}
+
+/// The same call through `skill-run mcp` on stdio.
+fn mcp_figures(args: &BenchArgs, skill: &str, command: &str, input: &Value) -> Result<Value> {
+    let mut server_args = Vec::new();
+    if let Some(dir) = &args.runtime.state_dir {
+        server_args.extend(["--state-dir".to_owned(), dir.display().to_string()]);
+    }
+    if args.runtime.no_cache {
+        server_args.push("--no-cache".to_owned());
+    }
+    if let Some(dir) = &args.runtime.cache_dir {
+        server_args.extend(["--cache-dir".to_owned(), dir.display().to_string()]);
+    }
+    if let Some(dir) = &args.workspace {
+        server_args.extend(["--workspace".to_owned(), dir.display().to_string()]);
+    }
+    let (latencies, per_sec) = crate::mcp::bench::run(&crate::mcp::bench::McpBench {
+        package: &args.package,
+        skill,
+        command,
+        input,
+        invocations: args.invocations,
+        concurrency: args.concurrency,
+        server_args,
+    })?;
+    Ok(json!({
+        "p50_us": micros(percentile(&latencies, 0.50)),
+        "p90_us": micros(percentile(&latencies, 0.90)),
+        "p99_us": micros(percentile(&latencies, 0.99)),
+        "max_us": micros(percentile(&latencies, 1.0)),
+        "per_sec": per_sec.round(),
+    }))
 }

@@ -12,6 +12,7 @@ mod build;
 mod init;
 mod inspect;
 mod lifecycle;
+mod mcp;
 mod run;
 mod sarif;
 mod scaffold;
@@ -88,6 +89,8 @@ enum Command {
     Diff(lifecycle::DiffArgs),
     /// Run the scheduled command of each skill whose [schedule] is due, once.
     Heartbeat(lifecycle::HeartbeatArgs),
+    /// Serve every command of every skill under PATH as an MCP tool (stdio, or Streamable HTTP with --http).
+    Mcp(mcp::McpArgs),
 }
 
 /// When whoever reads our stdout goes away (`skill-run diff … | head`),
@@ -127,6 +130,7 @@ fn main() -> ExitCode {
         Command::Approve(args) => trust::approve(args),
         Command::Diff(args) => lifecycle::diff(args),
         Command::Heartbeat(args) => lifecycle::heartbeat(args),
+        Command::Mcp(args) => mcp::mcp(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

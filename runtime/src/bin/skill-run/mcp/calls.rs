@@ -1,0 +1,105 @@
+//! Running one `tools/call`: the invocation a tool's command gets (the
+//! workspace, the environment, declared secrets, the audit log) and its
+//! outcome as a tool result.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::{CallToolResult, JsonObject};
+use serde_json::Value;
+use skill_runtime::{
+    AuditEvent, Invocation, MemoryChannels, NetworkOverride, SecretMap, SentMessage,
+};
+
+use super::catalog::ToolEntry;
+use super::results::{refused, tool_result};
+
+/// The largest arguments object accepted, serialized: a model that sends
+/// more is told so instead of the skill parsing megabytes.
+pub const MAX_ARGUMENTS_BYTES: usize = 4 * 1024 * 1024;
+
+/// What every call shares.
+pub struct Calls {
+    /// The server's environment, read once; each skill gets only the names it is granted.
+    pub env: Vec<(String, String)>,
+    /// The folder `{workspace}` grants refer to.
+    pub workspace: PathBuf,
+    /// Where audit events go, as JSON lines.
+    pub audit: Option<Arc<Mutex<File>>>,
+    /// Granted origins sent elsewhere (tests and walkthroughs).
+    pub overrides: Vec<NetworkOverride>,
+}
+
+fn write_line(file: &Mutex<File>, value: &impl serde::Serialize) {
+    use std::io::Write;
+    let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+    if let Ok(line) = serde_json::to_string(value) {
+        // A full disk must not end the server; the result still carries the reason.
+        let _ = writeln!(file, "{line}");
+    }
+}
+
+impl Calls {
+    fn invocation(&self, entry: &ToolEntry, arguments: JsonObject) -> Invocation {
+        let skill = &entry.skill;
+        let request = match &entry.command {
+            Some(command) => Invocation::new(command),
+            None => Invocation::default_command(),
+        };
+        // Sent messages go to stderr: stdout may be the MCP transport.
+        let channels = MemoryChannels::new().on_send(|m: &SentMessage| {
+            if let Ok(line) = serde_json::to_string(m) {
+                eprintln!("{line}");
+            }
+        });
+        let secrets = SecretMap::new(skill.manifest().grants.secrets.iter().filter_map(|s| {
+            std::env::var(s.name.as_str())
+                .ok()
+                .map(|v| (s.name.to_string(), v))
+        }));
+        let granted_env = &skill.manifest().grants.env;
+        let mut request = request
+            .input(Value::Object(arguments))
+            .workspace(self.workspace.clone())
+            // Only the granted names: the runtime filters too, but copying
+            // the whole environment on every call is wasted work.
+            .env(
+                self.env
+                    .iter()
+                    .filter(|(name, _)| granted_env.iter().any(|e| e.as_str() == name))
+                    .cloned(),
+            )
+            .channels(Arc::new(channels))
+            .secrets(Arc::new(secrets));
+        for over in &self.overrides {
+            request = request.network_override(over.clone());
+        }
+        if let Some(file) = &self.audit {
+            let file = file.clone();
+            request = request.audit_sink(Arc::new(move |e: &AuditEvent| write_line(&file, e)));
+        }
+        request
+    }
+
+    /// Runs `entry`'s command with `arguments`. Every ending is a tool
+    /// result: a call that cannot start (bad arguments) is an `isError`
+    /// result the model can act on.
+    pub async fn call(&self, entry: &ToolEntry, arguments: JsonObject) -> CallToolResult {
+        let skill = entry.skill.name();
+        let size = serde_json::to_vec(&arguments).map_or(usize::MAX, |v| v.len());
+        if size > MAX_ARGUMENTS_BYTES {
+            return refused(
+                skill,
+                &format!(
+                    "the arguments are {size} bytes, more than the {MAX_ARGUMENTS_BYTES} bytes a call may carry"
+                ),
+            );
+        }
+        let request = self.invocation(entry, arguments);
+        match entry.skill.invoke(request).await {
+            Ok(outcome) => tool_result(&outcome, entry.shape),
+            Err(error) => refused(skill, &error.to_string()),
+        }
+    }
+}
