@@ -6,6 +6,7 @@ use rmcp::model::ToolAnnotations;
 use skill_runtime::Grants;
 use skill_runtime::capabilities::channels::Direction;
 use skill_runtime::capabilities::files::Access;
+use skill_runtime::capabilities::network::Methods;
 
 /// Whether any folder grant lets the skill change files.
 fn writes_files(grants: &Grants) -> bool {
@@ -20,10 +21,13 @@ fn sends(grants: &Grants) -> bool {
         .any(|c| matches!(c.direction, Direction::Send | Direction::Both))
 }
 
-/// Whether a network grant allows methods beyond GET and HEAD. Grants
-/// carry no method restriction today, so every network grant does.
+/// Whether a network grant allows methods beyond GET and HEAD: a plain URL
+/// grant allows every method; a `{ url, methods }` grant only those listed.
 fn network_may_write(grants: &Grants) -> bool {
-    !grants.network.is_empty()
+    grants.network.iter().any(|n| match &n.methods {
+        Methods::Any => true,
+        Methods::Only(set) => set.iter().any(|m| m != "GET" && m != "HEAD"),
+    })
 }
 
 /// `readOnlyHint` only with no read-write folder, no send channel and no
@@ -97,5 +101,20 @@ mod tests {
             (a.read_only_hint, a.destructive_hint, a.open_world_hint),
             (Some(false), Some(false), Some(true))
         );
+    }
+
+    #[test]
+    fn a_get_only_network_grant_is_read_only_but_open_world() {
+        let a = annotations(&grants(
+            r#"network = [{ url = "https://api.example.com/v1/", methods = ["GET", "HEAD"] }]"#,
+        ));
+        assert_eq!(
+            (a.read_only_hint, a.open_world_hint),
+            (Some(true), Some(true))
+        );
+        let post = annotations(&grants(
+            r#"network = [{ url = "https://api.example.com/v1/", methods = ["GET", "POST"] }]"#,
+        ));
+        assert_eq!(post.read_only_hint, Some(false));
     }
 }
