@@ -3,6 +3,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod schema;
+mod toolchain_exports;
 pub(crate) mod values;
 
 use serde::Serialize;
@@ -155,6 +156,7 @@ pub(crate) fn compile(
                 };
                 for (func_name, item) in instance.exports(engine) {
                     if let ComponentItem::ComponentFunc(func) = item.ty
+                        && !toolchain_exports::is_internal(name, func_name, &func)
                         && let Some(index) = component.get_export_index(Some(&parent), func_name)
                     {
                         commands.push(command(

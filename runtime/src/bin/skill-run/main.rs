@@ -10,6 +10,7 @@ mod inspect;
 mod lifecycle;
 mod run;
 mod scaffold;
+mod toolchain;
 mod trust;
 
 use std::path::PathBuf;
@@ -64,7 +65,7 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Create a new Rust skill in a new folder, ready for `skill-run build`.
     New(scaffold::NewArgs),
-    /// Build a Rust skill for wasm32-wasip2 and put the component where skill.toml says.
+    /// Build a Rust, Python or JavaScript skill into the component skill.toml names.
     Build(build::BuildArgs),
     /// Time many invocations of one command in this process: latency percentiles (us), invocations per second, memory.
     Bench(bench::BenchArgs),
