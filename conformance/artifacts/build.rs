@@ -29,6 +29,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
 const SCRIPT_GUESTS: &[(&str, &str, bool)] = &[
     ("examples/forecast", "FORECAST_PY", true),
     ("conformance/script-guests/hostile-py", "HOSTILE_PY", true),
+    ("conformance/script-guests/hostile-js", "HOSTILE_JS", true),
     ("examples/digest", "DIGEST_JS", false),
 ];
 
@@ -119,6 +120,13 @@ fn build_script_guests(root: &Path, target_dir: &Path, code: &mut String) {
                     language.toolchain(),
                     toolchain::explain_failure(language, &dir, &staging, &text)
                 );
+            }
+            // Older builds of this guest are stale now.
+            for old in std::fs::read_dir(&out_dir).into_iter().flatten().flatten() {
+                let file = old.file_name().to_string_lossy().into_owned();
+                if file.starts_with(&format!("{name}-")) && file.ends_with(".wasm") {
+                    let _ = std::fs::remove_file(old.path());
+                }
             }
             std::fs::rename(&partial, &path).expect("keeping the built guest");
             let _ = std::fs::remove_dir_all(&staging);
