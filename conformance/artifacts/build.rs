@@ -118,7 +118,7 @@ fn build_script_guests(root: &Path, target_dir: &Path, code: &mut String) {
                 panic!(
                     "building {folder} with {} failed:\n{}",
                     language.toolchain(),
-                    toolchain::explain_failure(language, &dir, &staging, &text)
+                    layout.explain(language, &dir, &staging, &text)
                 );
             }
             // Older builds of this guest are stale now.

@@ -144,10 +144,7 @@ fn build_with_toolchain(
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        eprintln!(
-            "{}",
-            crate::toolchain::explain_failure(language, dir, staging.path(), &text)
-        );
+        eprintln!("{}", layout.explain(language, dir, staging.path(), &text));
         bail!(
             "{} could not build {} (the error above)",
             language.toolchain(),

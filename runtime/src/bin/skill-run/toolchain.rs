@@ -236,6 +236,57 @@ impl Layout {
     }
 }
 
+/// ComponentizeJS reports only "failed to parse JS source, encountered [N]
+/// errors"; the parser it uses (oxc) gives the positions, so ask it.
+const JS_SYNTAX_CHECK: &str = r#"
+import { parseSync } from 'oxc-parser';
+import { readFileSync } from 'node:fs';
+for (const file of process.argv.slice(1)) {
+  const code = readFileSync(file, 'utf8');
+  for (const e of parseSync(file, code).errors) {
+    const at = e.labels && e.labels[0] ? e.labels[0].start : 0;
+    const before = code.slice(0, at);
+    const line = before.split('\n').length;
+    console.log(`${file}:${line}:${at - before.lastIndexOf('\n')}: SyntaxError: ${e.message}`);
+  }
+}
+"#;
+
+impl Layout {
+    /// What to show for a failed build: [`explain_failure`], and for a
+    /// JavaScript parse error each syntax error as `file:line:column`.
+    pub fn explain(
+        &self,
+        language: Language,
+        skill: &Path,
+        staging: &Path,
+        output: &str,
+    ) -> String {
+        let explained = explain_failure(language, skill, staging, output);
+        if language != Language::JavaScript || !output.contains("failed to parse JS source") {
+            return explained;
+        }
+        let src = staging.join("src");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&src)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|x| x == "js" || x == "mjs"));
+        files.sort();
+        let checked = Command::new("node")
+            .current_dir(self.toolchains.join("js"))
+            .args(["--input-type=module", "-e", JS_SYNTAX_CHECK])
+            .args(&files)
+            .output();
+        match checked {
+            Ok(out) if !out.stdout.is_empty() => String::from_utf8_lossy(&out.stdout)
+                .replace(&src.display().to_string(), &skill.display().to_string())
+                .trim_end()
+                .to_owned(),
+            _ => explained,
+        }
+    }
+}
+
 fn wit_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
     let mut files: Vec<PathBuf> = entries
@@ -291,19 +342,27 @@ fn explain_python(skill: &Path, output: &str) -> String {
     let head = output.split("\nCaused by:").next().unwrap_or(output);
     let head = head.split("\nStack backtrace:").next().unwrap_or(head);
     let lines: Vec<&str> = head.lines().collect();
+    // The last frame in the skill's own files: `/0/...` is the first `-p`
+    // folder (the skill) for runtime errors; syntax errors name the real path.
     let mut location = None;
-    for (i, line) in lines.iter().enumerate() {
-        let t = line.trim();
-        if let Some(rest) = t.strip_prefix("File \"/0/")
-            && let Some((file, after)) = rest.split_once('"')
-        {
-            let line_no: String = after
-                .trim_start_matches(", line ")
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            location = Some((file.to_owned(), line_no, i));
-        }
+    for line in &lines {
+        let Some(at) = line.find("File \"") else {
+            continue;
+        };
+        let Some((file, after)) = line[at + 6..].split_once('"') else {
+            continue;
+        };
+        let path = match file.strip_prefix("/0/") {
+            Some(relative) => skill.join(relative),
+            None if Path::new(file).starts_with(skill) => PathBuf::from(file),
+            None => continue,
+        };
+        let line_no: String = after
+            .trim_start_matches(", line ")
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        location = Some((path, line_no));
     }
     // The exception line: the last line that is not indented source.
     let message = lines
@@ -315,7 +374,7 @@ fn explain_python(skill: &Path, output: &str) -> String {
         .trim_start_matches("AssertionError: ")
         .to_owned();
     match location {
-        Some((file, line, _)) => format!("{}:{line}: {message}", skill.join(file).display()),
+        Some((file, line)) => format!("{}:{line}: {message}", file.display()),
         None => {
             // Not an error in the app (WIT, world, options): show the chain
             // without the stack trace.
@@ -359,6 +418,15 @@ mod tests {
             Some("my-skill".into())
         );
         assert_eq!(world_name("package a:b;\ninterface x {}"), None);
+    }
+
+    #[test]
+    fn python_syntax_errors_become_file_and_line() {
+        let out = "Traceback (most recent call last):\n  File \"/venv/bin/componentize-py\", line 8, in <module>\n    sys.exit(script())\nAssertionError:   File \"/skills/demo/app.py\", line 5\n    return f(\n            ^\nSyntaxError: '(' was never closed\n\n\nCaused by:\n    SyntaxError";
+        assert_eq!(
+            explain_python(Path::new("/skills/demo"), out),
+            "/skills/demo/app.py:5: SyntaxError: '(' was never closed"
+        );
     }
 
     #[test]
