@@ -232,3 +232,20 @@ fn js_009_undeclared_channel_is_denied() {
     ));
     assert_eq!(channels.sent().len(), 1);
 }
+
+/// JS-010: A JavaScript component built with fetch (wasi:http) is refused at load without a network grant, naming the interface and the key.
+#[test]
+fn js_010_wrong_world_for_the_manifest_is_refused_at_load() {
+    let host = scripted::cached_host();
+    let no_network = scripted::manifest("hostile-js").replace(
+        &format!("network = [\"{}/\"]\n", scripted::GRANTED_ORIGIN),
+        "",
+    );
+    let package = TempPackage::new("hostile-js", skill_test_artifacts::HOSTILE_JS, &no_network);
+    let err = host.load_err(&package);
+    assert!(
+        matches!(err, LoadError::NotGranted { key: "network", .. })
+            && err.to_string().contains("wasi:http/"),
+        "{err}"
+    );
+}

@@ -265,3 +265,36 @@ fn py_009_undeclared_channel_is_denied() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].message, "hello");
 }
+
+/// PY-010: A Python component whose world imports wasi:http and channels is refused at load without those grants, naming the interface and the key.
+#[test]
+fn py_010_wrong_world_for_the_manifest_is_refused_at_load() {
+    let host = scripted::cached_host();
+    let no_network = scripted::manifest("hostile-py").replace(
+        &format!("network = [\"{}/\"]\n", scripted::GRANTED_ORIGIN),
+        "",
+    );
+    let package = TempPackage::new("hostile-py", skill_test_artifacts::HOSTILE_PY, &no_network);
+    let err = host.load_err(&package);
+    assert!(
+        matches!(err, LoadError::NotGranted { key: "network", .. })
+            && err.to_string().contains("wasi:http/"),
+        "{err}"
+    );
+    let no_channels = scripted::manifest("hostile-py").replace(
+        "channels = [{ name = \"out\", direction = \"send\" }]\n",
+        "",
+    );
+    let package = TempPackage::new("hostile-py", skill_test_artifacts::HOSTILE_PY, &no_channels);
+    let err = host.load_err(&package);
+    assert!(
+        matches!(
+            err,
+            LoadError::NotGranted {
+                key: "channels",
+                ..
+            }
+        ) && err.to_string().contains("skills:runtime/channels"),
+        "{err}"
+    );
+}

@@ -56,15 +56,22 @@ fn cache_dir() -> PathBuf {
     dir
 }
 
+/// A runtime with the shared compile cache, so loading a Python or
+/// JavaScript guest takes milliseconds after the first test run.
+pub fn cached_host() -> Host {
+    let state = tempfile::tempdir().expect("state folder");
+    let runtime = Runtime::new(RuntimeConfig::new(state.path()).with_compile_cache(cache_dir()))
+        .expect("runtime");
+    Host { runtime, state }
+}
+
 /// Loads `component` as skill `name` once per process.
 pub fn load_once(cell: &'static OnceLock<Loaded>, name: &str, component: &str) -> &'static Loaded {
     cell.get_or_init(|| {
-        let state = tempfile::tempdir().expect("state folder");
-        let runtime =
-            Runtime::new(RuntimeConfig::new(state.path()).with_compile_cache(cache_dir()))
-                .expect("runtime");
+        let host = cached_host();
         let package = TempPackage::new(name, component, &manifest(name));
-        let skill = runtime
+        let skill = host
+            .runtime
             .load(package.path())
             .unwrap_or_else(|e| panic!("loading {name}: {e}"));
         let workspace = tempfile::tempdir().expect("workspace");
@@ -75,7 +82,7 @@ pub fn load_once(cell: &'static OnceLock<Loaded>, name: &str, component: &str) -
         std::fs::write(workspace.path().join("secret.txt"), CANARY).expect("write");
         let outside = workspace.path().join("secret.txt");
         Loaded {
-            _host: Host { runtime, state },
+            _host: host,
             skill,
             workspace,
             outside,
