@@ -41,7 +41,13 @@ fn hash_tree(dir: &Path, hasher: &mut impl Hasher) {
     entries.sort();
     for path in entries {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.ends_with(".wasm") || name == "__pycache__" || name == "node_modules" {
+        // Only what goes into the component: not docs (a README edit must
+        // not rebuild and recompile every guest), not build outputs.
+        if name.ends_with(".wasm")
+            || name.ends_with(".md")
+            || name == "__pycache__"
+            || name == "node_modules"
+        {
             continue;
         }
         if path.is_dir() {
