@@ -5,6 +5,7 @@ pub(crate) mod cache;
 mod format;
 mod preview1;
 pub(crate) mod schema;
+mod toolchain_exports;
 pub(crate) mod values;
 
 use serde::Serialize;
@@ -214,6 +215,7 @@ pub(crate) fn compile(
                 };
                 for (func_name, item) in instance.exports(engine) {
                     if let ComponentItem::ComponentFunc(func) = item.ty
+                        && !toolchain_exports::is_internal(name, func_name, &func)
                         && let Some(index) = component.get_export_index(Some(&parent), func_name)
                     {
                         commands.push(command(

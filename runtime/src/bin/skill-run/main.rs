@@ -17,6 +17,7 @@ mod run;
 mod sarif;
 mod scaffold;
 mod shipped;
+mod toolchain;
 mod trust;
 
 use std::path::PathBuf;
@@ -73,7 +74,7 @@ enum Command {
     Init(init::InitArgs),
     /// Create a new Rust skill in a new folder, ready for `skill-run build`.
     New(scaffold::NewArgs),
-    /// Build a Rust skill for wasm32-wasip2 and put the component where skill.toml says.
+    /// Build a Rust, Python or JavaScript skill into the component skill.toml names.
     Build(build::BuildArgs),
     /// Time many invocations of one command in this process: latency percentiles (us), invocations per second, memory.
     Bench(bench::BenchArgs),

@@ -1,0 +1,308 @@
+//! Python and JavaScript skills through `skill-run`, as a user runs them:
+//! the two examples end to end (forecast against a loopback mock of its API
+//! with `--network-override`, state kept between runs; digest on granted
+//! folders and a channel), `new --lang python|js` building and running as
+//! generated, build errors shown as file:line, and a missing toolchain
+//! naming its install step. Components compile once into a compile cache
+//! under target/ shared by test runs.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn repo() -> PathBuf {
+    PathBuf::from(skill_test_artifacts::WORKSPACE)
+}
+
+fn cache_dir() -> PathBuf {
+    let dir = repo().join("target/wasm-guests/compile-cache");
+    std::fs::create_dir_all(&dir).expect("cache folder");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("mode");
+    }
+    dir
+}
+
+fn skill_run(args: &[&str], state: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_skill-run"))
+        .args(args)
+        .env("SKILL_RUN_STATE", state)
+        .env("SKILL_RUN_CACHE_DIR", cache_dir())
+        .output()
+        .expect("skill-run runs")
+}
+
+fn stdout_json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A package folder: an example's SKILL.md and skill.toml with a built component.
+fn example(name: &str, component: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("package");
+    for file in ["SKILL.md", "skill.toml"] {
+        std::fs::copy(
+            repo().join("examples").join(name).join(file),
+            dir.path().join(file),
+        )
+        .expect("copy");
+    }
+    std::fs::copy(component, dir.path().join(format!("{name}.wasm"))).expect("component");
+    dir
+}
+
+/// A mock of the Open-Meteo forecast endpoint on loopback: temperature
+/// 12.0, then 12.5, ...; it records request lines.
+fn mock_api() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            log.lock().expect("log").push(line.trim().to_owned());
+            let body = format!(
+                r#"{{"current": {{"temperature_2m": {}, "wind_speed_10m": 7.2}}}}"#,
+                12.0 + 0.5 * n as f64
+            );
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn forecast_python_example_calls_its_api_and_keeps_state() {
+    let package = example("forecast", skill_test_artifacts::FORECAST_PY);
+    let state = tempfile::tempdir().expect("state");
+    let (port, seen) = mock_api();
+    let redirect = format!("https://api.open-meteo.com=http://127.0.0.1:{port}");
+    let audit = state.path().join("audit.jsonl");
+    let lisbon = r#"{"place": {"name": "Lisbon", "latitude": 38.72, "longitude": -9.14}}"#;
+    let pkg = package.path().to_str().expect("utf-8");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", pkg, "weather", "--input", lisbon, "--json"];
+        args.extend_from_slice(extra);
+        skill_run(&args, state.path())
+    };
+    let first = run(&[
+        "--network-override",
+        &redirect,
+        "--audit",
+        audit.to_str().expect("utf-8"),
+    ]);
+    let doc = stdout_json(&first);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(doc["result"]["temperature-c"], 12.0, "{doc}");
+    assert_eq!(doc["result"]["previous-temperature-c"], Value::Null);
+    assert_eq!(doc["untrusted"], true);
+    assert!(
+        seen.lock().expect("log")[0].starts_with("GET /v1/forecast?latitude=38.72&longitude=-9.14"),
+        "{:?}",
+        seen
+    );
+    // State from the first run is there for the second.
+    let second = run(&["--network-override", &redirect]);
+    let doc = stdout_json(&second);
+    assert_eq!(doc["result"]["previous-temperature-c"], 12.0, "{doc}");
+    assert_eq!(doc["result"]["lookups"], 2);
+    let history = skill_run(&["run", pkg, "history", "--json"], state.path());
+    assert_eq!(
+        stdout_json(&history)["result"].as_array().map(Vec::len),
+        Some(2)
+    );
+    // Without the override the real host is the only place it may go; the
+    // audit of the first run shows the granted request and nothing else.
+    let audit = std::fs::read_to_string(&audit).expect("audit");
+    assert!(audit.contains("https://api.open-meteo.com/v1/forecast?latitude=38.72"));
+    assert!(!audit.contains("\"decision\":\"deny\""), "{audit}");
+}
+
+#[test]
+fn digest_js_example_works_on_granted_folders_and_sends_on_its_channel() {
+    let package = example("digest", skill_test_artifacts::DIGEST_JS);
+    let state = tempfile::tempdir().expect("state");
+    let workspace = tempfile::tempdir().expect("workspace");
+    std::fs::create_dir_all(workspace.path().join("notes")).expect("notes");
+    std::fs::create_dir_all(workspace.path().join("out")).expect("out");
+    std::fs::write(
+        workspace.path().join("notes/a.md"),
+        "# Groceries\nmilk eggs\n",
+    )
+    .expect("w");
+    std::fs::write(workspace.path().join("notes/b.txt"), "call the plumber\n").expect("w");
+    let log = state.path().join("channels.jsonl");
+    let output = skill_run(
+        &[
+            "run",
+            package.path().to_str().expect("utf-8"),
+            "summarize",
+            "--workspace",
+            workspace.path().to_str().expect("utf-8"),
+            "--channel-log",
+            log.to_str().expect("utf-8"),
+        ],
+        state.path(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let result = stdout_json(&output);
+    assert_eq!(result["total-words"], 7, "{result}");
+    assert_eq!(result["notes"][0]["title"], "Groceries");
+    let digest = std::fs::read_to_string(workspace.path().join("out/digest.md")).expect("digest");
+    assert!(digest.contains("- Groceries (a.md, 4 words)"), "{digest}");
+    let sent = std::fs::read_to_string(&log).expect("channel log");
+    assert!(sent.contains("digest ready: 2 notes, 7 words"), "{sent}");
+    // The notes folder is read-only: nothing was written there.
+    let mut names: Vec<_> = std::fs::read_dir(workspace.path().join("notes"))
+        .expect("notes")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a.md", "b.txt"]);
+}
+
+#[test]
+fn new_python_and_js_skills_build_and_run_as_generated() {
+    let dir = tempfile::tempdir().expect("dir");
+    let state = tempfile::tempdir().expect("state");
+    for lang in ["python", "js"] {
+        let name = format!("hello-{lang}");
+        let made = skill_run(
+            &[
+                "new",
+                &name,
+                "--lang",
+                lang,
+                "--dir",
+                dir.path().to_str().expect("utf-8"),
+            ],
+            state.path(),
+        );
+        assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+        let folder = dir.path().join(&name);
+        let built = skill_run(&["build", folder.to_str().expect("utf-8")], state.path());
+        let progress = stderr(&built);
+        assert_eq!(built.status.code(), Some(0), "{progress}");
+        assert!(
+            progress.contains("building") && progress.contains("built"),
+            "{progress}"
+        );
+        let ran = skill_run(
+            &[
+                "run",
+                folder.to_str().expect("utf-8"),
+                "hello",
+                "--input",
+                r#"{"who": "world"}"#,
+            ],
+            state.path(),
+        );
+        assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+        assert_eq!(stdout_json(&ran), json!("Hello, world!"));
+    }
+}
+
+#[test]
+fn build_errors_name_the_file_and_line_not_a_stack_trace() {
+    let dir = tempfile::tempdir().expect("dir");
+    let state = tempfile::tempdir().expect("state");
+    for (lang, file, broken) in [
+        (
+            "python",
+            "app.py",
+            "import wit_world\n\nclass WitWorld(wit_world.WitWorld):\n    def hello(self, who: str) -> str:\n        return undefined_name(\n",
+        ),
+        (
+            "js",
+            "app.js",
+            "export function hello(who) {\n  return `Hello, ${who}!`;\n\n  let = = 3;\n}\n",
+        ),
+    ] {
+        let name = format!("broken-{lang}");
+        let made = skill_run(
+            &[
+                "new",
+                &name,
+                "--lang",
+                lang,
+                "--dir",
+                dir.path().to_str().expect("utf-8"),
+            ],
+            state.path(),
+        );
+        assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+        let folder = dir.path().join(&name);
+        std::fs::write(folder.join(file), broken).expect("break it");
+        let built = skill_run(&["build", folder.to_str().expect("utf-8")], state.path());
+        let text = stderr(&built);
+        assert_ne!(built.status.code(), Some(0), "{text}");
+        let expected = format!("{}:", folder.join(file).display());
+        assert!(text.contains(&expected), "{lang}: no {expected} in\n{text}");
+        assert!(
+            !text.contains("Stack backtrace") && !text.contains("panicked at"),
+            "{text}"
+        );
+        assert!(!folder.join(format!("{name}.wasm")).exists());
+    }
+}
+
+#[test]
+fn a_missing_toolchain_names_the_install_step() {
+    let dir = tempfile::tempdir().expect("dir");
+    let state = tempfile::tempdir().expect("state");
+    let made = skill_run(
+        &[
+            "new",
+            "needs-py",
+            "--lang",
+            "python",
+            "--dir",
+            dir.path().to_str().expect("utf-8"),
+        ],
+        state.path(),
+    );
+    assert_eq!(made.status.code(), Some(0));
+    let output = Command::new(env!("CARGO_BIN_EXE_skill-run"))
+        .args([
+            "build",
+            dir.path().join("needs-py").to_str().expect("utf-8"),
+        ])
+        .env("SKILL_RUN_TOOLCHAINS", dir.path().join("no-toolchains"))
+        .output()
+        .expect("runs");
+    let text = stderr(&output);
+    assert_ne!(output.status.code(), Some(0));
+    assert!(
+        text.contains("componentize-py 0.25.1 is not installed")
+            && text.contains("scripts/install-toolchains python"),
+        "{text}"
+    );
+}
