@@ -422,3 +422,67 @@ fn state_008_leaked_work_copies_are_reclaimed_and_live_ones_kept() {
     assert_eq!(versions, 1);
     assert_eq!(committed(&host, "f").as_deref(), Some("v2"));
 }
+
+/// STATE-009: A folder of another grant that takes the inode number of a closed `{state}` folder is not treated as `{state}`: linking a committed file into it and moving a file from it into `{state}` are refused, and nothing reaches the committed state.
+#[test]
+fn state_009_a_reused_inode_number_does_not_make_a_folder_state() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(
+        "files = [{ guest = \"/state\", host = \"{state}\", access = \"read-write\" }, { guest = \"/w\", host = \"{workspace}\", access = \"read-write\" }]\n",
+    ));
+    // On the state's own disk, so that inode numbers can be reused between the two.
+    let workspace = tempfile::tempdir_in(host.state.path()).expect("workspace");
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/f", "content": "committed"}),
+        Some(workspace.path()),
+    ));
+    let outcome = attempt(
+        &skill,
+        "inode-reuse",
+        json!({"state": "/state", "other": "/w", "tries": 50}),
+        Some(workspace.path()),
+    );
+    let report = outcome.result.clone().expect("the attempt ran");
+    assert!(report.get("err").is_none(), "{report}");
+    eprintln!("inode reuse: {report}");
+    let link = report["link"].as_str().unwrap_or_default();
+    let rename = report["rename"].as_str().unwrap_or_default();
+    assert!(
+        link.contains("cross-device"),
+        "link was not refused: {report}"
+    );
+    assert!(
+        rename.contains("cross-device"),
+        "move was not refused: {report}"
+    );
+    assert!(denied(&outcome, AuditKind::File, "x"));
+    assert_ne!(
+        report["write"],
+        json!("ok"),
+        "wrote through the link: {report}"
+    );
+    // Nothing reached the committed state, and the big file stayed where it was.
+    assert_eq!(committed(&host, "f").as_deref(), Some("committed"));
+    assert!(
+        committed(&host, "big").is_none(),
+        "a workspace file moved into {{state}}"
+    );
+    assert!(
+        fs::read_dir(workspace.path())
+            .expect("ws")
+            .flatten()
+            .all(|e| !e.path().join("x").exists())
+    );
+    // Positive control: the same folder of the workspace takes a file
+    // written through it, and linking within {state} works.
+    assert_eq!(report["big"], json!("ok"), "{report}");
+    ok_value(&attempt(
+        &skill,
+        "link",
+        json!({"from_dir": "/state", "from": "f", "to_dir": "/state", "to": "g"}),
+        Some(workspace.path()),
+    ));
+    assert_eq!(committed(&host, "g").as_deref(), Some("committed"));
+}

@@ -24,7 +24,7 @@ use wasmtime_wasi::p2::bindings::filesystem::types::{
 };
 use wasmtime_wasi_io::streams::DynOutputStream;
 
-use super::disk::{MeteredStream, growth};
+use super::disk::{InState, MeteredStream, growth};
 use super::state::break_link;
 use crate::audit::{AuditKind, Decision};
 use crate::invocation::state::InvocationState;
@@ -112,13 +112,13 @@ fn state_dir(state: &InvocationState, fd: &Resource<Descriptor>) -> Option<Arc<s
     }
 }
 
-/// The host file behind `fd`, and whether it was opened in the writer's `{state}` copy.
+/// The host file behind `fd`, and how it was opened in the writer's `{state}` copy.
 fn file_of(
     state: &InvocationState,
     fd: &Resource<Descriptor>,
-) -> Option<(Arc<std::fs::File>, bool)> {
+) -> Option<(Arc<std::fs::File>, Option<InState>)> {
     match state.table.get(fd) {
-        Ok(Descriptor::File(f)) => Some((f.file.clone(), state.state_tree.has_file(&f.file))),
+        Ok(Descriptor::File(f)) => Some((f.file.clone(), state.state_tree.get(&f.file))),
         _ => None,
     }
 }
@@ -244,12 +244,16 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
                 let result = convert(state, result)?;
                 if let Ok(new) = &result {
                     state.fs_paths.0.insert(new.rep(), target.clone());
+                    // A handle opened through a {state} folder is in {state}
+                    // for as long as it is open, and only then.
                     if in_state.is_some() {
-                        match state.table.get(new) {
-                            Ok(Descriptor::Dir(d)) => state.state_tree.add(&d.dir, true),
-                            Ok(Descriptor::File(f)) => state.state_tree.add(&f.file, false),
-                            Err(_) => {}
-                        }
+                        let (handle, kind) = match state.table.get(new) {
+                            Ok(Descriptor::Dir(d)) => (d.dir.clone(), InState::Dir),
+                            Ok(Descriptor::File(f)) if write => (f.file.clone(), InState::Writable),
+                            Ok(Descriptor::File(f)) => (f.file.clone(), InState::ReadOnly),
+                            Err(_) => return Ok((result,)),
+                        };
+                        state.state_tree.add(&handle, kind);
                     }
                 }
                 record(
@@ -425,13 +429,18 @@ fn add_write_shadows(
             Box::new(async move {
                 let state = store.data_mut();
                 let len = buf.len() as u64;
-                let grows = match file_of(state, &fd) {
-                    Some((file, true)) => {
-                        growth(offset, len, file.metadata().map(|m| m.len()).unwrap_or(0))
+                // A write past the end also costs the gap it leaves: the
+                // file system may allocate a block for every byte written
+                // sparsely, so the gap is charged as if written.
+                let (cost, grows) = match file_of(state, &fd) {
+                    Some((file, kind)) => {
+                        let end =
+                            growth(offset, len, file.metadata().map(|m| m.len()).unwrap_or(0));
+                        (len.max(end), if kind.is_some() { end } else { 0 })
                     }
-                    _ => 0,
+                    None => (len, 0),
                 };
-                state.disk.charge_write(len, grows)?;
+                state.disk.charge_write(cost, grows)?;
                 let result = HostDescriptor::write(&mut state.filesystem(), fd, buf, offset).await;
                 Ok((convert(state, result)?,))
             })
@@ -455,11 +464,10 @@ fn add_write_shadows(
                             Err(code) => return Ok((Err(code),)),
                         };
                         let inner: DynOutputStream = state.table.delete(stream)?;
-                        let in_state = file.and_then(|(f, in_state)| in_state.then_some(f));
                         let metered: DynOutputStream = Box::new(MeteredStream::new(
                             inner,
                             state.disk.clone(),
-                            in_state,
+                            file.map(|(f, kind)| (f, kind.is_some())),
                             $position,
                         ));
                         Ok((Ok(state.table.push(metered)?),))
@@ -487,9 +495,14 @@ fn add_write_shadows(
          (fd, size): (Resource<Descriptor>, u64)| {
             Box::new(async move {
                 let state = store.data_mut();
-                if let Some((file, true)) = file_of(state, &fd) {
+                // Growing a file by set-size leaves a gap the file system
+                // may fill later: it is charged as written, in every grant.
+                if let Some((file, kind)) = file_of(state, &fd) {
                     let now = file.metadata().map(|m| m.len()).unwrap_or(0);
-                    state.disk.charge_write(0, size.saturating_sub(now))?;
+                    let grows = size.saturating_sub(now);
+                    state
+                        .disk
+                        .charge_write(grows, if kind.is_some() { grows } else { 0 })?;
                 }
                 let result = HostDescriptor::set_size(&mut state.filesystem(), fd, size).await;
                 Ok((convert(state, result)?,))
@@ -535,11 +548,19 @@ fn add_write_shadows(
          (fd, atime, mtime): (Resource<Descriptor>, NewTimestamp, NewTimestamp)| {
             Box::new(async move {
                 let state = store.data_mut();
-                // A file opened for reading in {state} may still share its
-                // inode with the committed version: its times are not ours.
-                if let Some((file, true)) = file_of(state, &fd)
-                    && super::disk::identity_of(&file).is_some_and(|(_, links, _)| links > 1)
-                {
+                // A file opened only for reading in {state} may share its
+                // inode with the committed version, or did when it was
+                // opened (a later write elsewhere breaks the link, not this
+                // handle's inode): its times are never ours to set.
+                if let Some((_, Some(InState::ReadOnly))) = file_of(state, &fd) {
+                    let target = state.fs_paths.label(fd.rep());
+                    state.audit.record(
+                        AuditKind::File,
+                        &target,
+                        Decision::Deny,
+                        "set times: the file was opened read-only in {state}; open it for writing to change its times",
+                        None,
+                    );
                     return Ok((Err(ErrorCode::NotPermitted),));
                 }
                 let result =

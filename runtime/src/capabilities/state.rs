@@ -71,7 +71,7 @@ pub(crate) struct StateView {
     pub size: u64,
     work: Option<PathBuf>,
     /// A shared lock on the version read, or the exclusive lock on the work copy.
-    pin: File,
+    _pin: File,
     /// The writers' lock, held by a writer until it commits or discards.
     _writer: Option<File>,
 }
@@ -80,11 +80,6 @@ impl StateView {
     /// Whether this is a writer's private copy.
     pub(crate) fn is_writer(&self) -> bool {
         self.work.is_some()
-    }
-
-    /// The open folder this view is pinned by.
-    pub(crate) fn handle(&self) -> &File {
-        &self.pin
     }
 }
 
@@ -239,7 +234,7 @@ impl StateStore {
                 dir,
                 size: 0,
                 work: None,
-                pin,
+                _pin: pin,
                 _writer: None,
             });
         }
@@ -263,7 +258,7 @@ impl StateStore {
             dir: work.clone(),
             size,
             work: Some(work),
-            pin,
+            _pin: pin,
             _writer: Some(writer),
         })
     }

@@ -26,7 +26,7 @@ use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use crate::audit::{AuditKind, AuditRecorder, Decision};
 use crate::capabilities::Grants;
 use crate::capabilities::channels::{ChannelState, MemoryChannels};
-use crate::capabilities::disk::{DiskBudget, StateTree};
+use crate::capabilities::disk::{DiskBudget, InState, StateTree};
 use crate::capabilities::env::visible_env;
 use crate::capabilities::files::{Access, HostBase};
 use crate::capabilities::folders;
@@ -281,7 +281,7 @@ async fn begin_state(
 }
 
 /// The disk budget for this call, and the folders of its writable `{state}`
-/// copy (its root and each `{state}` grant's folder) by identity.
+/// copy (each `{state}` grant's preopened folder), by open handle.
 fn disk_accounting(
     grants: &Grants,
     limits: &Limits,
@@ -295,10 +295,10 @@ fn disk_accounting(
             StateTree::default(),
         );
     };
-    let mut tree = StateTree::rooted_at(view.handle());
+    let mut tree = StateTree::default();
     for (grant, (dir, _)) in grants.files.iter().zip(preopens) {
         if grant.host.base == HostBase::State {
-            tree.add(&dir.dir, true);
+            tree.add(&dir.dir, InState::Dir);
         }
     }
     let budget = DiskBudget::new(limits, Some(view.dir.clone()), view.size, flag.clone());

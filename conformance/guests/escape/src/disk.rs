@@ -148,6 +148,7 @@ pub fn attempt(name: &str, input: &Value) -> Option<Value> {
             }
             .map_err(|e| format!("{e:?}"))
         })()),
+        "inode-reuse" => inode_reuse(input).unwrap_or_else(|e| json!({"err": e})),
         // Counts a folder's entries through the raw stream, keeping none.
         "count-entries" => outcome((|| {
             let dir = preopen(text(input, "dir")).map_err(|e| (e, 0))?;
@@ -178,6 +179,85 @@ pub fn attempt(name: &str, input: &Value) -> Option<Value> {
         _ => return None,
     };
     Some(value)
+}
+
+fn show<T>(result: Result<T, String>) -> Value {
+    match result {
+        Ok(_) => json!("ok"),
+        Err(e) => json!(e),
+    }
+}
+
+fn open_dir(dir: &Descriptor, path: &str) -> Result<Descriptor, String> {
+    dir.open_at(
+        PathFlags::empty(),
+        path,
+        OpenFlags::DIRECTORY,
+        DescriptorFlags::READ | DescriptorFlags::MUTATE_DIRECTORY,
+    )
+    .map_err(|e| format!("open folder {path}: {e:?}"))
+}
+
+/// Makes a folder of the `other` grant take the inode number of a closed,
+/// removed folder of `{state}` (a file system reuses a freed number at
+/// once; the metadata hash shows when it did), then uses it as if it were
+/// in `{state}`: hard-links the committed `f` into it and writes through the
+/// other grant's path, and moves the other grant's `big` into `{state}`.
+fn inode_reuse(input: &Value) -> Result<Value, String> {
+    let state = preopen(text(input, "state"))?;
+    let other = preopen(text(input, "other"))?;
+    let attempts = number(input, "tries").max(1);
+    let mut last = None;
+    let mut reused = false;
+    let mut tries = 0;
+    for n in 0..attempts {
+        tries = n + 1;
+        state
+            .create_directory_at("d")
+            .map_err(|e| format!("mkdir d: {e:?}"))?;
+        let d = open_dir(&state, "d")?;
+        let hash = d
+            .metadata_hash()
+            .map(|h| (h.lower, h.upper))
+            .map_err(|e| format!("hash: {e:?}"))?;
+        drop(d);
+        state
+            .remove_directory_at("d")
+            .map_err(|e| format!("rmdir d: {e:?}"))?;
+        let name = format!("w{n}");
+        other
+            .create_directory_at(&name)
+            .map_err(|e| format!("mkdir {name}: {e:?}"))?;
+        let w = open_dir(&other, &name)?;
+        reused = w
+            .metadata_hash()
+            .map(|h| (h.lower, h.upper))
+            .map_err(|e| format!("hash: {e:?}"))?
+            == hash;
+        last = Some((w, name));
+        if reused {
+            break;
+        }
+    }
+    let (w, name) = last.ok_or("no attempt made")?;
+    let link = state
+        .link_at(PathFlags::empty(), "f", &w, "x")
+        .map_err(|e| format!("{e:?}"));
+    let write = open(&other, &format!("{name}/x"), false, true)
+        .and_then(|f| f.write(b"pwned", 0).map_err(|e| format!("{e:?}")));
+    let big = open(&w, "big", true, true)
+        .and_then(|f| f.write(&[b'b'; 4096], 0).map_err(|e| format!("{e:?}")));
+    let rename = w
+        .rename_at("big", &state, "big")
+        .map_err(|e| format!("{e:?}"));
+    Ok(json!({
+        "reused": reused,
+        "tries": tries,
+        "link": show(link),
+        "write": show(write),
+        "big": show(big),
+        "rename": show(rename),
+    }))
 }
 
 fn epoch() -> wasip2::clocks::wall_clock::Datetime {
