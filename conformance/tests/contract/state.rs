@@ -486,3 +486,64 @@ fn state_009_a_reused_inode_number_does_not_make_a_folder_state() {
     ));
     assert_eq!(committed(&host, "g").as_deref(), Some("committed"));
 }
+
+/// STATE-010: Deeply nested `{state}` folders with the longest names cannot brick the state (later writers still start), and a `{state}` nested deeper than 32 folders is refused at commit, leaving the state as it was.
+#[test]
+fn state_010_deep_long_named_folders_neither_brick_nor_commit_past_the_cap() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(STATE));
+    let write = |content: &str| {
+        attempt(
+            &skill,
+            "write",
+            json!({"path": "/state/f", "content": content}),
+            None,
+        )
+    };
+    ok_value(&write("v1"));
+    // 17 levels of 255 characters: the absolute path is past PATH_MAX.
+    let deep = attempt(
+        &skill,
+        "deep",
+        json!({"dir": "/state", "top": "a", "len": 255, "depth": 17}),
+        None,
+    );
+    assert_eq!(ok_value(&deep), json!(17));
+    // Positive control and the attack's aim: the next writers still start
+    // and commit, and the deep tree is carried over.
+    ok_value(&write("v2"));
+    ok_value(&write("v3"));
+    assert_eq!(committed(&host, "f").as_deref(), Some("v3"));
+    // Read back level by level through open handles (/proc/self/fd keeps
+    // each path short).
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let current = host.state.path().join("escape/current/a");
+        let mut dir = fs::File::open(current).expect("a");
+        for _ in 1..17 {
+            let next = format!("/proc/self/fd/{}/{}", dir.as_raw_fd(), "n".repeat(255));
+            dir = fs::File::open(next).expect("level");
+        }
+        let leaf = format!("/proc/self/fd/{}/leaf", dir.as_raw_fd());
+        assert_eq!(fs::read_to_string(leaf).expect("leaf"), "bottom");
+    }
+
+    // Past the cap: the call fails at commit and nothing of it is kept.
+    let outcome = attempt(
+        &skill,
+        "deep",
+        json!({"dir": "/state", "top": "b", "len": 8, "depth": 40}),
+        None,
+    );
+    match failure(&outcome) {
+        Failure::Trap { cause } => assert!(cause.contains("deeper than 32"), "{cause}"),
+        other => panic!("expected the commit to be refused, got {other:?}"),
+    }
+    assert!(
+        committed(&host, "b").is_none(),
+        "the too-deep tree was committed"
+    );
+    ok_value(&write("v4"));
+    assert_eq!(committed(&host, "f").as_deref(), Some("v4"));
+}

@@ -142,19 +142,9 @@ impl DiskBudget {
     }
 }
 
-/// The sum of the sizes of the files under `dir` (symlinks count as nothing).
-pub(crate) fn tree_size(dir: &Path) -> std::io::Result<u64> {
-    let mut total = 0u64;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            total = total.saturating_add(tree_size(&entry.path())?);
-        } else if kind.is_file() {
-            total = total.saturating_add(entry.metadata()?.len());
-        }
-    }
-    Ok(total)
+/// The size of the tree at `dir` as `limits.state-size` counts it.
+fn tree_size(dir: &Path) -> std::io::Result<u64> {
+    Ok(super::tree_walk::measure(dir, u64::MAX)?.bytes)
 }
 
 /// What an open descriptor in a writer's `{state}` copy is.

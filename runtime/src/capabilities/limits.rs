@@ -149,6 +149,7 @@ pub(crate) struct LimitsSection {
     pub disk_write: Option<ByteSize>,
     pub disk_files: Option<u64>,
     pub state_size: Option<ByteSize>,
+    pub state_files: Option<u64>,
 }
 
 /// Effective resource limits for one invocation.
@@ -157,7 +158,7 @@ pub(crate) struct LimitsSection {
 /// 64 MiB of linear memory, 10 s of wall-clock time, 1 MiB of output
 /// (stdout, stderr and channel messages together), 32 HTTP requests, 8 MiB
 /// per response body, 64 MiB written to disk and 1,000 files created per
-/// invocation, and 64 MiB of `{state}`.
+/// invocation, and 64 MiB and 10,000 entries of `{state}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Linear memory across all of the component's memories.
@@ -175,8 +176,11 @@ pub struct Limits {
     pub disk_write: ByteSize,
     /// Files, folders and links one invocation may create.
     pub disk_files: u64,
-    /// Total size of the skill's `{state}` folder (the sizes of its files).
+    /// Total size of the skill's `{state}` folder: the sizes of its files
+    /// and the lengths of its symlinks' targets.
     pub state_size: ByteSize,
+    /// Files, folders and links the skill's `{state}` folder may hold in all.
+    pub state_files: u64,
 }
 
 impl Default for Limits {
@@ -190,6 +194,7 @@ impl Default for Limits {
             disk_write: ByteSize::mib(64),
             disk_files: 1_000,
             state_size: ByteSize::mib(64),
+            state_files: 10_000,
         }
     }
 }
@@ -198,7 +203,7 @@ impl Limits {
     /// The ceiling a [`crate::RuntimeConfig`] applies unless the host sets
     /// its own: 1 GiB memory, 5 minutes, 64 MiB output, 1,000 requests,
     /// 256 MiB per response, 4 GiB written, 1,000,000 files created and
-    /// 4 GiB of state.
+    /// 4 GiB and 1,000,000 entries of state.
     pub fn default_ceiling() -> Self {
         Limits {
             memory: ByteSize::mib(1024),
@@ -209,6 +214,7 @@ impl Limits {
             disk_write: ByteSize::mib(4096),
             disk_files: 1_000_000,
             state_size: ByteSize::mib(4096),
+            state_files: 1_000_000,
         }
     }
 
@@ -224,6 +230,7 @@ impl Limits {
             disk_write: section.disk_write.unwrap_or(default.disk_write),
             disk_files: section.disk_files.unwrap_or(default.disk_files),
             state_size: section.state_size.unwrap_or(default.state_size),
+            state_files: section.state_files.unwrap_or(default.state_files),
         }
     }
 
@@ -238,11 +245,12 @@ impl Limits {
             disk_write: self.disk_write.min(other.disk_write),
             disk_files: self.disk_files.min(other.disk_files),
             state_size: self.state_size.min(other.state_size),
+            state_files: self.state_files.min(other.state_files),
         }
     }
 
     /// Each limit as (manifest key, a magnitude to compare, its text).
-    fn entries(&self) -> [(&'static str, u128, String); 8] {
+    fn entries(&self) -> [(&'static str, u128, String); 9] {
         [
             ("memory", u128::from(self.memory.0), self.memory.to_string()),
             (
@@ -275,6 +283,11 @@ impl Limits {
                 "state-size",
                 u128::from(self.state_size.0),
                 self.state_size.to_string(),
+            ),
+            (
+                "state-files",
+                u128::from(self.state_files),
+                self.state_files.to_string(),
             ),
         ]
     }
@@ -315,6 +328,8 @@ pub enum LimitKind {
     DiskFiles,
     /// The size of `{state}` (`limits.state-size`).
     StateSize,
+    /// Files, folders and links in `{state}` (`limits.state-files`).
+    StateFiles,
     /// Tables, instances, table elements or resource handles: fixed caps of
     /// the runtime, not the manifest.
     Table,
@@ -332,6 +347,7 @@ impl LimitKind {
             LimitKind::DiskWrite => Some("limits.disk-write"),
             LimitKind::DiskFiles => Some("limits.disk-files"),
             LimitKind::StateSize => Some("limits.state-size"),
+            LimitKind::StateFiles => Some("limits.state-files"),
             LimitKind::Table => None,
         }
     }

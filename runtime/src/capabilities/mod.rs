@@ -17,6 +17,7 @@ pub mod network;
 mod response_body;
 pub mod secrets;
 pub(crate) mod state;
+pub(crate) mod tree_walk;
 
 use serde::Deserialize;
 use wasmtime::component::{HasSelf, Linker};

@@ -38,6 +38,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::limits::{LimitKind, Limits};
+use super::tree_walk::{WalkError, link_tree, measure};
+
 /// How long a writer waits for the writers before it before giving up.
 pub(crate) const WRITER_WAIT: Duration = Duration::from_secs(60);
 
@@ -226,7 +229,16 @@ impl StateStore {
     /// The state for one invocation. Read-only use sees the committed
     /// folder itself; a writer waits for its turn, then gets a copy whose
     /// files are hard links to the committed ones.
-    pub(crate) async fn begin(&self, invocation: u64, writes: bool) -> io::Result<StateView> {
+    ///
+    /// A writer's copy is refused when the committed state is already past
+    /// `limits` (a host lowered them): copying it is bounded by
+    /// `limits.state-files`, and the copy could never be committed.
+    pub(crate) async fn begin(
+        &self,
+        invocation: u64,
+        writes: bool,
+        limits: &Limits,
+    ) -> io::Result<StateView> {
         create_private_dir(&self.root)?;
         if !writes {
             let (dir, pin) = self.pin_current()?;
@@ -245,11 +257,28 @@ impl StateStore {
         create_private_dir(&work_root)?;
         self.reclaim(&work_root);
         let work = work_root.join(unique(invocation));
-        let size = match link_tree(&current, &work) {
-            Ok(size) => size,
+        create_private_dir(&work)?;
+        let linked = link_tree(&current, &work, limits.state_files).and_then(|usage| {
+            if usage.bytes > limits.state_size.0 {
+                Err(WalkError::Io(io::Error::other(format!(
+                    "the committed state holds {usage_bytes} bytes, more than limits.state-size = {}",
+                    limits.state_size,
+                    usage_bytes = usage.bytes
+                ))))
+            } else {
+                Ok(usage)
+            }
+        });
+        let size = match linked {
+            Ok(usage) => usage.bytes,
             Err(e) => {
                 let _ = fs::remove_dir_all(&work);
-                return Err(e);
+                return Err(match e {
+                    WalkError::TooMany(max) => io::Error::other(format!(
+                        "the committed state holds more than {max} files, folders and links (limits.state-files = {max}); raise it in skill.toml's [limits] or empty the state"
+                    )),
+                    other => other.into(),
+                });
             }
         };
         let pin = File::open(&work)?;
@@ -261,6 +290,22 @@ impl StateStore {
             _pin: pin,
             _writer: Some(writer),
         })
+    }
+
+    /// Whether a writer's copy fits `limits` as a whole: its size, its
+    /// entries and its depth, measured again before it may be committed.
+    /// `Ok(Some(kind))` names the limit it is past; `Err` is why it cannot
+    /// be committed at all.
+    pub(crate) fn check(&self, view: &StateView, limits: &Limits) -> io::Result<Option<LimitKind>> {
+        let Some(work) = &view.work else {
+            return Ok(None);
+        };
+        match measure(work, limits.state_files) {
+            Ok(usage) if usage.bytes > limits.state_size.0 => Ok(Some(LimitKind::StateSize)),
+            Ok(_) => Ok(None),
+            Err(WalkError::TooMany(_)) => Ok(Some(LimitKind::StateFiles)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Makes an invocation's changes the current state.
@@ -320,31 +365,6 @@ fn remove_if_unused(dir: &Path) {
     if try_lock(&handle, true).unwrap_or(false) {
         let _ = fs::remove_dir_all(dir);
     }
-}
-
-/// Makes `to` a copy of the tree `from` whose files are hard links to the
-/// originals (copies where the filesystem cannot link); symlinks are copied
-/// as links, not followed. Returns the total size of the files.
-fn link_tree(from: &Path, to: &Path) -> io::Result<u64> {
-    create_private_dir(to)?;
-    let mut size = 0u64;
-    for entry in fs::read_dir(from)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let target = to.join(entry.file_name());
-        if kind.is_dir() {
-            size = size.saturating_add(link_tree(&entry.path(), &target)?);
-        } else if kind.is_symlink() {
-            #[cfg(unix)]
-            std::os::unix::fs::symlink(fs::read_link(entry.path())?, &target)?;
-        } else {
-            size = size.saturating_add(entry.metadata()?.len());
-            if fs::hard_link(entry.path(), &target).is_err() {
-                fs::copy(entry.path(), &target)?;
-            }
-        }
-    }
-    Ok(size)
 }
 
 /// Gives the file `path` (beneath the open folder `dir`, following a final
@@ -410,7 +430,7 @@ mod tests {
     fn a_committed_copy_becomes_current_and_a_discarded_one_does_not() {
         let dir = tempfile::tempdir().expect("dir");
         let store = StateStore::new(dir.path().join("skill"));
-        let first = block_on(store.begin(1, true)).expect("begin");
+        let first = block_on(store.begin(1, true, &Limits::default())).expect("begin");
         fs::write(first.dir.join("count"), "1").expect("write");
         store.commit(first).expect("commit");
         assert_eq!(
@@ -418,7 +438,7 @@ mod tests {
             "1"
         );
 
-        let second = block_on(store.begin(2, true)).expect("begin");
+        let second = block_on(store.begin(2, true, &Limits::default())).expect("begin");
         assert_eq!(second.size, 1);
         guest_write(&second.dir, "count", "half-writ");
         store.discard(second);
@@ -438,7 +458,7 @@ mod tests {
     fn readers_see_the_committed_folder_without_a_copy() {
         let dir = tempfile::tempdir().expect("dir");
         let store = StateStore::new(dir.path().join("skill"));
-        let view = block_on(store.begin(1, false)).expect("begin");
+        let view = block_on(store.begin(1, false, &Limits::default())).expect("begin");
         assert_eq!(view.dir, store.current().expect("current"));
     }
 
@@ -446,11 +466,11 @@ mod tests {
     fn a_version_being_read_survives_a_commit_and_goes_with_the_next_writer() {
         let dir = tempfile::tempdir().expect("dir");
         let store = StateStore::new(dir.path().join("skill"));
-        let w = block_on(store.begin(1, true)).expect("begin");
+        let w = block_on(store.begin(1, true, &Limits::default())).expect("begin");
         fs::write(w.dir.join("f"), "old").expect("write");
         store.commit(w).expect("commit");
-        let reader = block_on(store.begin(2, false)).expect("begin");
-        let w = block_on(store.begin(3, true)).expect("begin");
+        let reader = block_on(store.begin(2, false, &Limits::default())).expect("begin");
+        let w = block_on(store.begin(3, true, &Limits::default())).expect("begin");
         guest_write(&w.dir, "f", "new");
         store.commit(w).expect("commit");
         assert_eq!(
@@ -459,7 +479,7 @@ mod tests {
         );
         let old = reader.dir.clone();
         drop(reader);
-        let w = block_on(store.begin(4, true)).expect("begin");
+        let w = block_on(store.begin(4, true, &Limits::default())).expect("begin");
         assert!(!old.exists(), "an unused old version is reclaimed");
         store.discard(w);
     }
@@ -475,7 +495,7 @@ mod tests {
         create_private_dir(&held).expect("mkdir");
         let holder = File::open(&held).expect("open");
         assert!(try_lock(&holder, true).expect("lock"));
-        let w = block_on(store.begin(1, true)).expect("begin");
+        let w = block_on(store.begin(1, true, &Limits::default())).expect("begin");
         assert!(!leaked.exists());
         assert!(held.exists());
         store.discard(w);

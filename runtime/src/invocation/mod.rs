@@ -256,6 +256,7 @@ fn wasi_context(
 async fn begin_state(
     skill: &SkillInner,
     grants: &Grants,
+    limits: &Limits,
     id: u64,
 ) -> Result<Option<StateView>, InvokeError> {
     let state_grants: Vec<_> = grants
@@ -269,7 +270,7 @@ async fn begin_state(
     let writes = state_grants.iter().any(|f| f.access == Access::ReadWrite);
     skill
         .state
-        .begin(id, writes)
+        .begin(id, writes, limits)
         .await
         .map(Some)
         .map_err(|e| InvokeError::Preopen {
@@ -347,7 +348,7 @@ pub(crate) async fn run(
     let stderr = CapturedOutput::new(budget.clone(), STDERR_KEEP);
     let stdin =
         matches!(call, Call::Cli).then(|| serde_json::to_vec(&request.input).unwrap_or_default());
-    let state_view = begin_state(skill, &grants, id).await?;
+    let state_view = begin_state(skill, &grants, &limits, id).await?;
     let state_dir = state_view
         .as_ref()
         .map_or_else(PathBuf::new, |s| s.dir.clone());
@@ -467,6 +468,22 @@ pub(crate) async fn run(
             (peak, result)
         }
     };
+    // A writer's {state} must fit its limits as a whole to be committed.
+    if result.is_ok()
+        && let Some(view) = &state_view
+    {
+        match skill.state.check(view, &limits) {
+            Ok(None) => {}
+            Ok(Some(kind)) => limit_flag.set(kind),
+            Err(e) => {
+                result = Err(Failure::Trap {
+                    cause: format!(
+                        "skill `{name}` finished but its {{state}} cannot be saved: {e}"
+                    ),
+                })
+            }
+        }
+    }
     if let Some(kind) = limit_flag.get()
         && !matches!(result, Err(Failure::Limit { .. }))
     {

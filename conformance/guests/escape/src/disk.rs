@@ -148,6 +148,28 @@ pub fn attempt(name: &str, input: &Value) -> Option<Value> {
             }
             .map_err(|e| format!("{e:?}"))
         })()),
+        // Nests `depth` folders under `top`, each named with `len`
+        // characters, one level at a time through descriptors (only the
+        // deepest stays open), and writes a file at the bottom.
+        "deep" => outcome((|| {
+            let fail = |e: String| (e, 0);
+            let mut dir = preopen(text(input, "dir")).map_err(fail)?;
+            let name = "n".repeat(number(input, "len").clamp(1, 255) as usize);
+            for level in 0..number(input, "depth") {
+                let here = if level == 0 {
+                    text(input, "top")
+                } else {
+                    &name
+                };
+                dir.create_directory_at(here)
+                    .map_err(|e| (format!("mkdir: {e:?}"), level))?;
+                dir = open_dir(&dir, here).map_err(|e| (e, level))?;
+            }
+            let leaf = open(&dir, "leaf", true, true).map_err(fail)?;
+            leaf.write(b"bottom", 0)
+                .map_err(|e| (format!("write: {e:?}"), 0))?;
+            Ok(number(input, "depth"))
+        })()),
         "inode-reuse" => inode_reuse(input).unwrap_or_else(|e| json!({"err": e})),
         // Counts a folder's entries through the raw stream, keeping none.
         "count-entries" => outcome((|| {
