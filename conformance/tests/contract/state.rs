@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use skill_runtime::LimitKind;
 
 use super::*;
 
@@ -546,4 +547,72 @@ fn state_010_deep_long_named_folders_neither_brick_nor_commit_past_the_cap() {
     );
     ok_value(&write("v4"));
     assert_eq!(committed(&host, "f").as_deref(), Some("v4"));
+}
+
+/// STATE-011: `{state}` holds at most `limits.state-files` files, folders and links across calls, and symlinks count toward `limits.state-size`: a call leaving more is stopped naming the key and its changes discarded; a host's lower limit also stops a writer from starting; under the limits, writes commit.
+#[test]
+fn state_011_state_entries_and_symlinks_are_capped_across_calls() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(&format!(
+        "{STATE}[limits]\nstate-files = 50\nstate-size = \"1 KiB\"\n"
+    )));
+    let create = |kind: &str, prefix: &str, count: u64| {
+        attempt(
+            &skill,
+            "disk-create",
+            json!({"dir": "/state", "kind": kind, "prefix": prefix, "count": count}),
+            None,
+        )
+    };
+    let entries = || {
+        fs::read_dir(host.state.path().join("escape/current"))
+            .expect("current")
+            .count()
+    };
+    // Empty files and folders cost no bytes, but each is an entry.
+    assert_eq!(ok_value(&create("file", "a", 30)), json!(30));
+    assert_eq!(ok_value(&create("dir", "b", 10)), json!(10));
+    assert_eq!(entries(), 40);
+    let outcome = create("file", "c", 20);
+    match failure(&outcome) {
+        Failure::Limit { kind, message } => {
+            assert_eq!(*kind, LimitKind::StateFiles);
+            assert!(message.contains("limits.state-files = 50"), "{message}");
+        }
+        other => panic!("expected limits.state-files, got {other:?}"),
+    }
+    assert!(denied(&outcome, AuditKind::Limit, "limits.state-files"));
+    assert_eq!(entries(), 40, "the refused call's files were committed");
+    // Symlinks are entries and their targets are bytes: 9 x "target" fits,
+    // but their bytes and 160 more do not fit in 1 KiB.
+    assert_eq!(ok_value(&create("symlink", "s", 9)), json!(9));
+    assert_eq!(entries(), 49);
+    let many = host.load(&escape_package(&format!(
+        "{STATE}[limits]\nstate-size = \"1 KiB\"\n"
+    )));
+    let outcome = attempt(
+        &many,
+        "disk-create",
+        json!({"dir": "/state", "kind": "symlink", "prefix": "t", "count": 200}),
+        None,
+    );
+    match failure(&outcome) {
+        Failure::Limit { kind, .. } => assert_eq!(*kind, LimitKind::StateSize),
+        other => panic!("expected limits.state-size, got {other:?}"),
+    }
+    // A host's lower limit refuses the writer before it copies anything.
+    let lower = skill_runtime::Limits {
+        state_files: 10,
+        ..skill_runtime::Limits::default_ceiling()
+    };
+    let err = block_on(
+        skill.invoke(
+            Invocation::new("write")
+                .input(json!({"path": "/state/f", "content": "x"}))
+                .limits(lower),
+        ),
+    )
+    .expect_err("a writer over the host's state-files limit must not start");
+    assert!(err.to_string().contains("limits.state-files = 10"), "{err}");
+    assert_eq!(entries(), 49);
 }

@@ -93,13 +93,10 @@ impl DiskBudget {
     /// `Err` is the trap to return: the write must not happen.
     pub(crate) fn charge_write(&self, bytes: u64, state_growth: u64) -> wasmtime::Result<()> {
         let mut usage = self.usage();
-        let written = usage.written.saturating_add(bytes);
-        if written > self.max_written {
-            drop(usage);
-            return Err(self.exceeded(LimitKind::DiskWrite));
-        }
+        // `{state}` first: the more particular limit names the cause.
+        let mut state = usage.state;
         if state_growth > 0 {
-            let state = usage.state.saturating_add(state_growth);
+            state = usage.state.saturating_add(state_growth);
             if state > self.max_state {
                 let measured = match &self.state_dir {
                     Some(dir) if usage.remeasures < MAX_REMEASURES => {
@@ -109,16 +106,20 @@ impl DiskBudget {
                     _ => None,
                 };
                 match measured.map(|m| m.saturating_add(state_growth)) {
-                    Some(real) if real <= self.max_state => usage.state = real,
+                    Some(real) if real <= self.max_state => state = real,
                     _ => {
                         drop(usage);
                         return Err(self.exceeded(LimitKind::StateSize));
                     }
                 }
-            } else {
-                usage.state = state;
             }
         }
+        let written = usage.written.saturating_add(bytes);
+        if written > self.max_written {
+            drop(usage);
+            return Err(self.exceeded(LimitKind::DiskWrite));
+        }
+        usage.state = state;
         usage.written = written;
         Ok(())
     }

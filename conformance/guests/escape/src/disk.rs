@@ -56,6 +56,15 @@ fn write(input: &Value) -> Result<u64, (String, u64)> {
                 }
             }
         }
+        // One chunk every `stride` bytes: a sparse file, mostly holes.
+        "sparse" => {
+            for n in 0..number(input, "count") {
+                match file.write(&chunk, start + n * number(input, "stride")) {
+                    Ok(k) => written += k,
+                    Err(e) => return Err((format!("write: {e:?}"), written)),
+                }
+            }
+        }
         route @ ("stream" | "append") => {
             let stream = if route == "stream" {
                 file.write_via_stream(start)
