@@ -123,6 +123,28 @@ fn file_of(
     }
 }
 
+/// `Err` (audited) when the invocation already holds its share of the
+/// runtime's descriptor budget in open files, folders and listings, so `op`
+/// on `target` must not open another host handle.
+pub(crate) fn within_budget(
+    state: &mut InvocationState,
+    op: &str,
+    target: &str,
+) -> Result<(), ErrorCode> {
+    let held = state.fs_paths.live(&state.table) + state.listings.live(&state.table);
+    if held < state.max_descriptors {
+        return Ok(());
+    }
+    let reason = format!(
+        "{op}: this invocation holds {} open files, folders and listings, its share of the runtime's descriptor budget (RuntimeConfig::max_guest_descriptors); close one first",
+        state.max_descriptors
+    );
+    state
+        .audit
+        .record(AuditKind::File, target, Decision::Deny, &reason, None);
+    Err(ErrorCode::Quota)
+}
+
 /// A borrow of the same descriptor, to pass to a second host call.
 fn again(fd: &Resource<Descriptor>) -> Resource<Descriptor> {
     Resource::new_borrow(fd.rep())
@@ -201,15 +223,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
                 let target = state.fs_paths.join(fd.rep(), &path);
                 let write = flags.contains(DescriptorFlags::WRITE)
                     || oflags.intersects(OpenFlags::CREATE | OpenFlags::TRUNCATE);
-                if state.fs_paths.live(&state.table) >= state.max_descriptors {
-                    let reason = format!(
-                        "open: this invocation holds {} open files and folders, its share of the runtime's descriptor budget (RuntimeConfig::max_guest_descriptors); close one first",
-                        state.max_descriptors
-                    );
-                    state
-                        .audit
-                        .record(AuditKind::File, &target, Decision::Deny, &reason, None);
-                    return Ok((Err(ErrorCode::Quota),));
+                if let Err(code) = within_budget(state, "open", &target) {
+                    return Ok((Err(code),));
                 }
                 let in_state = state_dir(state, &fd);
                 if write {

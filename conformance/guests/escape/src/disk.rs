@@ -179,6 +179,23 @@ pub fn attempt(name: &str, input: &Value) -> Option<Value> {
                 .map_err(|e| (format!("write: {e:?}"), 0))?;
             Ok(number(input, "depth"))
         })()),
+        // Starts `count` listings of a folder and keeps every stream open.
+        "list-many" => {
+            let dir = match preopen(text(input, "dir")) {
+                Ok(dir) => dir,
+                Err(e) => return Some(json!({"err": e})),
+            };
+            let mut streams = Vec::new();
+            for _ in 0..number(input, "count") {
+                match dir.read_directory() {
+                    Ok(stream) => streams.push(stream),
+                    Err(e) => {
+                        return Some(json!({"err": format!("{e:?}"), "opened": streams.len()}));
+                    }
+                }
+            }
+            json!({"ok": streams.len()})
+        }
         "inode-reuse" => inode_reuse(input).unwrap_or_else(|e| json!({"err": e})),
         // Counts a folder's entries through the raw stream, keeping none.
         "count-entries" => outcome((|| {
