@@ -270,3 +270,50 @@ fn disk_005_sparse_writes_and_set_size_are_charged_their_gaps() {
     );
     assert_eq!(ok_value(&ok), json!(512 * 1024));
 }
+
+/// DISK-006: Giving a shared `{state}` file its own copy before a write is charged to `limits.disk-write` before the copy is made: opening a 2 MiB committed file for writing under a 1 MiB limit stops the skill, leaves the state as it was and no copy behind; a small file's copy fits.
+#[test]
+fn disk_006_copies_before_a_write_are_charged() {
+    let host = Host::new();
+    let roomy = host.load(&escape_package(STATE));
+    ok_value(&roomy_write(&roomy, "big", 2048));
+    ok_value(&roomy_write(&roomy, "small", 4));
+    let tight = host.load(&escape_package(&format!(
+        "{STATE}[limits]\ndisk-write = \"1 MiB\"\n"
+    )));
+    let outcome = attempt(
+        &tight,
+        "append",
+        json!({"path": "/state/big", "content": "x"}),
+        None,
+    );
+    let (kind, message) = limit_of(&outcome);
+    assert_eq!(kind, LimitKind::DiskWrite, "{message}");
+    let current = host.state.path().join("escape/current");
+    assert_eq!(size_of(&current.join("big")), 2048 * 1024);
+    let leftovers = fs::read_dir(host.state.path().join("escape"))
+        .expect("state")
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .flat_map(|d| fs::read_dir(d.path()).into_iter().flatten().flatten())
+        .filter(|e| e.file_name().to_string_lossy().contains("skill-run-copy"))
+        .count();
+    assert_eq!(leftovers, 0, "a copy was left behind");
+    // Positive control: the small file's copy fits.
+    ok_value(&attempt(
+        &tight,
+        "append",
+        json!({"path": "/state/small", "content": "x"}),
+        None,
+    ));
+    assert_eq!(size_of(&current.join("small")), 4 * 1024 + 1);
+}
+
+fn roomy_write(skill: &Skill, file: &str, kib: u64) -> Outcome {
+    attempt(
+        skill,
+        "disk-write",
+        write("write", "/state", file, kib),
+        None,
+    )
+}

@@ -616,3 +616,45 @@ fn state_011_state_entries_and_symlinks_are_capped_across_calls() {
     assert!(err.to_string().contains("limits.state-files = 10"), "{err}");
     assert_eq!(entries(), 49);
 }
+
+/// STATE-012: A descriptor opened read-only in `{state}` can never set times, even after a write elsewhere gave the file its own inode and left the descriptor on the committed one: the committed file's times stay as they were.
+#[cfg(unix)]
+#[test]
+fn state_012_a_read_descriptor_kept_across_the_break_cannot_touch_the_committed_file() {
+    use std::os::unix::fs::MetadataExt;
+    let host = Host::new();
+    let skill = host.load(&escape_package(STATE));
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/f", "content": "committed"}),
+        None,
+    ));
+    // An open handle, not a second name: the committed inode keeps one link.
+    let held = fs::File::open(host.state.path().join("escape/current/f")).expect("open");
+    let before = held.metadata().expect("stat").mtime();
+    let outcome = attempt(
+        &skill,
+        "touch-across-break",
+        json!({"dir": "/state", "file": "f"}),
+        None,
+    );
+    let err = err_text(&outcome);
+    assert!(err.contains("not-permitted"), "{err}");
+    assert!(denied(&outcome, AuditKind::File, "/state/f"));
+    let after = held.metadata().expect("stat");
+    assert_eq!(after.mtime(), before, "the committed file's times changed");
+    assert_ne!(after.mtime(), 1_000_000);
+    let mut content = String::new();
+    std::io::Read::read_to_string(&mut &held, &mut content).expect("read");
+    assert_eq!(content, "committed");
+    // Positive control: setting times by path works on the call's own copy.
+    ok_value(&attempt(
+        &skill,
+        "touch-at",
+        json!({"dir": "/state", "file": "f"}),
+        None,
+    ));
+    let current = fs::metadata(host.state.path().join("escape/current/f")).expect("f");
+    assert_eq!(current.mtime(), 1_000_000);
+}

@@ -164,17 +164,29 @@ fn refuse_cross_state(state: &mut InvocationState, op: &str, target: &str) -> Er
     ErrorCode::CrossDevice
 }
 
-/// Gives a shared file in the `{state}` copy its own inode before it changes;
-/// `Err` when that failed and the change must not happen.
+/// Gives a shared file in the `{state}` copy its own inode before it changes,
+/// charging the copy to `limits.disk-write`. `Ok(Err(code))` when that failed
+/// and the change must not happen; `Err` is the trap of a limit.
 fn unshare(
     state: &mut InvocationState,
     dir: Option<&Arc<std::fs::File>>,
     path: &str,
     follow: bool,
     target: &str,
-) -> Result<(), ErrorCode> {
-    let Some(dir) = dir else { return Ok(()) };
-    break_link(dir, path, follow).map_err(|e| {
+) -> wasmtime::Result<Result<(), ErrorCode>> {
+    let Some(dir) = dir else { return Ok(Ok(())) };
+    let mut trap = None;
+    let disk = state.disk.clone();
+    let result = break_link(dir, path, follow, &mut |len| {
+        disk.charge_write(len, 0).map_err(|e| {
+            trap = Some(e);
+            std::io::Error::other("limits.disk-write")
+        })
+    });
+    if let Some(trap) = trap {
+        return Err(trap);
+    }
+    Ok(result.map_err(|e| {
         state.audit.record(
             AuditKind::File,
             target,
@@ -183,7 +195,7 @@ fn unshare(
             None,
         );
         ErrorCode::Io
-    })
+    }))
 }
 
 /// Shadows the path-taking operations with audited ones. Call after the
@@ -229,7 +241,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
                 let in_state = state_dir(state, &fd);
                 if write {
                     let follow = path_flags.contains(PathFlags::SYMLINK_FOLLOW);
-                    if let Err(code) = unshare(state, in_state.as_ref(), &path, follow, &target) {
+                    if let Err(code) = unshare(state, in_state.as_ref(), &path, follow, &target)? {
                         return Ok((Err(code),));
                     }
                 }
@@ -539,7 +551,7 @@ fn add_write_shadows(
                 let target = state.fs_paths.join(fd.rep(), &path);
                 let in_state = state_dir(state, &fd);
                 let follow = path_flags.contains(PathFlags::SYMLINK_FOLLOW);
-                if let Err(code) = unshare(state, in_state.as_ref(), &path, follow, &target) {
+                if let Err(code) = unshare(state, in_state.as_ref(), &path, follow, &target)? {
                     return Ok((Err(code),));
                 }
                 let result = HostDescriptor::set_times_at(

@@ -373,10 +373,20 @@ fn remove_if_unused(dir: &Path) {
 /// writer's work copy is opened for writing or has its times set, so the
 /// committed version it was linked from never changes. Confined like the
 /// guest's own access: every path is resolved beneath `dir` by cap-std.
-pub(crate) fn break_link(dir: &File, path: &str, follow: bool) -> io::Result<()> {
+///
+/// `charge` is told the copy's size before anything is written and may
+/// refuse it. The copy is created under an unpredictable name, exclusively,
+/// so nothing planted beforehand (such as a link to another committed file)
+/// is ever written through.
+pub(crate) fn break_link(
+    dir: &File,
+    path: &str,
+    follow: bool,
+    charge: &mut dyn FnMut(u64) -> io::Result<()>,
+) -> io::Result<()> {
     #[cfg(unix)]
     {
-        use cap_std::fs::MetadataExt;
+        use cap_std::fs::{MetadataExt, OpenOptions};
         let dir = cap_std::fs::Dir::from_std_file(dir.try_clone()?);
         let real = if follow {
             match dir.canonicalize(path) {
@@ -395,15 +405,25 @@ pub(crate) fn break_link(dir: &File, path: &str, follow: bool) -> io::Result<()>
         if !metadata.is_file() || metadata.nlink() <= 1 {
             return Ok(());
         }
-        let copy = real.with_file_name(format!(".skill-run-copy-{}", unique(0)));
-        dir.copy(&real, &dir, &copy)?;
-        if let Err(e) = dir.rename(&copy, &dir, &real) {
+        charge(metadata.len())?;
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
+        let copy = real.with_file_name(format!(
+            ".skill-run-copy-{}",
+            crate::files_on_disk::hex(&random)
+        ));
+        let mut source = dir.open(&real)?;
+        let mut target = dir.open_with(&copy, OpenOptions::new().write(true).create_new(true))?;
+        let copied = io::copy(&mut source, &mut target)
+            .and_then(|_| target.set_permissions(metadata.permissions()))
+            .and_then(|()| dir.rename(&copy, &dir, &real));
+        if let Err(e) = copied {
             let _ = dir.remove_file(&copy);
             return Err(e);
         }
     }
     #[cfg(not(unix))]
-    let _ = (dir, path, follow);
+    let _ = (dir, path, follow, charge);
     Ok(())
 }
 
@@ -422,7 +442,7 @@ mod tests {
     /// Writes as a guest's write reaches the disk: through the shadow that
     /// first gives a shared file its own inode.
     fn guest_write(dir: &Path, name: &str, content: &str) {
-        break_link(&File::open(dir).expect("open"), name, true).expect("break");
+        break_link(&File::open(dir).expect("open"), name, true, &mut |_| Ok(())).expect("break");
         fs::write(dir.join(name), content).expect("write");
     }
 
@@ -509,7 +529,7 @@ mod tests {
         fs::write(dir.path().join("committed"), "v1").expect("write");
         fs::hard_link(dir.path().join("committed"), work.join("f")).expect("link");
         let handle = File::open(&work).expect("open");
-        break_link(&handle, "f", true).expect("break");
+        break_link(&handle, "f", true, &mut |_| Ok(())).expect("break");
         fs::write(work.join("f"), "v2").expect("write");
         assert_eq!(
             fs::read_to_string(dir.path().join("committed")).expect("read"),
@@ -517,7 +537,7 @@ mod tests {
         );
         // The path is confined like the guest's: nothing outside is touched.
         fs::hard_link(dir.path().join("committed"), dir.path().join("other")).expect("link");
-        assert!(break_link(&handle, "../other", true).is_err());
-        assert!(break_link(&handle, "../other", false).is_err());
+        assert!(break_link(&handle, "../other", true, &mut |_| Ok(())).is_err());
+        assert!(break_link(&handle, "../other", false, &mut |_| Ok(())).is_err());
     }
 }

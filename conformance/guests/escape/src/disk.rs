@@ -137,6 +137,19 @@ pub fn attempt(name: &str, input: &Value) -> Option<Value> {
             file.set_times(NewTimestamp::NoChange, NewTimestamp::Timestamp(epoch()))
                 .map_err(|e| format!("{e:?}"))
         })),
+        // Keeps a read-only descriptor across the write that gives the file
+        // its own inode, then sets times through the old descriptor.
+        "touch-across-break" => unit(preopen(text(input, "dir")).and_then(|dir| {
+            let file = text(input, "file");
+            let reader = open(&dir, file, false, false)?;
+            let writer = open(&dir, file, false, true)?;
+            writer
+                .write(b"new", 0)
+                .map_err(|e| format!("write: {e:?}"))?;
+            reader
+                .set_times(NewTimestamp::NoChange, NewTimestamp::Timestamp(epoch()))
+                .map_err(|e| format!("{e:?}"))
+        })),
         "touch-at" => unit(preopen(text(input, "dir")).and_then(|dir| {
             dir.set_times_at(
                 PathFlags::SYMLINK_FOLLOW,
