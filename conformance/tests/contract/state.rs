@@ -658,3 +658,53 @@ fn state_012_a_read_descriptor_kept_across_the_break_cannot_touch_the_committed_
     let current = fs::metadata(host.state.path().join("escape/current/f")).expect("f");
     assert_eq!(current.mtime(), 1_000_000);
 }
+
+/// STATE-013: Writers waiting for their turn on a skill's state hold no slot of the runtime's pool: with two slots and three slow writers queued on one state, another skill's call still runs at once; every writer's update is kept.
+#[test]
+fn state_013_queued_writers_hold_no_pool_slots() {
+    let root = tempfile::tempdir().expect("state");
+    let mut config = RuntimeConfig::new(root.path());
+    config.max_concurrent_invocations = 2;
+    let runtime = Runtime::new(config).expect("runtime");
+    let writer = runtime.load(escape_package(STATE).path()).expect("load");
+    let other = runtime.load(escape_package("").path()).expect("load");
+    const PAUSE_MS: u64 = 2_000;
+    let (others_time, outcomes) = block_on(async {
+        let mut calls = Vec::new();
+        for _ in 0..3 {
+            let skill = writer.clone();
+            calls.push(tokio::spawn(async move {
+                skill
+                    .invoke(
+                        Invocation::new("increment")
+                            .input(json!({"path": "/state/count", "pause_ms": PAUSE_MS})),
+                    )
+                    .await
+            }));
+        }
+        // Let the writers start and queue on the state.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let outcome = other
+            .invoke(Invocation::new("read").input(json!({"path": "/nothing"})))
+            .await
+            .expect("started");
+        let took = started.elapsed();
+        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+        let mut outcomes = Vec::new();
+        for call in calls {
+            outcomes.push(call.await.expect("join").expect("started"));
+        }
+        (took, outcomes)
+    });
+    assert!(
+        others_time < Duration::from_millis(PAUSE_MS / 2),
+        "another skill waited {others_time:?} behind queued writers"
+    );
+    for outcome in &outcomes {
+        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+    }
+    // Positive control: the writers took turns and lost nothing.
+    let count = fs::read_to_string(root.path().join("escape/current/count")).expect("count");
+    assert_eq!(count.trim(), "3");
+}

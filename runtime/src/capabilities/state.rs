@@ -41,7 +41,8 @@ use std::time::{Duration, Instant, SystemTime};
 use super::limits::{LimitKind, Limits};
 use super::tree_walk::{WalkError, link_tree, measure};
 
-/// How long a writer waits for the writers before it before giving up.
+/// How long a writer waits for the writers before it, beyond the longest
+/// time one of them may run (the runtime's timeout ceiling), before giving up.
 pub(crate) const WRITER_WAIT: Duration = Duration::from_secs(60);
 
 /// How many times a reader retries when the version it found was replaced
@@ -52,6 +53,8 @@ const PIN_ATTEMPTS: usize = 1_000;
 #[derive(Clone)]
 pub(crate) struct StateStore {
     root: PathBuf,
+    /// How long a writer waits for its turn.
+    writer_wait: Duration,
     /// An empty folder beside the state, for streamed listings (see `listing`).
     empty: Arc<OnceLock<Option<wasmtime_wasi::filesystem::Dir>>>,
 }
@@ -122,9 +125,12 @@ fn try_lock(file: &File, exclusive: bool) -> io::Result<bool> {
 }
 
 impl StateStore {
-    pub(crate) fn new(root: PathBuf) -> Self {
+    /// The state at `root` of a skill whose invocations run for at most
+    /// `longest_run` each.
+    pub(crate) fn new(root: PathBuf, longest_run: Duration) -> Self {
         StateStore {
             root,
+            writer_wait: longest_run.saturating_add(WRITER_WAIT),
             empty: Arc::default(),
         }
     }
@@ -215,10 +221,10 @@ impl StateStore {
             if try_lock(&lock, true)? {
                 return Ok(lock);
             }
-            if started.elapsed() > WRITER_WAIT {
+            if started.elapsed() > self.writer_wait {
                 return Err(io::Error::other(format!(
-                    "another invocation has been writing this skill's state for over {} s (writers of one skill's state take turns)",
-                    WRITER_WAIT.as_secs()
+                    "other invocations have been writing this skill's state for over {} s (writers of one skill's state take turns)",
+                    self.writer_wait.as_secs()
                 )));
             }
             tokio::time::sleep(pause).await;
@@ -251,7 +257,24 @@ impl StateStore {
             });
         }
         let writer = self.lock_writers().await?;
-        // Holding the lock, `current` cannot change until we commit.
+        // Copying is file system work: off the async threads.
+        let store = self.clone();
+        let limits = *limits;
+        let (work, size) = blocking(move || store.copy_current(invocation, &limits)).await?;
+        let pin = File::open(&work)?;
+        try_lock(&pin, true)?;
+        Ok(StateView {
+            dir: work.clone(),
+            size,
+            work: Some(work),
+            _pin: pin,
+            _writer: Some(writer),
+        })
+    }
+
+    /// A new work copy of the committed state, and the committed state's
+    /// size. Called holding the writers' lock, so `current` cannot change.
+    fn copy_current(&self, invocation: u64, limits: &Limits) -> io::Result<(PathBuf, u64)> {
         let current = self.root.join(self.current_name()?);
         let work_root = self.root.join("work");
         create_private_dir(&work_root)?;
@@ -269,34 +292,58 @@ impl StateStore {
                 Ok(usage)
             }
         });
-        let size = match linked {
-            Ok(usage) => usage.bytes,
+        match linked {
+            Ok(usage) => Ok((work, usage.bytes)),
             Err(e) => {
                 let _ = fs::remove_dir_all(&work);
-                return Err(match e {
+                Err(match e {
                     WalkError::TooMany(max) => io::Error::other(format!(
                         "the committed state holds more than {max} files, folders and links (limits.state-files = {max}); raise it in skill.toml's [limits] or empty the state"
                     )),
                     other => other.into(),
-                });
+                })
             }
-        };
-        let pin = File::open(&work)?;
-        try_lock(&pin, true)?;
-        Ok(StateView {
-            dir: work.clone(),
-            size,
-            work: Some(work),
-            _pin: pin,
-            _writer: Some(writer),
+        }
+    }
+
+    /// Ends an invocation's use of the state, on a blocking thread: a
+    /// writer's copy that `succeeded` is checked against `limits` and
+    /// committed if it fits; anything else is discarded.
+    pub(crate) async fn finish(
+        &self,
+        view: StateView,
+        succeeded: bool,
+        limits: Limits,
+    ) -> Finished {
+        let store = self.clone();
+        blocking(move || {
+            if !succeeded {
+                store.discard(view);
+                return Finished::Discarded;
+            }
+            match store.check(&view, &limits) {
+                Ok(None) => match store.commit(view) {
+                    Ok(()) => Finished::Committed,
+                    Err(e) => Finished::Failed(e),
+                },
+                Ok(Some(kind)) => {
+                    store.discard(view);
+                    Finished::Over(kind)
+                }
+                Err(e) => {
+                    store.discard(view);
+                    Finished::Failed(e)
+                }
+            }
         })
+        .await
     }
 
     /// Whether a writer's copy fits `limits` as a whole: its size, its
     /// entries and its depth, measured again before it may be committed.
     /// `Ok(Some(kind))` names the limit it is past; `Err` is why it cannot
     /// be committed at all.
-    pub(crate) fn check(&self, view: &StateView, limits: &Limits) -> io::Result<Option<LimitKind>> {
+    fn check(&self, view: &StateView, limits: &Limits) -> io::Result<Option<LimitKind>> {
         let Some(work) = &view.work else {
             return Ok(None);
         };
@@ -355,6 +402,27 @@ impl StateStore {
                 }
             }
         }
+    }
+}
+
+/// How an invocation's use of the state ended.
+#[derive(Debug)]
+pub(crate) enum Finished {
+    /// The copy is the current state now (or there was no copy).
+    Committed,
+    /// The copy was dropped: the invocation failed.
+    Discarded,
+    /// The copy was dropped: it is past this limit.
+    Over(LimitKind),
+    /// The copy could not be committed, and was dropped.
+    Failed(io::Error),
+}
+
+/// Runs `f` where blocking the thread is fine.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 
@@ -449,7 +517,7 @@ mod tests {
     #[test]
     fn a_committed_copy_becomes_current_and_a_discarded_one_does_not() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = StateStore::new(dir.path().join("skill"));
+        let store = StateStore::new(dir.path().join("skill"), Duration::ZERO);
         let first = block_on(store.begin(1, true, &Limits::default())).expect("begin");
         fs::write(first.dir.join("count"), "1").expect("write");
         store.commit(first).expect("commit");
@@ -477,7 +545,7 @@ mod tests {
     #[test]
     fn readers_see_the_committed_folder_without_a_copy() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = StateStore::new(dir.path().join("skill"));
+        let store = StateStore::new(dir.path().join("skill"), Duration::ZERO);
         let view = block_on(store.begin(1, false, &Limits::default())).expect("begin");
         assert_eq!(view.dir, store.current().expect("current"));
     }
@@ -485,7 +553,7 @@ mod tests {
     #[test]
     fn a_version_being_read_survives_a_commit_and_goes_with_the_next_writer() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = StateStore::new(dir.path().join("skill"));
+        let store = StateStore::new(dir.path().join("skill"), Duration::ZERO);
         let w = block_on(store.begin(1, true, &Limits::default())).expect("begin");
         fs::write(w.dir.join("f"), "old").expect("write");
         store.commit(w).expect("commit");
@@ -507,7 +575,7 @@ mod tests {
     #[test]
     fn work_copies_of_dead_writers_are_reclaimed_and_live_ones_are_not() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = StateStore::new(dir.path().join("skill"));
+        let store = StateStore::new(dir.path().join("skill"), Duration::ZERO);
         let leaked = dir.path().join("skill/work/leaked");
         create_private_dir(&leaked).expect("mkdir");
         fs::write(leaked.join("big"), "x").expect("write");

@@ -36,7 +36,7 @@ use crate::capabilities::limits::{
     MemoryLimiter, transfer_budget,
 };
 use crate::capabilities::secrets::{Scrubber, SecretSource};
-use crate::capabilities::state::StateView;
+use crate::capabilities::state::{Finished, StateView};
 use crate::component::{ComponentKind, values};
 use crate::error::InvokeError;
 use crate::skill::SkillInner;
@@ -333,8 +333,6 @@ pub(crate) async fn run(
     request: Invocation,
     id: u64,
 ) -> Result<Outcome, InvokeError> {
-    // The semaphore is never closed; a slot is held until the outcome is made.
-    let _slot = skill.slots.acquire().await.ok();
     let name = skill.name.clone();
     let (grants, limits) = effective_grants_and_limits(skill, &request)?;
     let (command_name, call) = resolve(skill, &request)?;
@@ -348,7 +346,11 @@ pub(crate) async fn run(
     let stderr = CapturedOutput::new(budget.clone(), STDERR_KEEP);
     let stdin =
         matches!(call, Call::Cli).then(|| serde_json::to_vec(&request.input).unwrap_or_default());
+    // A writer waits for its turn on the state before it takes a pool slot,
+    // so queued writers never hold slots other skills could use.
     let state_view = begin_state(skill, &grants, &limits, id).await?;
+    // The semaphore is never closed; a slot is held until the outcome is made.
+    let _slot = skill.slots.acquire().await.ok();
     let state_dir = state_view
         .as_ref()
         .map_or_else(PathBuf::new, |s| s.dir.clone());
@@ -468,19 +470,18 @@ pub(crate) async fn run(
             (peak, result)
         }
     };
-    // A writer's {state} must fit its limits as a whole to be committed.
-    if result.is_ok()
-        && let Some(view) = &state_view
-    {
-        match skill.state.check(view, &limits) {
-            Ok(None) => {}
-            Ok(Some(kind)) => limit_flag.set(kind),
-            Err(e) => {
-                result = Err(Failure::Trap {
-                    cause: format!(
-                        "skill `{name}` finished but its {{state}} cannot be saved: {e}"
-                    ),
-                })
+    // State changes become visible only when the invocation succeeded and
+    // its {state} fits its limits as a whole.
+    if let Some(view) = state_view {
+        let succeeded = result.is_ok() && limit_flag.get().is_none();
+        match skill.state.finish(view, succeeded, limits).await {
+            Finished::Committed | Finished::Discarded => {}
+            Finished::Over(kind) => limit_flag.set(kind),
+            Finished::Failed(e) => {
+                let message =
+                    format!("skill `{name}` finished but its {{state}} could not be saved: {e}");
+                audit.record(AuditKind::File, "{state}", Decision::Deny, &message, None);
+                result = Err(Failure::Trap { cause: message });
             }
         }
     }
@@ -492,19 +493,6 @@ pub(crate) async fn run(
     if let Err(Failure::Limit { kind, message }) = &result {
         let target = kind.manifest_key().unwrap_or("runtime");
         audit.record(AuditKind::Limit, target, Decision::Deny, message, None);
-    }
-    // State changes become visible only when the invocation succeeded.
-    if let Some(view) = state_view {
-        if result.is_ok() {
-            if let Err(e) = skill.state.commit(view) {
-                let message =
-                    format!("skill `{name}` finished but its state could not be saved: {e}");
-                audit.record(AuditKind::File, "{state}", Decision::Deny, &message, None);
-                result = Err(Failure::Trap { cause: message });
-            }
-        } else {
-            skill.state.discard(view);
-        }
     }
     // The invocation itself was allowed; how it ended is in the reason. Denials
     // (capabilities, limits) are their own events above.
