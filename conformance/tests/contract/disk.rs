@@ -218,7 +218,7 @@ fn disk_005_sparse_writes_and_set_size_are_charged_their_gaps() {
     let skill = host.load(&escape_package(&format!(
         "{WORKSPACE}[limits]\ndisk-write = \"1 MiB\"\n"
     )));
-    let workspace = tempfile::tempdir_in(host.state.path()).expect("workspace");
+    let workspace = tempfile::tempdir().expect("workspace");
     let attacks = [
         (
             "sparse.bin",

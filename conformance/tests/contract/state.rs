@@ -431,8 +431,10 @@ fn state_009_a_reused_inode_number_does_not_make_a_folder_state() {
     let skill = host.load(&escape_package(
         "files = [{ guest = \"/state\", host = \"{state}\", access = \"read-write\" }, { guest = \"/w\", host = \"{workspace}\", access = \"read-write\" }]\n",
     ));
-    // On the state's own disk, so that inode numbers can be reused between the two.
-    let workspace = tempfile::tempdir_in(host.state.path()).expect("workspace");
+    // Beside the state (the same disk where temporary folders share one),
+    // so that inode numbers can be reused between the two.
+    let workspace =
+        tempfile::tempdir_in(host.state.path().parent().expect("parent")).expect("workspace");
     ok_value(&attempt(
         &skill,
         "write",
@@ -707,4 +709,70 @@ fn state_013_queued_writers_hold_no_pool_slots() {
     // Positive control: the writers took turns and lost nothing.
     let count = fs::read_to_string(root.path().join("escape/current/count")).expect("count");
     assert_eq!(count.trim(), "3");
+}
+
+/// STATE-014: A `{workspace}` overlapping the runtime's state folder is refused before the skill runs, and a `current` link not pointing at `versions/<name>` is never read from or removed; with a workspace elsewhere, calls run.
+#[cfg(unix)]
+#[test]
+fn state_014_no_workspace_over_the_state_and_no_foreign_current() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(
+        "files = [{ guest = \"/state\", host = \"{state}\", access = \"read-write\" }, { guest = \"/w\", host = \"{workspace}\", access = \"read-write\" }]\n",
+    ));
+    let elsewhere = tempfile::tempdir().expect("workspace");
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/f", "content": "committed"}),
+        Some(elsewhere.path()),
+    ));
+    for over in [
+        host.state.path().to_path_buf(),
+        host.state.path().join("escape"),
+        host.state.path().parent().expect("parent").to_path_buf(),
+    ] {
+        let err = block_on(
+            skill.invoke(
+                Invocation::new("write")
+                    .input(json!({"path": "/w/escape/current/f", "content": "pwned"}))
+                    .workspace(&over),
+            ),
+        )
+        .expect_err("a workspace over the state must be refused");
+        assert!(err.to_string().contains("overlaps"), "{err}");
+    }
+    assert_eq!(committed(&host, "f").as_deref(), Some("committed"));
+
+    // `current` repointed at a folder outside the state: never used, never removed.
+    let victim = tempfile::tempdir().expect("victim");
+    fs::write(victim.path().join("keep"), "mine").expect("write");
+    let current = host.state.path().join("escape/current");
+    let saved = fs::read_link(&current).expect("link");
+    fs::remove_file(&current).expect("unlink");
+    std::os::unix::fs::symlink(victim.path(), &current).expect("repoint");
+    let err = block_on(
+        skill.invoke(
+            Invocation::new("write")
+                .input(json!({"path": "/state/f", "content": "x"}))
+                .workspace(elsewhere.path()),
+        ),
+    )
+    .expect_err("a foreign current must not be used");
+    assert!(err.to_string().contains("not made by skill-run"), "{err}");
+    assert_eq!(
+        fs::read_to_string(victim.path().join("keep"))
+            .ok()
+            .as_deref(),
+        Some("mine")
+    );
+    // Positive control: with `current` restored, calls run and commit.
+    fs::remove_file(&current).expect("unlink");
+    std::os::unix::fs::symlink(saved, &current).expect("restore");
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/f", "content": "v2"}),
+        Some(elsewhere.path()),
+    ));
+    assert_eq!(committed(&host, "f").as_deref(), Some("v2"));
 }

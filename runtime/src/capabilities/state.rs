@@ -150,7 +150,7 @@ impl StateStore {
         let link = self.root.join("current");
         loop {
             match fs::read_link(&link) {
-                Ok(target) => return Ok(target),
+                Ok(target) => return version_name(target),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     create_private_dir(&self.root.join("versions/0"))?;
                     #[cfg(unix)]
@@ -165,6 +165,18 @@ impl StateStore {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Whether the host folder `folder` is the runtime's state root, inside
+    /// it or holds it: such a `{workspace}` would let a skill reach the
+    /// state store's own files (versions, work copies, locks) around the
+    /// versioning.
+    pub(crate) fn overlaps(&self, folder: &Path) -> bool {
+        let runtime_root = self.root.parent().unwrap_or(&self.root);
+        let (Ok(folder), Ok(root)) = (folder.canonicalize(), runtime_root.canonicalize()) else {
+            return false;
+        };
+        folder.starts_with(&root) || root.starts_with(&folder)
     }
 
     /// The folder holding the committed state (what `current` points to).
@@ -365,7 +377,9 @@ impl StateStore {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let version = PathBuf::from("versions").join(&name);
-        let previous = fs::read_link(self.root.join("current")).ok();
+        let previous = fs::read_link(self.root.join("current"))
+            .ok()
+            .and_then(|p| version_name(p).ok());
         fs::rename(work, self.root.join(&version))?;
         self.point_current_at(&version, &name)?;
         if let Some(previous) = previous
@@ -402,6 +416,25 @@ impl StateStore {
                 }
             }
         }
+    }
+}
+
+/// `target` if it is `versions/<one name>`, the only thing `current` may
+/// point to: anything else (an absolute path, `..`, a deeper path) was not
+/// written by the runtime and is never read from or removed.
+fn version_name(target: PathBuf) -> io::Result<PathBuf> {
+    use std::path::Component;
+    let mut parts = target.components();
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(Component::Normal(versions)), Some(Component::Normal(_)), None)
+            if versions == "versions" =>
+        {
+            Ok(target)
+        }
+        _ => Err(io::Error::other(format!(
+            "the state's `current` link points at {}, not at a folder of versions/; it was not made by skill-run",
+            target.display()
+        ))),
     }
 }
 
@@ -540,6 +573,20 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    #[test]
+    fn current_may_only_point_at_one_version_folder() {
+        assert!(version_name("versions/7".into()).is_ok());
+        for bad in [
+            "/etc",
+            "versions/../../x",
+            "versions/a/b",
+            "../versions/1",
+            "versions",
+        ] {
+            assert!(version_name(bad.into()).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -251,6 +251,37 @@ fn wasi_context(
     Ok((builder.build(), preopens))
 }
 
+/// Refuses a `{workspace}` grant whose folder overlaps the runtime's state root.
+fn refuse_workspace_over_state(
+    skill: &SkillInner,
+    grants: &Grants,
+    workspace: Option<&std::path::Path>,
+) -> Result<(), InvokeError> {
+    let Some(workspace) = workspace else {
+        return Ok(());
+    };
+    for grant in grants
+        .files
+        .iter()
+        .filter(|f| f.host.base == HostBase::Workspace)
+    {
+        let mut folder = workspace.to_path_buf();
+        folder.extend(&grant.host.relative);
+        if skill.state.overlaps(&folder) {
+            return Err(InvokeError::Preopen {
+                skill: skill.name.to_string(),
+                guest: grant.guest.to_string(),
+                host: grant.host.to_string(),
+                reason: format!(
+                    "{} overlaps the runtime's state folder; give a workspace outside it",
+                    folder.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The `{state}` folder for this call, if any grant uses it: the committed
 /// folder for readers, a private copy for writers.
 async fn begin_state(
@@ -346,6 +377,7 @@ pub(crate) async fn run(
     let stderr = CapturedOutput::new(budget.clone(), STDERR_KEEP);
     let stdin =
         matches!(call, Call::Cli).then(|| serde_json::to_vec(&request.input).unwrap_or_default());
+    refuse_workspace_over_state(skill, &grants, request.workspace.as_deref())?;
     // A writer waits for its turn on the state before it takes a pool slot,
     // so queued writers never hold slots other skills could use.
     let state_view = begin_state(skill, &grants, &limits, id).await?;
