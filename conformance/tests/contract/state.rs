@@ -776,3 +776,32 @@ fn state_014_no_workspace_over_the_state_and_no_foreign_current() {
     ));
     assert_eq!(committed(&host, "f").as_deref(), Some("v2"));
 }
+
+/// STATE-015: With file I/O off the invoking thread (`blocking_file_io = false`), a write still in flight when the skill returns lands before `{state}` is committed: the committed file is whole at once and never changes afterwards.
+#[test]
+fn state_015_writes_in_flight_land_before_the_commit() {
+    let root = tempfile::tempdir().expect("state");
+    let mut config = RuntimeConfig::new(root.path());
+    config.blocking_file_io = false;
+    let runtime = Runtime::new(config).expect("runtime");
+    let skill = runtime.load(escape_package(STATE).path()).expect("load");
+    for n in 0..5 {
+        let file = format!("f{n}");
+        let outcome = attempt(
+            &skill,
+            "stream-and-return",
+            json!({"dir": "/state", "file": file, "bytes": 1u64 << 20}),
+            None,
+        );
+        let written = ok_value(&outcome).as_u64().expect("bytes");
+        assert!(written > 0);
+        let path = root.path().join("escape/current").join(&file);
+        let at_once = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert_eq!(
+            at_once, written,
+            "call {n}: committed {at_once} of {written} bytes"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(fs::metadata(&path).expect("f").len(), written);
+    }
+}

@@ -39,6 +39,9 @@ struct Usage {
     created: u64,
     state: u64,
     remeasures: u32,
+    /// Resource reps of the file write streams handed out, to settle their
+    /// pending writes before `{state}` is committed.
+    streams: Vec<u32>,
 }
 
 /// One invocation's disk budget, shared by the filesystem shadows and the
@@ -70,6 +73,7 @@ impl DiskBudget {
                 created: 0,
                 state: state_size,
                 remeasures: 0,
+                streams: Vec::new(),
             })),
             max_written: limits.disk_write.0,
             max_created: limits.disk_files,
@@ -122,6 +126,21 @@ impl DiskBudget {
         usage.state = state;
         usage.written = written;
         Ok(())
+    }
+
+    /// Remembers the write stream `rep`; forgets those `live` says are gone
+    /// when there are many.
+    pub(crate) fn record_stream(&self, rep: u32, live: impl Fn(u32) -> bool) {
+        let mut usage = self.usage();
+        if usage.streams.len() >= 64 && usage.streams.len().is_power_of_two() {
+            usage.streams.retain(|r| live(*r));
+        }
+        usage.streams.push(rep);
+    }
+
+    /// The write streams handed out, forgotten here.
+    pub(crate) fn take_streams(&self) -> Vec<u32> {
+        std::mem::take(&mut self.usage().streams)
     }
 
     /// Charges one file, folder or link about to be created.

@@ -497,7 +497,12 @@ fn add_write_shadows(
                             file.map(|(f, kind)| (f, kind.is_some())),
                             $position,
                         ));
-                        Ok((Ok(state.table.push(metered)?),))
+                        let stream = state.table.push(metered)?;
+                        let table = &state.table;
+                        state.disk.record_stream(stream.rep(), |rep| {
+                            table.get(&Resource::<DynOutputStream>::new_borrow(rep)).is_ok()
+                        });
+                        Ok((Ok(stream),))
                     })
                 },
             )?;
@@ -597,6 +602,24 @@ fn add_write_shadows(
         },
     )?;
     Ok(())
+}
+
+/// Waits for the writes still in flight on the file streams the guest left
+/// open (with `RuntimeConfig::blocking_file_io` off, a stream's write runs
+/// on a background thread and would otherwise land after `{state}` was
+/// committed, or be cancelled half-done). Called when the guest has
+/// returned; closes those streams.
+pub(crate) async fn settle_streams(state: &mut InvocationState) {
+    for rep in state.disk.take_streams() {
+        if let Ok(mut stream) = state
+            .table
+            .delete::<DynOutputStream>(Resource::new_own(rep))
+        {
+            // A file stream is ready once its write has landed.
+            stream.ready().await;
+            stream.cancel().await;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -476,7 +476,8 @@ pub(crate) async fn run(
     };
     let (peak_memory, mut result) = match finished {
         Err(_elapsed) => (0, Err(fail_limit(LimitKind::Timeout))),
-        Ok((store, returned)) => {
+        Ok((mut store, returned)) => {
+            crate::capabilities::file_audit::settle_streams(store.data_mut()).await;
             let peak = store.data().limiter.peak() as u64;
             let hit = store.data().limiter.hit;
             let result = match returned {

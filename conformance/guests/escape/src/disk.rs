@@ -209,6 +209,26 @@ pub fn attempt(name: &str, input: &Value) -> Option<Value> {
             }
             json!({"ok": streams.len()})
         }
+        // Starts one write on a file stream and returns without waiting for
+        // it or closing the stream: the write may still be in flight.
+        "stream-and-return" => outcome((|| {
+            let dir = preopen(text(input, "dir")).map_err(|e| (e, 0))?;
+            let file = open(&dir, text(input, "file"), true, true).map_err(|e| (e, 0))?;
+            let stream = file
+                .write_via_stream(0)
+                .map_err(|e| (format!("stream: {e:?}"), 0))?;
+            let room = stream
+                .check_write()
+                .map_err(|e| (format!("check: {e:?}"), 0))?;
+            let len = room.min(number(input, "bytes")) as usize;
+            stream
+                .write(&vec![b'z'; len])
+                .map_err(|e| (format!("write: {e:?}"), 0))?;
+            // Neither the stream nor the file is dropped before returning.
+            std::mem::forget(stream);
+            std::mem::forget(file);
+            Ok(len as u64)
+        })()),
         "inode-reuse" => inode_reuse(input).unwrap_or_else(|e| json!({"err": e})),
         // Counts a folder's entries through the raw stream, keeping none.
         "count-entries" => outcome((|| {
