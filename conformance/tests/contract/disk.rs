@@ -210,8 +210,8 @@ fn allocated(path: &Path) -> u64 {
     fs::metadata(path).map(|m| m.blocks() * 512).unwrap_or(0)
 }
 
-/// DISK-005: A write past a file's end is charged the gap it leaves, and growing a file with set-size is charged in every grant, so sparse writes (one byte every 4 KiB, one byte at 1 GiB) cannot make the disk hold more than `limits.disk-write`; sequential small writes are charged only their bytes.
 #[cfg(unix)]
+/// DISK-005: A write past a file's end is charged the gap it leaves, and growing a file with set-size is charged in every grant, so sparse writes (one byte every 4 KiB, one byte at 1 GiB) cannot make the disk hold more than `limits.disk-write`; sequential small writes are charged only their bytes.
 #[test]
 fn disk_005_sparse_writes_and_set_size_are_charged_their_gaps() {
     let host = Host::new();

@@ -619,8 +619,8 @@ fn state_011_state_entries_and_symlinks_are_capped_across_calls() {
     assert_eq!(entries(), 49);
 }
 
-/// STATE-012: A descriptor opened read-only in `{state}` can never set times, even after a write elsewhere gave the file its own inode and left the descriptor on the committed one: the committed file's times stay as they were.
 #[cfg(unix)]
+/// STATE-012: A descriptor opened read-only in `{state}` can never set times, even after a write elsewhere gave the file its own inode and left the descriptor on the committed one: the committed file's times stay as they were.
 #[test]
 fn state_012_a_read_descriptor_kept_across_the_break_cannot_touch_the_committed_file() {
     use std::os::unix::fs::MetadataExt;
@@ -711,8 +711,8 @@ fn state_013_queued_writers_hold_no_pool_slots() {
     assert_eq!(count.trim(), "3");
 }
 
-/// STATE-014: A `{workspace}` overlapping the runtime's state folder is refused before the skill runs, and a `current` link not pointing at `versions/<name>` is never read from or removed; with a workspace elsewhere, calls run.
 #[cfg(unix)]
+/// STATE-014: A `{workspace}` overlapping the runtime's state folder is refused before the skill runs, and a `current` link not pointing at `versions/<name>` is never read from or removed; with a workspace elsewhere, calls run.
 #[test]
 fn state_014_no_workspace_over_the_state_and_no_foreign_current() {
     let host = Host::new();
