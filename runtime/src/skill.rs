@@ -144,7 +144,10 @@ impl Skill {
             }
             ComponentKind::Typed => None,
         };
-        let state = StateStore::new(config.state_root.join(manifest.name.as_str()));
+        let state = StateStore::new(
+            config.state_root.join(manifest.name.as_str()),
+            config.ceiling.timeout.0,
+        );
         Ok(Skill {
             inner: Arc::new(SkillInner {
                 name: name.into(),

@@ -203,3 +203,117 @@ fn disk_004_host_lowers_disk_limits() {
     assert_eq!(limit_of(&outcome).0, LimitKind::DiskWrite);
     assert!(size_of(&workspace.path().join("g")) <= 1 << 20);
 }
+
+#[cfg(unix)]
+fn allocated(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).map(|m| m.blocks() * 512).unwrap_or(0)
+}
+
+#[cfg(unix)]
+/// DISK-005: A write past a file's end is charged the gap it leaves, and growing a file with set-size is charged in every grant, so sparse writes (one byte every 4 KiB, one byte at 1 GiB) cannot make the disk hold more than `limits.disk-write`; sequential small writes are charged only their bytes.
+#[test]
+fn disk_005_sparse_writes_and_set_size_are_charged_their_gaps() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(&format!(
+        "{WORKSPACE}[limits]\ndisk-write = \"1 MiB\"\n"
+    )));
+    let workspace = tempfile::tempdir().expect("workspace");
+    let attacks = [
+        (
+            "sparse.bin",
+            json!({"dir": "/w", "file": "sparse.bin", "route": "sparse", "chunk": 1, "stride": 4096, "count": 10_000}),
+        ),
+        (
+            "far.bin",
+            json!({"dir": "/w", "file": "far.bin", "route": "write", "chunk": 1, "count": 1, "offset": 1u64 << 30}),
+        ),
+        (
+            "far-stream.bin",
+            json!({"dir": "/w", "file": "far-stream.bin", "route": "stream", "chunk": 1, "count": 1, "offset": 1u64 << 30}),
+        ),
+        (
+            "grown.bin",
+            json!({"dir": "/w", "file": "grown.bin", "route": "set-size", "size": 1u64 << 30}),
+        ),
+    ];
+    for (file, input) in attacks {
+        let outcome = attempt(&skill, "disk-write", input, Some(workspace.path()));
+        let (kind, message) = limit_of(&outcome);
+        assert_eq!(kind, LimitKind::DiskWrite, "{file}: {message}");
+        let path = workspace.path().join(file);
+        assert!(
+            size_of(&path) <= (1 << 20) + 4096,
+            "{file}: {} bytes long",
+            size_of(&path)
+        );
+        assert!(
+            allocated(&path) <= (1 << 20) + 8192,
+            "{file}: {} bytes allocated",
+            allocated(&path)
+        );
+    }
+    // Positive controls: 1,000 one-byte writes in a row cost 1,000 bytes,
+    // and growing a file by 512 KiB fits.
+    let ok = attempt(
+        &skill,
+        "disk-write",
+        json!({"dir": "/w", "file": "seq.bin", "route": "sparse", "chunk": 1, "stride": 1, "count": 1000}),
+        Some(workspace.path()),
+    );
+    assert_eq!(ok_value(&ok), json!(1000));
+    let ok = attempt(
+        &skill,
+        "disk-write",
+        json!({"dir": "/w", "file": "half.bin", "route": "set-size", "size": 512 * 1024}),
+        Some(workspace.path()),
+    );
+    assert_eq!(ok_value(&ok), json!(512 * 1024));
+}
+
+/// DISK-006: Giving a shared `{state}` file its own copy before a write is charged to `limits.disk-write` before the copy is made: opening a 2 MiB committed file for writing under a 1 MiB limit stops the skill, leaves the state as it was and no copy behind; a small file's copy fits.
+#[test]
+fn disk_006_copies_before_a_write_are_charged() {
+    let host = Host::new();
+    let roomy = host.load(&escape_package(STATE));
+    ok_value(&roomy_write(&roomy, "big", 2048));
+    ok_value(&roomy_write(&roomy, "small", 4));
+    let tight = host.load(&escape_package(&format!(
+        "{STATE}[limits]\ndisk-write = \"1 MiB\"\n"
+    )));
+    let outcome = attempt(
+        &tight,
+        "append",
+        json!({"path": "/state/big", "content": "x"}),
+        None,
+    );
+    let (kind, message) = limit_of(&outcome);
+    assert_eq!(kind, LimitKind::DiskWrite, "{message}");
+    let current = host.state.path().join("escape/current");
+    assert_eq!(size_of(&current.join("big")), 2048 * 1024);
+    let leftovers = fs::read_dir(host.state.path().join("escape"))
+        .expect("state")
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .flat_map(|d| fs::read_dir(d.path()).into_iter().flatten().flatten())
+        .filter(|e| e.file_name().to_string_lossy().contains("skill-run-copy"))
+        .count();
+    assert_eq!(leftovers, 0, "a copy was left behind");
+    // Positive control: the small file's copy fits.
+    ok_value(&attempt(
+        &tight,
+        "append",
+        json!({"path": "/state/small", "content": "x"}),
+        None,
+    ));
+    assert_eq!(size_of(&current.join("small")), 4 * 1024 + 1);
+}
+
+fn roomy_write(skill: &Skill, file: &str, kib: u64) -> Outcome {
+    attempt(
+        skill,
+        "disk-write",
+        write("write", "/state", file, kib),
+        None,
+    )
+}

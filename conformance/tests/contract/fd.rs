@@ -81,3 +81,38 @@ fn fd_001_open_descriptors_stay_within_the_runtime_budget() {
 fn ok_or_err_is_err(outcome: &Outcome) -> bool {
     matches!(&outcome.result, Ok(v) if v.get("err").is_some())
 }
+
+/// FD-002: Open directory listings count against the invocation's share of the descriptor budget like open files: a call keeping thousands of listings open stops at its share (audited, an error the guest sees); under it, listings work.
+#[test]
+fn fd_002_open_listings_count_against_the_descriptor_budget() {
+    let state = tempfile::tempdir().expect("state");
+    let mut config = RuntimeConfig::new(state.path());
+    config.max_guest_descriptors = 64;
+    config.max_concurrent_invocations = 2;
+    let runtime = Runtime::new(config).expect("runtime");
+    let skill = runtime
+        .load(escape_package(WORKSPACE).path())
+        .expect("load");
+    let workspace = tempfile::tempdir().expect("workspace");
+    std::fs::write(workspace.path().join("f"), "x").expect("write");
+    let outcome = attempt(
+        &skill,
+        "list-many",
+        json!({"dir": "/w", "count": 5_000}),
+        Some(workspace.path()),
+    );
+    assert!(ok_or_err_is_err(&outcome), "{:?}", outcome.result);
+    let held = opened(&outcome);
+    assert!(held < 32, "held {held} listings against a share of 32");
+    assert!(denied(&outcome, AuditKind::File, "/w"));
+    // Positive control: within the share, listings work, call after call.
+    for _ in 0..3 {
+        let outcome = attempt(
+            &skill,
+            "list-many",
+            json!({"dir": "/w", "count": 20}),
+            Some(workspace.path()),
+        );
+        assert_eq!(ok_value(&outcome), json!(20));
+    }
+}

@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use skill_runtime::LimitKind;
 
 use super::*;
 
@@ -421,4 +422,388 @@ fn state_008_leaked_work_copies_are_reclaimed_and_live_ones_kept() {
         .count();
     assert_eq!(versions, 1);
     assert_eq!(committed(&host, "f").as_deref(), Some("v2"));
+}
+
+/// STATE-009: A folder of another grant that takes the inode number of a closed `{state}` folder is not treated as `{state}`: linking a committed file into it and moving a file from it into `{state}` are refused, and nothing reaches the committed state.
+#[test]
+fn state_009_a_reused_inode_number_does_not_make_a_folder_state() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(
+        "files = [{ guest = \"/state\", host = \"{state}\", access = \"read-write\" }, { guest = \"/w\", host = \"{workspace}\", access = \"read-write\" }]\n",
+    ));
+    // Beside the state (the same disk where temporary folders share one),
+    // so that inode numbers can be reused between the two.
+    let workspace =
+        tempfile::tempdir_in(host.state.path().parent().expect("parent")).expect("workspace");
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/f", "content": "committed"}),
+        Some(workspace.path()),
+    ));
+    let outcome = attempt(
+        &skill,
+        "inode-reuse",
+        json!({"state": "/state", "other": "/w", "tries": 50}),
+        Some(workspace.path()),
+    );
+    let report = outcome.result.clone().expect("the attempt ran");
+    assert!(report.get("err").is_none(), "{report}");
+    eprintln!("inode reuse: {report}");
+    let link = report["link"].as_str().unwrap_or_default();
+    let rename = report["rename"].as_str().unwrap_or_default();
+    assert!(
+        link.contains("cross-device"),
+        "link was not refused: {report}"
+    );
+    assert!(
+        rename.contains("cross-device"),
+        "move was not refused: {report}"
+    );
+    assert!(denied(&outcome, AuditKind::File, "x"));
+    assert_ne!(
+        report["write"],
+        json!("ok"),
+        "wrote through the link: {report}"
+    );
+    // Nothing reached the committed state, and the big file stayed where it was.
+    assert_eq!(committed(&host, "f").as_deref(), Some("committed"));
+    assert!(
+        committed(&host, "big").is_none(),
+        "a workspace file moved into {{state}}"
+    );
+    assert!(
+        fs::read_dir(workspace.path())
+            .expect("ws")
+            .flatten()
+            .all(|e| !e.path().join("x").exists())
+    );
+    // Positive control: the same folder of the workspace takes a file
+    // written through it, and linking within {state} works.
+    assert_eq!(report["big"], json!("ok"), "{report}");
+    ok_value(&attempt(
+        &skill,
+        "link",
+        json!({"from_dir": "/state", "from": "f", "to_dir": "/state", "to": "g"}),
+        Some(workspace.path()),
+    ));
+    assert_eq!(committed(&host, "g").as_deref(), Some("committed"));
+}
+
+/// STATE-010: Deeply nested `{state}` folders with the longest names cannot brick the state (later writers still start), and a `{state}` nested deeper than 32 folders is refused at commit, leaving the state as it was.
+#[test]
+fn state_010_deep_long_named_folders_neither_brick_nor_commit_past_the_cap() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(STATE));
+    let write = |content: &str| {
+        attempt(
+            &skill,
+            "write",
+            json!({"path": "/state/f", "content": content}),
+            None,
+        )
+    };
+    ok_value(&write("v1"));
+    // 17 levels of 255 characters: the absolute path is past PATH_MAX.
+    let deep = attempt(
+        &skill,
+        "deep",
+        json!({"dir": "/state", "top": "a", "len": 255, "depth": 17}),
+        None,
+    );
+    assert_eq!(ok_value(&deep), json!(17));
+    // Positive control and the attack's aim: the next writers still start
+    // and commit, and the deep tree is carried over.
+    ok_value(&write("v2"));
+    ok_value(&write("v3"));
+    assert_eq!(committed(&host, "f").as_deref(), Some("v3"));
+    // Read back level by level through open handles (/proc/self/fd keeps
+    // each path short).
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let current = host.state.path().join("escape/current/a");
+        let mut dir = fs::File::open(current).expect("a");
+        for _ in 1..17 {
+            let next = format!("/proc/self/fd/{}/{}", dir.as_raw_fd(), "n".repeat(255));
+            dir = fs::File::open(next).expect("level");
+        }
+        let leaf = format!("/proc/self/fd/{}/leaf", dir.as_raw_fd());
+        assert_eq!(fs::read_to_string(leaf).expect("leaf"), "bottom");
+    }
+
+    // Past the cap: the call fails at commit and nothing of it is kept.
+    let outcome = attempt(
+        &skill,
+        "deep",
+        json!({"dir": "/state", "top": "b", "len": 8, "depth": 40}),
+        None,
+    );
+    match failure(&outcome) {
+        Failure::Trap { cause } => assert!(cause.contains("deeper than 32"), "{cause}"),
+        other => panic!("expected the commit to be refused, got {other:?}"),
+    }
+    assert!(
+        committed(&host, "b").is_none(),
+        "the too-deep tree was committed"
+    );
+    ok_value(&write("v4"));
+    assert_eq!(committed(&host, "f").as_deref(), Some("v4"));
+}
+
+/// STATE-011: `{state}` holds at most `limits.state-files` files, folders and links across calls, and symlinks count toward `limits.state-size`: a call leaving more is stopped naming the key and its changes discarded; a host's lower limit also stops a writer from starting; under the limits, writes commit.
+#[test]
+fn state_011_state_entries_and_symlinks_are_capped_across_calls() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(&format!(
+        "{STATE}[limits]\nstate-files = 50\nstate-size = \"1 KiB\"\n"
+    )));
+    let create = |kind: &str, prefix: &str, count: u64| {
+        attempt(
+            &skill,
+            "disk-create",
+            json!({"dir": "/state", "kind": kind, "prefix": prefix, "count": count}),
+            None,
+        )
+    };
+    let entries = || {
+        fs::read_dir(host.state.path().join("escape/current"))
+            .expect("current")
+            .count()
+    };
+    // Empty files and folders cost no bytes, but each is an entry.
+    assert_eq!(ok_value(&create("file", "a", 30)), json!(30));
+    assert_eq!(ok_value(&create("dir", "b", 10)), json!(10));
+    assert_eq!(entries(), 40);
+    let outcome = create("file", "c", 20);
+    match failure(&outcome) {
+        Failure::Limit { kind, message } => {
+            assert_eq!(*kind, LimitKind::StateFiles);
+            assert!(message.contains("limits.state-files = 50"), "{message}");
+        }
+        other => panic!("expected limits.state-files, got {other:?}"),
+    }
+    assert!(denied(&outcome, AuditKind::Limit, "limits.state-files"));
+    assert_eq!(entries(), 40, "the refused call's files were committed");
+    // Symlinks are entries and their targets are bytes: 9 x "target" fits,
+    // but their bytes and 160 more do not fit in 1 KiB.
+    assert_eq!(ok_value(&create("symlink", "s", 9)), json!(9));
+    assert_eq!(entries(), 49);
+    let many = host.load(&escape_package(&format!(
+        "{STATE}[limits]\nstate-size = \"1 KiB\"\n"
+    )));
+    let outcome = attempt(
+        &many,
+        "disk-create",
+        json!({"dir": "/state", "kind": "symlink", "prefix": "t", "count": 200}),
+        None,
+    );
+    match failure(&outcome) {
+        Failure::Limit { kind, .. } => assert_eq!(*kind, LimitKind::StateSize),
+        other => panic!("expected limits.state-size, got {other:?}"),
+    }
+    // A host's lower limit refuses the writer before it copies anything.
+    let lower = skill_runtime::Limits {
+        state_files: 10,
+        ..skill_runtime::Limits::default_ceiling()
+    };
+    let err = block_on(
+        skill.invoke(
+            Invocation::new("write")
+                .input(json!({"path": "/state/f", "content": "x"}))
+                .limits(lower),
+        ),
+    )
+    .expect_err("a writer over the host's state-files limit must not start");
+    assert!(err.to_string().contains("limits.state-files = 10"), "{err}");
+    assert_eq!(entries(), 49);
+}
+
+#[cfg(unix)]
+/// STATE-012: A descriptor opened read-only in `{state}` can never set times, even after a write elsewhere gave the file its own inode and left the descriptor on the committed one: the committed file's times stay as they were.
+#[test]
+fn state_012_a_read_descriptor_kept_across_the_break_cannot_touch_the_committed_file() {
+    use std::os::unix::fs::MetadataExt;
+    let host = Host::new();
+    let skill = host.load(&escape_package(STATE));
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/f", "content": "committed"}),
+        None,
+    ));
+    // An open handle, not a second name: the committed inode keeps one link.
+    let held = fs::File::open(host.state.path().join("escape/current/f")).expect("open");
+    let before = held.metadata().expect("stat").mtime();
+    let outcome = attempt(
+        &skill,
+        "touch-across-break",
+        json!({"dir": "/state", "file": "f"}),
+        None,
+    );
+    let err = err_text(&outcome);
+    assert!(err.contains("not-permitted"), "{err}");
+    assert!(denied(&outcome, AuditKind::File, "/state/f"));
+    let after = held.metadata().expect("stat");
+    assert_eq!(after.mtime(), before, "the committed file's times changed");
+    assert_ne!(after.mtime(), 1_000_000);
+    let mut content = String::new();
+    std::io::Read::read_to_string(&mut &held, &mut content).expect("read");
+    assert_eq!(content, "committed");
+    // Positive control: setting times by path works on the call's own copy.
+    ok_value(&attempt(
+        &skill,
+        "touch-at",
+        json!({"dir": "/state", "file": "f"}),
+        None,
+    ));
+    let current = fs::metadata(host.state.path().join("escape/current/f")).expect("f");
+    assert_eq!(current.mtime(), 1_000_000);
+}
+
+/// STATE-013: Writers waiting for their turn on a skill's state hold no slot of the runtime's pool: with two slots and three slow writers queued on one state, another skill's call still runs at once; every writer's update is kept.
+#[test]
+fn state_013_queued_writers_hold_no_pool_slots() {
+    // Timing-sensitive: not while the stress case loads the machine.
+    let _quiet = no_load_spike();
+    let root = tempfile::tempdir().expect("state");
+    let mut config = RuntimeConfig::new(root.path());
+    config.max_concurrent_invocations = 2;
+    let runtime = Runtime::new(config).expect("runtime");
+    let writer = runtime.load(escape_package(STATE).path()).expect("load");
+    let other = runtime.load(escape_package("").path()).expect("load");
+    const PAUSE_MS: u64 = 2_000;
+    let (others_time, outcomes) = block_on(async {
+        let mut calls = Vec::new();
+        for _ in 0..3 {
+            let skill = writer.clone();
+            calls.push(tokio::spawn(async move {
+                skill
+                    .invoke(
+                        Invocation::new("increment")
+                            .input(json!({"path": "/state/count", "pause_ms": PAUSE_MS})),
+                    )
+                    .await
+            }));
+        }
+        // Let the writers start and queue on the state.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let outcome = other
+            .invoke(Invocation::new("read").input(json!({"path": "/nothing"})))
+            .await
+            .expect("started");
+        let took = started.elapsed();
+        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+        let mut outcomes = Vec::new();
+        for call in calls {
+            outcomes.push(call.await.expect("join").expect("started"));
+        }
+        (took, outcomes)
+    });
+    assert!(
+        others_time < Duration::from_millis(PAUSE_MS / 2),
+        "another skill waited {others_time:?} behind queued writers"
+    );
+    for outcome in &outcomes {
+        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+    }
+    // Positive control: the writers took turns and lost nothing.
+    let count = fs::read_to_string(root.path().join("escape/current/count")).expect("count");
+    assert_eq!(count.trim(), "3");
+}
+
+#[cfg(unix)]
+/// STATE-014: A `{workspace}` overlapping the runtime's state folder is refused before the skill runs, and a `current` link not pointing at `versions/<name>` is never read from or removed; with a workspace elsewhere, calls run.
+#[test]
+fn state_014_no_workspace_over_the_state_and_no_foreign_current() {
+    let host = Host::new();
+    let skill = host.load(&escape_package(
+        "files = [{ guest = \"/state\", host = \"{state}\", access = \"read-write\" }, { guest = \"/w\", host = \"{workspace}\", access = \"read-write\" }]\n",
+    ));
+    let elsewhere = tempfile::tempdir().expect("workspace");
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/f", "content": "committed"}),
+        Some(elsewhere.path()),
+    ));
+    for over in [
+        host.state.path().to_path_buf(),
+        host.state.path().join("escape"),
+        host.state.path().parent().expect("parent").to_path_buf(),
+    ] {
+        let err = block_on(
+            skill.invoke(
+                Invocation::new("write")
+                    .input(json!({"path": "/w/escape/current/f", "content": "pwned"}))
+                    .workspace(&over),
+            ),
+        )
+        .expect_err("a workspace over the state must be refused");
+        assert!(err.to_string().contains("overlaps"), "{err}");
+    }
+    assert_eq!(committed(&host, "f").as_deref(), Some("committed"));
+
+    // `current` repointed at a folder outside the state: never used, never removed.
+    let victim = tempfile::tempdir().expect("victim");
+    fs::write(victim.path().join("keep"), "mine").expect("write");
+    let current = host.state.path().join("escape/current");
+    let saved = fs::read_link(&current).expect("link");
+    fs::remove_file(&current).expect("unlink");
+    std::os::unix::fs::symlink(victim.path(), &current).expect("repoint");
+    let err = block_on(
+        skill.invoke(
+            Invocation::new("write")
+                .input(json!({"path": "/state/f", "content": "x"}))
+                .workspace(elsewhere.path()),
+        ),
+    )
+    .expect_err("a foreign current must not be used");
+    assert!(err.to_string().contains("not made by skill-run"), "{err}");
+    assert_eq!(
+        fs::read_to_string(victim.path().join("keep"))
+            .ok()
+            .as_deref(),
+        Some("mine")
+    );
+    // Positive control: with `current` restored, calls run and commit.
+    fs::remove_file(&current).expect("unlink");
+    std::os::unix::fs::symlink(saved, &current).expect("restore");
+    ok_value(&attempt(
+        &skill,
+        "write",
+        json!({"path": "/state/f", "content": "v2"}),
+        Some(elsewhere.path()),
+    ));
+    assert_eq!(committed(&host, "f").as_deref(), Some("v2"));
+}
+
+/// STATE-015: With file I/O off the invoking thread (`blocking_file_io = false`), a write still in flight when the skill returns lands before `{state}` is committed: the committed file is whole at once and never changes afterwards.
+#[test]
+fn state_015_writes_in_flight_land_before_the_commit() {
+    let root = tempfile::tempdir().expect("state");
+    let mut config = RuntimeConfig::new(root.path());
+    config.blocking_file_io = false;
+    let runtime = Runtime::new(config).expect("runtime");
+    let skill = runtime.load(escape_package(STATE).path()).expect("load");
+    for n in 0..5 {
+        let file = format!("f{n}");
+        let outcome = attempt(
+            &skill,
+            "stream-and-return",
+            json!({"dir": "/state", "file": file, "bytes": 1u64 << 20}),
+            None,
+        );
+        let written = ok_value(&outcome).as_u64().expect("bytes");
+        assert!(written > 0);
+        let path = root.path().join("escape/current").join(&file);
+        let at_once = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert_eq!(
+            at_once, written,
+            "call {n}: committed {at_once} of {written} bytes"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(fs::metadata(&path).expect("f").len(), written);
+    }
 }

@@ -17,9 +17,9 @@
 //! copy is measured again (at most [`MAX_REMEASURES`] times per invocation)
 //! and only a real excess stops the guest.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
 use wasmtime_wasi_io::poll::Pollable;
@@ -33,28 +33,15 @@ use crate::invocation::state::LimitFlag;
 /// estimate stands. Each measure walks the work copy.
 pub(crate) const MAX_REMEASURES: u32 = 8;
 
-/// A file's or folder's identity on the host: (device, inode).
-pub(crate) type Identity = (u64, u64);
-
-/// The identity of an open file or folder.
-#[cfg(unix)]
-pub(crate) fn identity_of(file: &std::fs::File) -> Option<(Identity, u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    let m = file.metadata().ok()?;
-    Some(((m.dev(), m.ino()), m.nlink(), m.len()))
-}
-
-#[cfg(not(unix))]
-pub(crate) fn identity_of(_: &std::fs::File) -> Option<(Identity, u64, u64)> {
-    None
-}
-
 #[derive(Debug)]
 struct Usage {
     written: u64,
     created: u64,
     state: u64,
     remeasures: u32,
+    /// Resource reps of the file write streams handed out, to settle their
+    /// pending writes before `{state}` is committed.
+    streams: Vec<u32>,
 }
 
 /// One invocation's disk budget, shared by the filesystem shadows and the
@@ -86,6 +73,7 @@ impl DiskBudget {
                 created: 0,
                 state: state_size,
                 remeasures: 0,
+                streams: Vec::new(),
             })),
             max_written: limits.disk_write.0,
             max_created: limits.disk_files,
@@ -109,13 +97,10 @@ impl DiskBudget {
     /// `Err` is the trap to return: the write must not happen.
     pub(crate) fn charge_write(&self, bytes: u64, state_growth: u64) -> wasmtime::Result<()> {
         let mut usage = self.usage();
-        let written = usage.written.saturating_add(bytes);
-        if written > self.max_written {
-            drop(usage);
-            return Err(self.exceeded(LimitKind::DiskWrite));
-        }
+        // `{state}` first: the more particular limit names the cause.
+        let mut state = usage.state;
         if state_growth > 0 {
-            let state = usage.state.saturating_add(state_growth);
+            state = usage.state.saturating_add(state_growth);
             if state > self.max_state {
                 let measured = match &self.state_dir {
                     Some(dir) if usage.remeasures < MAX_REMEASURES => {
@@ -125,18 +110,37 @@ impl DiskBudget {
                     _ => None,
                 };
                 match measured.map(|m| m.saturating_add(state_growth)) {
-                    Some(real) if real <= self.max_state => usage.state = real,
+                    Some(real) if real <= self.max_state => state = real,
                     _ => {
                         drop(usage);
                         return Err(self.exceeded(LimitKind::StateSize));
                     }
                 }
-            } else {
-                usage.state = state;
             }
         }
+        let written = usage.written.saturating_add(bytes);
+        if written > self.max_written {
+            drop(usage);
+            return Err(self.exceeded(LimitKind::DiskWrite));
+        }
+        usage.state = state;
         usage.written = written;
         Ok(())
+    }
+
+    /// Remembers the write stream `rep`; forgets those `live` says are gone
+    /// when there are many.
+    pub(crate) fn record_stream(&self, rep: u32, live: impl Fn(u32) -> bool) {
+        let mut usage = self.usage();
+        if usage.streams.len() >= 64 && usage.streams.len().is_power_of_two() {
+            usage.streams.retain(|r| live(*r));
+        }
+        usage.streams.push(rep);
+    }
+
+    /// The write streams handed out, forgotten here.
+    pub(crate) fn take_streams(&self) -> Vec<u32> {
+        std::mem::take(&mut self.usage().streams)
     }
 
     /// Charges one file, folder or link about to be created.
@@ -158,83 +162,92 @@ impl DiskBudget {
     }
 }
 
-/// The sum of the sizes of the files under `dir` (symlinks count as nothing).
-pub(crate) fn tree_size(dir: &Path) -> std::io::Result<u64> {
-    let mut total = 0u64;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            total = total.saturating_add(tree_size(&entry.path())?);
-        } else if kind.is_file() {
-            total = total.saturating_add(entry.metadata()?.len());
-        }
-    }
-    Ok(total)
+/// The size of the tree at `dir` as `limits.state-size` counts it.
+fn tree_size(dir: &Path) -> std::io::Result<u64> {
+    Ok(super::tree_walk::measure(dir, u64::MAX)?.bytes)
 }
 
-/// The folders and files of an invocation's writable `{state}` work copy,
-/// by identity: the work folder itself, and whatever the guest opened
-/// through it. The filesystem shadows ask it whether a descriptor lies in
-/// `{state}`, to break hard links before a write (see `state`) and to
-/// charge `limits.state-size`.
+/// What an open descriptor in a writer's `{state}` copy is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InState {
+    /// A folder of the copy.
+    Dir,
+    /// A file opened for writing (its link was broken first, so it is ours).
+    Writable,
+    /// A file opened only for reading: it may share its inode with the
+    /// committed version for as long as it stays open.
+    ReadOnly,
+}
+
+/// The open descriptors of an invocation's writable `{state}` work copy:
+/// the `{state}` grants' preopens, and whatever the guest opened through
+/// them. The filesystem shadows ask it whether a descriptor lies in
+/// `{state}`, to break hard links before a write (see `state`), to refuse
+/// moves and links across grants and to charge `limits.state-size`.
+///
+/// Membership belongs to the open handle, never to a (device, inode) pair:
+/// a file system reuses a freed inode number at once, so an identity seen
+/// in `{state}` may name a folder of another grant a moment later. Each
+/// entry is keyed by the address of the handle's `Arc` and keeps a `Weak`
+/// to it, which keeps that address from being reused by another handle
+/// while the entry exists; entries whose handle was closed are dropped.
 #[derive(Default)]
 pub(crate) struct StateTree {
-    dirs: HashSet<Identity>,
-    files: HashSet<Identity>,
+    open: HashMap<usize, (Weak<std::fs::File>, InState)>,
+    /// Prune closed handles when `open` reaches this many entries.
+    prune_at: usize,
+}
+
+fn key(handle: &Arc<std::fs::File>) -> usize {
+    Arc::as_ptr(handle) as usize
 }
 
 impl StateTree {
-    /// A tree rooted at the open work folder `root`.
-    pub(crate) fn rooted_at(root: &std::fs::File) -> Self {
-        let mut tree = StateTree::default();
-        if let Some((id, _, _)) = identity_of(root) {
-            tree.dirs.insert(id);
-        }
-        tree
+    /// What the open handle `handle` is in the work copy, if anything.
+    pub(crate) fn get(&self, handle: &Arc<std::fs::File>) -> Option<InState> {
+        // Our `Weak` keeps the allocation alive, so an equal address is the
+        // very same handle.
+        self.open
+            .get(&key(handle))
+            .filter(|(weak, _)| weak.strong_count() > 0)
+            .map(|(_, kind)| *kind)
     }
 
     /// Whether the open folder `dir` is in the work copy.
-    pub(crate) fn has_dir(&self, dir: &std::fs::File) -> bool {
-        !self.dirs.is_empty() && identity_of(dir).is_some_and(|(id, _, _)| self.dirs.contains(&id))
+    pub(crate) fn has_dir(&self, dir: &Arc<std::fs::File>) -> bool {
+        self.get(dir) == Some(InState::Dir)
     }
 
-    /// Whether the open file `file` was opened inside the work copy.
-    pub(crate) fn has_file(&self, file: &std::fs::File) -> bool {
-        !self.files.is_empty()
-            && identity_of(file).is_some_and(|(id, _, _)| self.files.contains(&id))
-    }
-
-    /// Records a folder or file opened inside the work copy.
-    pub(crate) fn add(&mut self, opened: &std::fs::File, is_dir: bool) {
-        if let Some((id, _, _)) = identity_of(opened) {
-            if is_dir {
-                self.dirs.insert(id);
-            } else {
-                self.files.insert(id);
-            }
+    /// Records a handle opened inside the work copy (or one of its preopens).
+    pub(crate) fn add(&mut self, opened: &Arc<std::fs::File>, kind: InState) {
+        if self.open.len() >= self.prune_at {
+            self.open.retain(|_, (weak, _)| weak.strong_count() > 0);
+            self.prune_at = (self.open.len() * 2).max(64);
         }
+        self.open
+            .insert(key(opened), (Arc::downgrade(opened), kind));
     }
 }
 
 /// An output stream to a file that charges every byte to the invocation's
-/// [`DiskBudget`] before the wrapped stream sees it.
+/// [`DiskBudget`] before the wrapped stream sees it, and the gap a write
+/// past the file's end leaves.
 pub(crate) struct MeteredStream {
     inner: Box<dyn OutputStream>,
     budget: DiskBudget,
-    /// The file, to learn its size when the stream writes into `{state}`.
-    file: Option<Arc<std::fs::File>>,
+    /// The file, to learn its size, and whether it lies in `{state}`.
+    file: Option<(Arc<std::fs::File>, bool)>,
     /// Where the next byte lands; `None` for an appending stream.
     position: Option<u64>,
 }
 
 impl MeteredStream {
-    /// Wraps `inner`, which writes at `position` (or appends) to `file`;
-    /// `file` is given only when it lies in `{state}`.
+    /// Wraps `inner`, which writes at `position` (or appends) to `file`,
+    /// given with whether it lies in `{state}`.
     pub(crate) fn new(
         inner: Box<dyn OutputStream>,
         budget: DiskBudget,
-        file: Option<Arc<std::fs::File>>,
+        file: Option<(Arc<std::fs::File>, bool)>,
         position: Option<u64>,
     ) -> Self {
         MeteredStream {
@@ -246,18 +259,17 @@ impl MeteredStream {
     }
 
     fn charge(&mut self, len: u64) -> StreamResult<()> {
-        let growth = match &self.file {
-            None => 0,
-            Some(file) => {
+        let (cost, state_growth) = match (&self.file, self.position) {
+            (None, _) => (len, 0),
+            (Some((_, in_state)), None) => (len, if *in_state { len } else { 0 }),
+            (Some((file, in_state)), Some(at)) => {
                 let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-                match self.position {
-                    None => len,
-                    Some(at) => at.saturating_add(len).saturating_sub(size),
-                }
+                let end = growth(at, len, size);
+                (len.max(end), if *in_state { end } else { 0 })
             }
         };
         self.budget
-            .charge_write(len, growth)
+            .charge_write(cost, state_growth)
             .map_err(StreamError::Trap)?;
         if let Some(at) = &mut self.position {
             *at = at.saturating_add(len);

@@ -24,7 +24,7 @@ use wasmtime_wasi::p2::bindings::filesystem::types::{
 };
 use wasmtime_wasi_io::streams::DynOutputStream;
 
-use super::disk::{MeteredStream, growth};
+use super::disk::{InState, MeteredStream, growth};
 use super::state::break_link;
 use crate::audit::{AuditKind, Decision};
 use crate::invocation::state::InvocationState;
@@ -118,15 +118,37 @@ fn state_dir(state: &InvocationState, fd: &Resource<Descriptor>) -> Option<Arc<s
     }
 }
 
-/// The host file behind `fd`, and whether it was opened in the writer's `{state}` copy.
+/// The host file behind `fd`, and how it was opened in the writer's `{state}` copy.
 fn file_of(
     state: &InvocationState,
     fd: &Resource<Descriptor>,
-) -> Option<(Arc<std::fs::File>, bool)> {
+) -> Option<(Arc<std::fs::File>, Option<InState>)> {
     match state.table.get(fd) {
-        Ok(Descriptor::File(f)) => Some((f.file.clone(), state.state_tree.has_file(&f.file))),
+        Ok(Descriptor::File(f)) => Some((f.file.clone(), state.state_tree.get(&f.file))),
         _ => None,
     }
+}
+
+/// `Err` (audited) when the invocation already holds its share of the
+/// runtime's descriptor budget in open files, folders and listings, so `op`
+/// on `target` must not open another host handle.
+pub(crate) fn within_budget(
+    state: &mut InvocationState,
+    op: &str,
+    target: &str,
+) -> Result<(), ErrorCode> {
+    let held = state.fs_paths.live(&state.table) + state.listings.live(&state.table);
+    if held < state.max_descriptors {
+        return Ok(());
+    }
+    let reason = format!(
+        "{op}: this invocation holds {} open files, folders and listings, its share of the runtime's descriptor budget (RuntimeConfig::max_guest_descriptors); close one first",
+        state.max_descriptors
+    );
+    state
+        .audit
+        .record(AuditKind::File, target, Decision::Deny, &reason, None);
+    Err(ErrorCode::Quota)
 }
 
 /// A borrow of the same descriptor, to pass to a second host call.
@@ -148,17 +170,29 @@ fn refuse_cross_state(state: &mut InvocationState, op: &str, target: &str) -> Er
     ErrorCode::CrossDevice
 }
 
-/// Gives a shared file in the `{state}` copy its own inode before it changes;
-/// `Err` when that failed and the change must not happen.
+/// Gives a shared file in the `{state}` copy its own inode before it changes,
+/// charging the copy to `limits.disk-write`. `Ok(Err(code))` when that failed
+/// and the change must not happen; `Err` is the trap of a limit.
 fn unshare(
     state: &mut InvocationState,
     dir: Option<&Arc<std::fs::File>>,
     path: &str,
     follow: bool,
     target: &str,
-) -> Result<(), ErrorCode> {
-    let Some(dir) = dir else { return Ok(()) };
-    break_link(dir, path, follow).map_err(|e| {
+) -> wasmtime::Result<Result<(), ErrorCode>> {
+    let Some(dir) = dir else { return Ok(Ok(())) };
+    let mut trap = None;
+    let disk = state.disk.clone();
+    let result = break_link(dir, path, follow, &mut |len| {
+        disk.charge_write(len, 0).map_err(|e| {
+            trap = Some(e);
+            std::io::Error::other("limits.disk-write")
+        })
+    });
+    if let Some(trap) = trap {
+        return Err(trap);
+    }
+    Ok(result.map_err(|e| {
         state.audit.record(
             AuditKind::File,
             target,
@@ -167,7 +201,7 @@ fn unshare(
             None,
         );
         ErrorCode::Io
-    })
+    }))
 }
 
 /// Shadows the path-taking operations with audited ones. Call after the
@@ -207,20 +241,13 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
                 let target = state.fs_paths.join(fd.rep(), &path);
                 let write = flags.contains(DescriptorFlags::WRITE)
                     || oflags.intersects(OpenFlags::CREATE | OpenFlags::TRUNCATE);
-                if state.fs_paths.live(&state.table) >= state.max_descriptors {
-                    let reason = format!(
-                        "open: this invocation holds {} open files and folders, its share of the runtime's descriptor budget (RuntimeConfig::max_guest_descriptors); close one first",
-                        state.max_descriptors
-                    );
-                    state
-                        .audit
-                        .record(AuditKind::File, &target, Decision::Deny, &reason, None);
-                    return Ok((Err(ErrorCode::Quota),));
+                if let Err(code) = within_budget(state, "open", &target) {
+                    return Ok((Err(code),));
                 }
                 let in_state = state_dir(state, &fd);
                 if write {
                     let follow = path_flags.contains(PathFlags::SYMLINK_FOLLOW);
-                    if let Err(code) = unshare(state, in_state.as_ref(), &path, follow, &target) {
+                    if let Err(code) = unshare(state, in_state.as_ref(), &path, follow, &target)? {
                         return Ok((Err(code),));
                     }
                 }
@@ -250,12 +277,16 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
                 let result = convert(state, result)?;
                 if let Ok(new) = &result {
                     state.fs_paths.0.insert(new.rep(), target.clone());
+                    // A handle opened through a {state} folder is in {state}
+                    // for as long as it is open, and only then.
                     if in_state.is_some() {
-                        match state.table.get(new) {
-                            Ok(Descriptor::Dir(d)) => state.state_tree.add(&d.dir, true),
-                            Ok(Descriptor::File(f)) => state.state_tree.add(&f.file, false),
-                            Err(_) => {}
-                        }
+                        let (handle, kind) = match state.table.get(new) {
+                            Ok(Descriptor::Dir(d)) => (d.dir.clone(), InState::Dir),
+                            Ok(Descriptor::File(f)) if write => (f.file.clone(), InState::Writable),
+                            Ok(Descriptor::File(f)) => (f.file.clone(), InState::ReadOnly),
+                            Err(_) => return Ok((result,)),
+                        };
+                        state.state_tree.add(&handle, kind);
                     }
                 }
                 record(
@@ -431,13 +462,18 @@ fn add_write_shadows(
             Box::new(async move {
                 let state = store.data_mut();
                 let len = buf.len() as u64;
-                let grows = match file_of(state, &fd) {
-                    Some((file, true)) => {
-                        growth(offset, len, file.metadata().map(|m| m.len()).unwrap_or(0))
+                // A write past the end also costs the gap it leaves: the
+                // file system may allocate a block for every byte written
+                // sparsely, so the gap is charged as if written.
+                let (cost, grows) = match file_of(state, &fd) {
+                    Some((file, kind)) => {
+                        let end =
+                            growth(offset, len, file.metadata().map(|m| m.len()).unwrap_or(0));
+                        (len.max(end), if kind.is_some() { end } else { 0 })
                     }
-                    _ => 0,
+                    None => (len, 0),
                 };
-                state.disk.charge_write(len, grows)?;
+                state.disk.charge_write(cost, grows)?;
                 let result = HostDescriptor::write(&mut state.filesystem(), fd, buf, offset).await;
                 Ok((convert(state, result)?,))
             })
@@ -461,14 +497,18 @@ fn add_write_shadows(
                             Err(code) => return Ok((Err(code),)),
                         };
                         let inner: DynOutputStream = state.table.delete(stream)?;
-                        let in_state = file.and_then(|(f, in_state)| in_state.then_some(f));
                         let metered: DynOutputStream = Box::new(MeteredStream::new(
                             inner,
                             state.disk.clone(),
-                            in_state,
+                            file.map(|(f, kind)| (f, kind.is_some())),
                             $position,
                         ));
-                        Ok((Ok(state.table.push(metered)?),))
+                        let stream = state.table.push(metered)?;
+                        let table = &state.table;
+                        state.disk.record_stream(stream.rep(), |rep| {
+                            table.get(&Resource::<DynOutputStream>::new_borrow(rep)).is_ok()
+                        });
+                        Ok((Ok(stream),))
                     })
                 },
             )?;
@@ -493,9 +533,14 @@ fn add_write_shadows(
          (fd, size): (Resource<Descriptor>, u64)| {
             Box::new(async move {
                 let state = store.data_mut();
-                if let Some((file, true)) = file_of(state, &fd) {
+                // Growing a file by set-size leaves a gap the file system
+                // may fill later: it is charged as written, in every grant.
+                if let Some((file, kind)) = file_of(state, &fd) {
                     let now = file.metadata().map(|m| m.len()).unwrap_or(0);
-                    state.disk.charge_write(0, size.saturating_sub(now))?;
+                    let grows = size.saturating_sub(now);
+                    state
+                        .disk
+                        .charge_write(grows, if kind.is_some() { grows } else { 0 })?;
                 }
                 let result = HostDescriptor::set_size(&mut state.filesystem(), fd, size).await;
                 Ok((convert(state, result)?,))
@@ -517,7 +562,7 @@ fn add_write_shadows(
                 let target = state.fs_paths.join(fd.rep(), &path);
                 let in_state = state_dir(state, &fd);
                 let follow = path_flags.contains(PathFlags::SYMLINK_FOLLOW);
-                if let Err(code) = unshare(state, in_state.as_ref(), &path, follow, &target) {
+                if let Err(code) = unshare(state, in_state.as_ref(), &path, follow, &target)? {
                     return Ok((Err(code),));
                 }
                 let result = HostDescriptor::set_times_at(
@@ -541,11 +586,19 @@ fn add_write_shadows(
          (fd, atime, mtime): (Resource<Descriptor>, NewTimestamp, NewTimestamp)| {
             Box::new(async move {
                 let state = store.data_mut();
-                // A file opened for reading in {state} may still share its
-                // inode with the committed version: its times are not ours.
-                if let Some((file, true)) = file_of(state, &fd)
-                    && super::disk::identity_of(&file).is_some_and(|(_, links, _)| links > 1)
-                {
+                // A file opened only for reading in {state} may share its
+                // inode with the committed version, or did when it was
+                // opened (a later write elsewhere breaks the link, not this
+                // handle's inode): its times are never ours to set.
+                if let Some((_, Some(InState::ReadOnly))) = file_of(state, &fd) {
+                    let target = state.fs_paths.label(fd.rep());
+                    state.audit.record(
+                        AuditKind::File,
+                        &target,
+                        Decision::Deny,
+                        "set times: the file was opened read-only in {state}; open it for writing to change its times",
+                        None,
+                    );
                     return Ok((Err(ErrorCode::NotPermitted),));
                 }
                 let result =
@@ -555,6 +608,24 @@ fn add_write_shadows(
         },
     )?;
     Ok(())
+}
+
+/// Waits for the writes still in flight on the file streams the guest left
+/// open (with `RuntimeConfig::blocking_file_io` off, a stream's write runs
+/// on a background thread and would otherwise land after `{state}` was
+/// committed, or be cancelled half-done). Called when the guest has
+/// returned; closes those streams.
+pub(crate) async fn settle_streams(state: &mut InvocationState) {
+    for rep in state.disk.take_streams() {
+        if let Ok(mut stream) = state
+            .table
+            .delete::<DynOutputStream>(Resource::new_own(rep))
+        {
+            // A file stream is ready once its write has landed.
+            stream.ready().await;
+            stream.cancel().await;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -150,6 +150,7 @@ pub(crate) struct LimitsSection {
     pub disk_files: Option<u64>,
     pub state_size: Option<ByteSize>,
     pub http_request_body: Option<ByteSize>,
+    pub state_files: Option<u64>,
 }
 
 /// Effective resource limits for one invocation.
@@ -158,7 +159,8 @@ pub(crate) struct LimitsSection {
 /// 64 MiB of linear memory, 10 s of wall-clock time, 1 MiB of output
 /// (stdout, stderr and channel messages together), 32 HTTP requests, 8 MiB
 /// per HTTP response body and per request body, 64 MiB written to disk and
-/// 1,000 files created per invocation, and 64 MiB of `{state}`.
+/// 1,000 files created per invocation, and 64 MiB and 10,000 entries of
+/// `{state}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Linear memory across all of the component's memories.
@@ -176,10 +178,13 @@ pub struct Limits {
     pub disk_write: ByteSize,
     /// Files, folders and links one invocation may create.
     pub disk_files: u64,
-    /// Total size of the skill's `{state}` folder (the sizes of its files).
+    /// Total size of the skill's `{state}` folder: the sizes of its files
+    /// and the lengths of its symlinks' targets.
     pub state_size: ByteSize,
     /// Bytes of one HTTP request body (an upload).
     pub http_request_body: ByteSize,
+    /// Files, folders and links the skill's `{state}` folder may hold in all.
+    pub state_files: u64,
 }
 
 impl Default for Limits {
@@ -194,6 +199,7 @@ impl Default for Limits {
             disk_files: 1_000,
             state_size: ByteSize::mib(64),
             http_request_body: ByteSize::mib(8),
+            state_files: 10_000,
         }
     }
 }
@@ -202,7 +208,7 @@ impl Limits {
     /// The ceiling a [`crate::RuntimeConfig`] applies unless the host sets
     /// its own: 1 GiB memory, 5 minutes, 64 MiB output, 1,000 requests,
     /// 256 MiB per response, 4 GiB written, 1,000,000 files created and
-    /// 4 GiB of state.
+    /// 4 GiB and 1,000,000 entries of state.
     pub fn default_ceiling() -> Self {
         Limits {
             memory: ByteSize::mib(1024),
@@ -214,6 +220,7 @@ impl Limits {
             disk_files: 1_000_000,
             state_size: ByteSize::mib(4096),
             http_request_body: ByteSize::mib(256),
+            state_files: 1_000_000,
         }
     }
 
@@ -232,6 +239,7 @@ impl Limits {
             http_request_body: section
                 .http_request_body
                 .unwrap_or(default.http_request_body),
+            state_files: section.state_files.unwrap_or(default.state_files),
         }
     }
 
@@ -247,11 +255,12 @@ impl Limits {
             disk_files: self.disk_files.min(other.disk_files),
             state_size: self.state_size.min(other.state_size),
             http_request_body: self.http_request_body.min(other.http_request_body),
+            state_files: self.state_files.min(other.state_files),
         }
     }
 
     /// Each limit as (manifest key, a magnitude to compare, its text).
-    fn entries(&self) -> [(&'static str, u128, String); 9] {
+    fn entries(&self) -> [(&'static str, u128, String); 10] {
         [
             ("memory", u128::from(self.memory.0), self.memory.to_string()),
             (
@@ -289,6 +298,11 @@ impl Limits {
                 "http-request-body",
                 u128::from(self.http_request_body.0),
                 self.http_request_body.to_string(),
+            ),
+            (
+                "state-files",
+                u128::from(self.state_files),
+                self.state_files.to_string(),
             ),
         ]
     }
@@ -331,6 +345,8 @@ pub enum LimitKind {
     StateSize,
     /// One HTTP request body's size (`limits.http-request-body`).
     HttpRequestBody,
+    /// Files, folders and links in `{state}` (`limits.state-files`).
+    StateFiles,
     /// Tables, instances, table elements or resource handles: fixed caps of
     /// the runtime, not the manifest.
     Table,
@@ -349,6 +365,7 @@ impl LimitKind {
             LimitKind::DiskFiles => Some("limits.disk-files"),
             LimitKind::StateSize => Some("limits.state-size"),
             LimitKind::HttpRequestBody => Some("limits.http-request-body"),
+            LimitKind::StateFiles => Some("limits.state-files"),
             LimitKind::Table => None,
         }
     }

@@ -146,6 +146,17 @@ impl Listings {
         self.open.insert(stream.rep(), listing);
     }
 
+    /// How many listings are open: each holds a host handle, so they count
+    /// against the invocation's descriptor budget like open files.
+    pub(crate) fn live(&mut self, table: &wasmtime::component::ResourceTable) -> usize {
+        self.open.retain(|rep, _| {
+            table
+                .get(&Resource::<ReaddirIterator>::new_borrow(*rep))
+                .is_ok()
+        });
+        self.open.len()
+    }
+
     /// The listing behind `stream`, if this module made it.
     pub(crate) fn get(&mut self, stream: &Resource<ReaddirIterator>) -> Option<&mut Listing> {
         self.open.get_mut(&stream.rep())
@@ -177,6 +188,9 @@ pub(crate) fn add_to_linker(
                     return Ok((convert(state, result)?,));
                 };
                 let target = state.fs_paths.label(fd.rep());
+                if let Err(code) = super::file_audit::within_budget(state, "list", &target) {
+                    return Ok((Err(code),));
+                }
                 let listing = match Listing::open(&dir, target) {
                     Ok(listing) => listing,
                     Err(e) => return Ok((Err(ErrorCode::from(e)),)),

@@ -23,6 +23,7 @@ pub mod sockets;
 pub mod special_addresses;
 pub(crate) mod state;
 pub(crate) mod state_origins;
+pub(crate) mod tree_walk;
 pub(crate) mod wasi03;
 
 use serde::Deserialize;

@@ -38,7 +38,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-/// How long a writer waits for the writers before it before giving up.
+use super::limits::{LimitKind, Limits};
+use super::tree_walk::{WalkError, link_tree, measure};
+
+/// How long a writer waits for the writers before it, beyond the longest
+/// time one of them may run (the runtime's timeout ceiling), before giving up.
 pub(crate) const WRITER_WAIT: Duration = Duration::from_secs(60);
 
 /// How many times a reader retries when the version it found was replaced
@@ -49,6 +53,8 @@ const PIN_ATTEMPTS: usize = 1_000;
 #[derive(Clone)]
 pub(crate) struct StateStore {
     root: PathBuf,
+    /// How long a writer waits for its turn.
+    writer_wait: Duration,
     /// An empty folder beside the state, for streamed listings (see `listing`).
     empty: Arc<OnceLock<Option<wasmtime_wasi::filesystem::Dir>>>,
 }
@@ -71,7 +77,7 @@ pub(crate) struct StateView {
     pub size: u64,
     work: Option<PathBuf>,
     /// A shared lock on the version read, or the exclusive lock on the work copy.
-    pin: File,
+    _pin: File,
     /// The writers' lock, held by a writer until it commits or discards.
     _writer: Option<File>,
 }
@@ -80,11 +86,6 @@ impl StateView {
     /// Whether this is a writer's private copy.
     pub(crate) fn is_writer(&self) -> bool {
         self.work.is_some()
-    }
-
-    /// The open folder this view is pinned by.
-    pub(crate) fn handle(&self) -> &File {
-        &self.pin
     }
 }
 
@@ -124,9 +125,12 @@ fn try_lock(file: &File, exclusive: bool) -> io::Result<bool> {
 }
 
 impl StateStore {
-    pub(crate) fn new(root: PathBuf) -> Self {
+    /// The state at `root` of a skill whose invocations run for at most
+    /// `longest_run` each.
+    pub(crate) fn new(root: PathBuf, longest_run: Duration) -> Self {
         StateStore {
             root,
+            writer_wait: longest_run.saturating_add(WRITER_WAIT),
             empty: Arc::default(),
         }
     }
@@ -146,7 +150,7 @@ impl StateStore {
         let link = self.root.join("current");
         loop {
             match fs::read_link(&link) {
-                Ok(target) => return Ok(target),
+                Ok(target) => return version_name(target),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     create_private_dir(&self.root.join("versions/0"))?;
                     #[cfg(unix)]
@@ -166,6 +170,18 @@ impl StateStore {
     /// The skill's state root (every version, and sidecar files).
     pub(crate) fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Whether the host folder `folder` is the runtime's state root, inside
+    /// it or holds it: such a `{workspace}` would let a skill reach the
+    /// state store's own files (versions, work copies, locks) around the
+    /// versioning.
+    pub(crate) fn overlaps(&self, folder: &Path) -> bool {
+        let runtime_root = self.root.parent().unwrap_or(&self.root);
+        let (Ok(folder), Ok(root)) = (folder.canonicalize(), runtime_root.canonicalize()) else {
+            return false;
+        };
+        folder.starts_with(&root) || root.starts_with(&folder)
     }
 
     /// The folder holding the committed state (what `current` points to).
@@ -222,10 +238,10 @@ impl StateStore {
             if try_lock(&lock, true)? {
                 return Ok(lock);
             }
-            if started.elapsed() > WRITER_WAIT {
+            if started.elapsed() > self.writer_wait {
                 return Err(io::Error::other(format!(
-                    "another invocation has been writing this skill's state for over {} s (writers of one skill's state take turns)",
-                    WRITER_WAIT.as_secs()
+                    "other invocations have been writing this skill's state for over {} s (writers of one skill's state take turns)",
+                    self.writer_wait.as_secs()
                 )));
             }
             tokio::time::sleep(pause).await;
@@ -236,7 +252,16 @@ impl StateStore {
     /// The state for one invocation. Read-only use sees the committed
     /// folder itself; a writer waits for its turn, then gets a copy whose
     /// files are hard links to the committed ones.
-    pub(crate) async fn begin(&self, invocation: u64, writes: bool) -> io::Result<StateView> {
+    ///
+    /// A writer's copy is refused when the committed state is already past
+    /// `limits` (a host lowered them): copying it is bounded by
+    /// `limits.state-files`, and the copy could never be committed.
+    pub(crate) async fn begin(
+        &self,
+        invocation: u64,
+        writes: bool,
+        limits: &Limits,
+    ) -> io::Result<StateView> {
         create_private_dir(&self.root)?;
         if !writes {
             let (dir, pin) = self.pin_current()?;
@@ -244,33 +269,107 @@ impl StateStore {
                 dir,
                 size: 0,
                 work: None,
-                pin,
+                _pin: pin,
                 _writer: None,
             });
         }
         let writer = self.lock_writers().await?;
-        // Holding the lock, `current` cannot change until we commit.
-        let current = self.root.join(self.current_name()?);
-        let work_root = self.root.join("work");
-        create_private_dir(&work_root)?;
-        self.reclaim(&work_root);
-        let work = work_root.join(unique(invocation));
-        let size = match link_tree(&current, &work) {
-            Ok(size) => size,
-            Err(e) => {
-                let _ = fs::remove_dir_all(&work);
-                return Err(e);
-            }
-        };
+        // Copying is file system work: off the async threads.
+        let store = self.clone();
+        let limits = *limits;
+        let (work, size) = blocking(move || store.copy_current(invocation, &limits)).await?;
         let pin = File::open(&work)?;
         try_lock(&pin, true)?;
         Ok(StateView {
             dir: work.clone(),
             size,
             work: Some(work),
-            pin,
+            _pin: pin,
             _writer: Some(writer),
         })
+    }
+
+    /// A new work copy of the committed state, and the committed state's
+    /// size. Called holding the writers' lock, so `current` cannot change.
+    fn copy_current(&self, invocation: u64, limits: &Limits) -> io::Result<(PathBuf, u64)> {
+        let current = self.root.join(self.current_name()?);
+        let work_root = self.root.join("work");
+        create_private_dir(&work_root)?;
+        self.reclaim(&work_root);
+        let work = work_root.join(unique(invocation));
+        create_private_dir(&work)?;
+        let linked = link_tree(&current, &work, limits.state_files).and_then(|usage| {
+            if usage.bytes > limits.state_size.0 {
+                Err(WalkError::Io(io::Error::other(format!(
+                    "the committed state holds {usage_bytes} bytes, more than limits.state-size = {}",
+                    limits.state_size,
+                    usage_bytes = usage.bytes
+                ))))
+            } else {
+                Ok(usage)
+            }
+        });
+        match linked {
+            Ok(usage) => Ok((work, usage.bytes)),
+            Err(e) => {
+                let _ = fs::remove_dir_all(&work);
+                Err(match e {
+                    WalkError::TooMany(max) => io::Error::other(format!(
+                        "the committed state holds more than {max} files, folders and links (limits.state-files = {max}); raise it in skill.toml's [limits] or empty the state"
+                    )),
+                    other => other.into(),
+                })
+            }
+        }
+    }
+
+    /// Ends an invocation's use of the state, on a blocking thread: a
+    /// writer's copy that `succeeded` is checked against `limits` and
+    /// committed if it fits; anything else is discarded.
+    pub(crate) async fn finish(
+        &self,
+        view: StateView,
+        succeeded: bool,
+        limits: Limits,
+    ) -> Finished {
+        let store = self.clone();
+        blocking(move || {
+            if !succeeded {
+                store.discard(view);
+                return Finished::Discarded;
+            }
+            match store.check(&view, &limits) {
+                Ok(None) => match store.commit(view) {
+                    Ok(()) => Finished::Committed,
+                    Err(e) => Finished::Failed(e),
+                },
+                Ok(Some(kind)) => {
+                    store.discard(view);
+                    Finished::Over(kind)
+                }
+                Err(e) => {
+                    store.discard(view);
+                    Finished::Failed(e)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Whether a writer's copy fits `limits` as a whole: its size, its
+    /// entries and its depth, measured again before it may be committed.
+    /// `Ok(Some(kind))` names the limit it is past; `Err` is why it cannot
+    /// be committed at all.
+    fn check(&self, view: &StateView, limits: &Limits) -> io::Result<Option<LimitKind>> {
+        let Some(work) = &view.work else {
+            return Ok(None);
+        };
+        match measure(work, limits.state_files) {
+            Ok(usage) if usage.bytes > limits.state_size.0 => Ok(Some(LimitKind::StateSize)),
+            Ok(_) => Ok(None),
+            Err(WalkError::TooMany(_)) => Ok(Some(LimitKind::StateFiles)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Makes an invocation's changes the current state.
@@ -283,7 +382,9 @@ impl StateStore {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let version = PathBuf::from("versions").join(&name);
-        let previous = fs::read_link(self.root.join("current")).ok();
+        let previous = fs::read_link(self.root.join("current"))
+            .ok()
+            .and_then(|p| version_name(p).ok());
         fs::rename(work, self.root.join(&version))?;
         self.point_current_at(&version, &name)?;
         if let Some(previous) = previous
@@ -323,6 +424,46 @@ impl StateStore {
     }
 }
 
+/// `target` if it is `versions/<one name>`, the only thing `current` may
+/// point to: anything else (an absolute path, `..`, a deeper path) was not
+/// written by the runtime and is never read from or removed.
+fn version_name(target: PathBuf) -> io::Result<PathBuf> {
+    use std::path::Component;
+    let mut parts = target.components();
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(Component::Normal(versions)), Some(Component::Normal(_)), None)
+            if versions == "versions" =>
+        {
+            Ok(target)
+        }
+        _ => Err(io::Error::other(format!(
+            "the state's `current` link points at {}, not at a folder of versions/; it was not made by skill-run",
+            target.display()
+        ))),
+    }
+}
+
+/// How an invocation's use of the state ended.
+#[derive(Debug)]
+pub(crate) enum Finished {
+    /// The copy is the current state now (or there was no copy).
+    Committed,
+    /// The copy was dropped: the invocation failed.
+    Discarded,
+    /// The copy was dropped: it is past this limit.
+    Over(LimitKind),
+    /// The copy could not be committed, and was dropped.
+    Failed(io::Error),
+}
+
+/// Runs `f` where blocking the thread is fine.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
 /// Removes the folder `dir` if nobody holds a lock on it; a folder in use is
 /// left for a later writer to reclaim.
 fn remove_if_unused(dir: &Path) {
@@ -332,41 +473,26 @@ fn remove_if_unused(dir: &Path) {
     }
 }
 
-/// Makes `to` a copy of the tree `from` whose files are hard links to the
-/// originals (copies where the filesystem cannot link); symlinks are copied
-/// as links, not followed. Returns the total size of the files.
-fn link_tree(from: &Path, to: &Path) -> io::Result<u64> {
-    create_private_dir(to)?;
-    let mut size = 0u64;
-    for entry in fs::read_dir(from)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let target = to.join(entry.file_name());
-        if kind.is_dir() {
-            size = size.saturating_add(link_tree(&entry.path(), &target)?);
-        } else if kind.is_symlink() {
-            #[cfg(unix)]
-            std::os::unix::fs::symlink(fs::read_link(entry.path())?, &target)?;
-        } else {
-            size = size.saturating_add(entry.metadata()?.len());
-            if fs::hard_link(entry.path(), &target).is_err() {
-                fs::copy(entry.path(), &target)?;
-            }
-        }
-    }
-    Ok(size)
-}
-
 /// Gives the file `path` (beneath the open folder `dir`, following a final
 /// symlink when `follow`) its own inode if it shares one with another name,
 /// by copying it and renaming the copy over it. Called before a file in a
 /// writer's work copy is opened for writing or has its times set, so the
 /// committed version it was linked from never changes. Confined like the
 /// guest's own access: every path is resolved beneath `dir` by cap-std.
-pub(crate) fn break_link(dir: &File, path: &str, follow: bool) -> io::Result<()> {
+///
+/// `charge` is told the copy's size before anything is written and may
+/// refuse it. The copy is created under an unpredictable name, exclusively,
+/// so nothing planted beforehand (such as a link to another committed file)
+/// is ever written through.
+pub(crate) fn break_link(
+    dir: &File,
+    path: &str,
+    follow: bool,
+    charge: &mut dyn FnMut(u64) -> io::Result<()>,
+) -> io::Result<()> {
     #[cfg(unix)]
     {
-        use cap_std::fs::MetadataExt;
+        use cap_std::fs::{MetadataExt, OpenOptions};
         let dir = cap_std::fs::Dir::from_std_file(dir.try_clone()?);
         let real = if follow {
             match dir.canonicalize(path) {
@@ -385,15 +511,25 @@ pub(crate) fn break_link(dir: &File, path: &str, follow: bool) -> io::Result<()>
         if !metadata.is_file() || metadata.nlink() <= 1 {
             return Ok(());
         }
-        let copy = real.with_file_name(format!(".skill-run-copy-{}", unique(0)));
-        dir.copy(&real, &dir, &copy)?;
-        if let Err(e) = dir.rename(&copy, &dir, &real) {
+        charge(metadata.len())?;
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
+        let copy = real.with_file_name(format!(
+            ".skill-run-copy-{}",
+            crate::files_on_disk::hex(&random)
+        ));
+        let mut source = dir.open(&real)?;
+        let mut target = dir.open_with(&copy, OpenOptions::new().write(true).create_new(true))?;
+        let copied = io::copy(&mut source, &mut target)
+            .and_then(|_| target.set_permissions(metadata.permissions()))
+            .and_then(|()| dir.rename(&copy, &dir, &real));
+        if let Err(e) = copied {
             let _ = dir.remove_file(&copy);
             return Err(e);
         }
     }
     #[cfg(not(unix))]
-    let _ = (dir, path, follow);
+    let _ = (dir, path, follow, charge);
     Ok(())
 }
 
@@ -412,15 +548,15 @@ mod tests {
     /// Writes as a guest's write reaches the disk: through the shadow that
     /// first gives a shared file its own inode.
     fn guest_write(dir: &Path, name: &str, content: &str) {
-        break_link(&File::open(dir).expect("open"), name, true).expect("break");
+        break_link(&File::open(dir).expect("open"), name, true, &mut |_| Ok(())).expect("break");
         fs::write(dir.join(name), content).expect("write");
     }
 
     #[test]
     fn a_committed_copy_becomes_current_and_a_discarded_one_does_not() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = StateStore::new(dir.path().join("skill"));
-        let first = block_on(store.begin(1, true)).expect("begin");
+        let store = StateStore::new(dir.path().join("skill"), Duration::ZERO);
+        let first = block_on(store.begin(1, true, &Limits::default())).expect("begin");
         fs::write(first.dir.join("count"), "1").expect("write");
         store.commit(first).expect("commit");
         assert_eq!(
@@ -428,7 +564,7 @@ mod tests {
             "1"
         );
 
-        let second = block_on(store.begin(2, true)).expect("begin");
+        let second = block_on(store.begin(2, true, &Limits::default())).expect("begin");
         assert_eq!(second.size, 1);
         guest_write(&second.dir, "count", "half-writ");
         store.discard(second);
@@ -445,22 +581,36 @@ mod tests {
     }
 
     #[test]
+    fn current_may_only_point_at_one_version_folder() {
+        assert!(version_name("versions/7".into()).is_ok());
+        for bad in [
+            "/etc",
+            "versions/../../x",
+            "versions/a/b",
+            "../versions/1",
+            "versions",
+        ] {
+            assert!(version_name(bad.into()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn readers_see_the_committed_folder_without_a_copy() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = StateStore::new(dir.path().join("skill"));
-        let view = block_on(store.begin(1, false)).expect("begin");
+        let store = StateStore::new(dir.path().join("skill"), Duration::ZERO);
+        let view = block_on(store.begin(1, false, &Limits::default())).expect("begin");
         assert_eq!(view.dir, store.current().expect("current"));
     }
 
     #[test]
     fn a_version_being_read_survives_a_commit_and_goes_with_the_next_writer() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = StateStore::new(dir.path().join("skill"));
-        let w = block_on(store.begin(1, true)).expect("begin");
+        let store = StateStore::new(dir.path().join("skill"), Duration::ZERO);
+        let w = block_on(store.begin(1, true, &Limits::default())).expect("begin");
         fs::write(w.dir.join("f"), "old").expect("write");
         store.commit(w).expect("commit");
-        let reader = block_on(store.begin(2, false)).expect("begin");
-        let w = block_on(store.begin(3, true)).expect("begin");
+        let reader = block_on(store.begin(2, false, &Limits::default())).expect("begin");
+        let w = block_on(store.begin(3, true, &Limits::default())).expect("begin");
         guest_write(&w.dir, "f", "new");
         store.commit(w).expect("commit");
         assert_eq!(
@@ -469,7 +619,7 @@ mod tests {
         );
         let old = reader.dir.clone();
         drop(reader);
-        let w = block_on(store.begin(4, true)).expect("begin");
+        let w = block_on(store.begin(4, true, &Limits::default())).expect("begin");
         assert!(!old.exists(), "an unused old version is reclaimed");
         store.discard(w);
     }
@@ -477,7 +627,7 @@ mod tests {
     #[test]
     fn work_copies_of_dead_writers_are_reclaimed_and_live_ones_are_not() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = StateStore::new(dir.path().join("skill"));
+        let store = StateStore::new(dir.path().join("skill"), Duration::ZERO);
         let leaked = dir.path().join("skill/work/leaked");
         create_private_dir(&leaked).expect("mkdir");
         fs::write(leaked.join("big"), "x").expect("write");
@@ -485,7 +635,7 @@ mod tests {
         create_private_dir(&held).expect("mkdir");
         let holder = File::open(&held).expect("open");
         assert!(try_lock(&holder, true).expect("lock"));
-        let w = block_on(store.begin(1, true)).expect("begin");
+        let w = block_on(store.begin(1, true, &Limits::default())).expect("begin");
         assert!(!leaked.exists());
         assert!(held.exists());
         store.discard(w);
@@ -499,7 +649,7 @@ mod tests {
         fs::write(dir.path().join("committed"), "v1").expect("write");
         fs::hard_link(dir.path().join("committed"), work.join("f")).expect("link");
         let handle = File::open(&work).expect("open");
-        break_link(&handle, "f", true).expect("break");
+        break_link(&handle, "f", true, &mut |_| Ok(())).expect("break");
         fs::write(work.join("f"), "v2").expect("write");
         assert_eq!(
             fs::read_to_string(dir.path().join("committed")).expect("read"),
@@ -507,7 +657,7 @@ mod tests {
         );
         // The path is confined like the guest's: nothing outside is touched.
         fs::hard_link(dir.path().join("committed"), dir.path().join("other")).expect("link");
-        assert!(break_link(&handle, "../other", true).is_err());
-        assert!(break_link(&handle, "../other", false).is_err());
+        assert!(break_link(&handle, "../other", true, &mut |_| Ok(())).is_err());
+        assert!(break_link(&handle, "../other", false, &mut |_| Ok(())).is_err());
     }
 }

@@ -187,6 +187,10 @@ pub(crate) fn limit_message(skill: &str, kind: LimitKind, limits: &Limits) -> St
             "sent an HTTP request body larger than allowed",
             limits.http_request_body.to_string(),
         ),
+        LimitKind::StateFiles => (
+            "left more files, folders or links in its {state} folder than allowed",
+            limits.state_files.to_string(),
+        ),
         LimitKind::Table => {
             return format!(
                 "skill `{skill}` went past a fixed cap of the runtime: at most {MAX_RESOURCE_HANDLES} live resource handles (open files, streams, HTTP objects, its own resources), {MAX_TABLE_ELEMENTS} table elements, {MAX_INSTANCES} core instances, {MAX_TABLES} tables and {MAX_MEMORIES} memories; these are not configurable"

@@ -27,7 +27,7 @@ use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use crate::audit::{AuditKind, AuditRecorder, Decision};
 use crate::capabilities::Grants;
 use crate::capabilities::channels::{ChannelState, MemoryChannels};
-use crate::capabilities::disk::{DiskBudget, StateTree};
+use crate::capabilities::disk::{DiskBudget, InState, StateTree};
 use crate::capabilities::env::visible_env;
 use crate::capabilities::files::{Access, HostBase};
 use crate::capabilities::folders;
@@ -37,7 +37,7 @@ use crate::capabilities::limits::{
     MemoryLimiter, transfer_budget,
 };
 use crate::capabilities::secrets::{MAX_SECRET_BYTES, Scrubber, SecretSource};
-use crate::capabilities::state::StateView;
+use crate::capabilities::state::{Finished, StateView};
 use crate::capabilities::state_origins;
 use crate::component::{ComponentKind, values};
 use crate::error::InvokeError;
@@ -259,11 +259,43 @@ fn wasi_context(
     Ok((builder.build(), preopens))
 }
 
+/// Refuses a `{workspace}` grant whose folder overlaps the runtime's state root.
+fn refuse_workspace_over_state(
+    skill: &SkillInner,
+    grants: &Grants,
+    workspace: Option<&std::path::Path>,
+) -> Result<(), InvokeError> {
+    let Some(workspace) = workspace else {
+        return Ok(());
+    };
+    for grant in grants
+        .files
+        .iter()
+        .filter(|f| f.host.base == HostBase::Workspace)
+    {
+        let mut folder = workspace.to_path_buf();
+        folder.extend(&grant.host.relative);
+        if skill.state.overlaps(&folder) {
+            return Err(InvokeError::Preopen {
+                skill: skill.name.to_string(),
+                guest: grant.guest.to_string(),
+                host: grant.host.to_string(),
+                reason: format!(
+                    "{} overlaps the runtime's state folder; give a workspace outside it",
+                    folder.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The `{state}` folder for this call, if any grant uses it: the committed
 /// folder for readers, a private copy for writers.
 async fn begin_state(
     skill: &SkillInner,
     grants: &Grants,
+    limits: &Limits,
     id: u64,
 ) -> Result<Option<StateView>, InvokeError> {
     let state_grants: Vec<_> = grants
@@ -277,7 +309,7 @@ async fn begin_state(
     let writes = state_grants.iter().any(|f| f.access == Access::ReadWrite);
     skill
         .state
-        .begin(id, writes)
+        .begin(id, writes, limits)
         .await
         .map(Some)
         .map_err(|e| InvokeError::Preopen {
@@ -289,7 +321,7 @@ async fn begin_state(
 }
 
 /// The disk budget for this call, and the folders of its writable `{state}`
-/// copy (its root and each `{state}` grant's folder) by identity.
+/// copy (each `{state}` grant's preopened folder), by open handle.
 fn disk_accounting(
     grants: &Grants,
     limits: &Limits,
@@ -303,10 +335,10 @@ fn disk_accounting(
             StateTree::default(),
         );
     };
-    let mut tree = StateTree::rooted_at(view.handle());
+    let mut tree = StateTree::default();
     for (grant, (dir, _)) in grants.files.iter().zip(preopens) {
         if grant.host.base == HostBase::State {
-            tree.add(&dir.dir, true);
+            tree.add(&dir.dir, InState::Dir);
         }
     }
     let budget = DiskBudget::new(limits, Some(view.dir.clone()), view.size, flag.clone());
@@ -341,8 +373,6 @@ pub(crate) async fn run(
     request: Invocation,
     id: u64,
 ) -> Result<Outcome, InvokeError> {
-    // The semaphore is never closed; a slot is held until the outcome is made.
-    let _slot = skill.slots.acquire().await.ok();
     let name = skill.name.clone();
     let (grants, limits) = effective_grants_and_limits(skill, &request)?;
     self_modification::check(
@@ -363,7 +393,12 @@ pub(crate) async fn run(
     let stderr = CapturedOutput::new(budget.clone(), STDERR_KEEP);
     let stdin =
         matches!(call, Call::Cli).then(|| serde_json::to_vec(&request.input).unwrap_or_default());
-    let state_view = begin_state(skill, &grants, id).await?;
+    refuse_workspace_over_state(skill, &grants, request.workspace.as_deref())?;
+    // A writer waits for its turn on the state before it takes a pool slot,
+    // so queued writers never hold slots other skills could use.
+    let state_view = begin_state(skill, &grants, &limits, id).await?;
+    // The semaphore is never closed; a slot is held until the outcome is made.
+    let _slot = skill.slots.acquire().await.ok();
     let state_dir = state_view
         .as_ref()
         .map_or_else(PathBuf::new, |s| s.dir.clone());
@@ -470,7 +505,8 @@ pub(crate) async fn run(
     };
     let (peak_memory, mut result) = match finished {
         Err(_elapsed) => (0, Err(fail_limit(LimitKind::Timeout))),
-        Ok((store, returned)) => {
+        Ok((mut store, returned)) => {
+            crate::capabilities::file_audit::settle_streams(store.data_mut()).await;
             let peak = store.data().limiter.peak() as u64;
             let hit = store.data().limiter.hit;
             let result = match returned {
@@ -496,6 +532,39 @@ pub(crate) async fn run(
             (peak, result)
         }
     };
+    // State changes become visible only when the invocation succeeded and
+    // its {state} fits its limits as a whole.
+    if let Some(view) = state_view {
+        let mut succeeded = result.is_ok() && limit_flag.get().is_none();
+        // Record where the data that may now be in the state came from
+        // before the state becomes visible (under the writers' lock, which
+        // the view still holds, so concurrent writers cannot lose an origin).
+        let writes = grants
+            .files
+            .iter()
+            .any(|f| f.host.base == HostBase::State && f.access == Access::ReadWrite);
+        if succeeded
+            && writes
+            && let Err(e) = state_origins::add(skill.state.root(), &provenance.origins())
+        {
+            let message = format!(
+                "skill `{name}` finished but its {{state}} origins could not be saved: {e}"
+            );
+            audit.record(AuditKind::File, "{state}", Decision::Deny, &message, None);
+            result = Err(Failure::Trap { cause: message });
+            succeeded = false;
+        }
+        match skill.state.finish(view, succeeded, limits).await {
+            Finished::Committed | Finished::Discarded => {}
+            Finished::Over(kind) => limit_flag.set(kind),
+            Finished::Failed(e) => {
+                let message =
+                    format!("skill `{name}` finished but its {{state}} could not be saved: {e}");
+                audit.record(AuditKind::File, "{state}", Decision::Deny, &message, None);
+                result = Err(Failure::Trap { cause: message });
+            }
+        }
+    }
     if let Some(kind) = limit_flag.get()
         && !matches!(result, Err(Failure::Limit { .. }))
     {
@@ -504,37 +573,6 @@ pub(crate) async fn run(
     if let Err(Failure::Limit { kind, message }) = &result {
         let target = kind.manifest_key().unwrap_or("runtime");
         audit.record(AuditKind::Limit, target, Decision::Deny, message, None);
-    }
-    // State changes become visible only when the invocation succeeded.
-    if let Some(view) = state_view {
-        if result.is_ok() {
-            // Record where the data that may now be in the state came from
-            // before the state becomes visible.
-            let writes = grants
-                .files
-                .iter()
-                .any(|f| f.host.base == HostBase::State && f.access == Access::ReadWrite);
-            let recorded = if writes {
-                state_origins::add(skill.state.root(), &provenance.origins())
-            } else {
-                Ok(())
-            };
-            let saved = match recorded {
-                Ok(()) => skill.state.commit(view),
-                Err(e) => {
-                    skill.state.discard(view);
-                    Err(e)
-                }
-            };
-            if let Err(e) = saved {
-                let message =
-                    format!("skill `{name}` finished but its state could not be saved: {e}");
-                audit.record(AuditKind::File, "{state}", Decision::Deny, &message, None);
-                result = Err(Failure::Trap { cause: message });
-            }
-        } else {
-            skill.state.discard(view);
-        }
     }
     // The invocation itself was allowed; how it ended is in the reason. Denials
     // (capabilities, limits) are their own events above.

@@ -56,6 +56,15 @@ fn write(input: &Value) -> Result<u64, (String, u64)> {
                 }
             }
         }
+        // One chunk every `stride` bytes: a sparse file, mostly holes.
+        "sparse" => {
+            for n in 0..number(input, "count") {
+                match file.write(&chunk, start + n * number(input, "stride")) {
+                    Ok(k) => written += k,
+                    Err(e) => return Err((format!("write: {e:?}"), written)),
+                }
+            }
+        }
         route @ ("stream" | "append") => {
             let stream = if route == "stream" {
                 file.write_via_stream(start)
@@ -128,6 +137,19 @@ pub fn attempt(name: &str, input: &Value) -> Option<Value> {
             file.set_times(NewTimestamp::NoChange, NewTimestamp::Timestamp(epoch()))
                 .map_err(|e| format!("{e:?}"))
         })),
+        // Keeps a read-only descriptor across the write that gives the file
+        // its own inode, then sets times through the old descriptor.
+        "touch-across-break" => unit(preopen(text(input, "dir")).and_then(|dir| {
+            let file = text(input, "file");
+            let reader = open(&dir, file, false, false)?;
+            let writer = open(&dir, file, false, true)?;
+            writer
+                .write(b"new", 0)
+                .map_err(|e| format!("write: {e:?}"))?;
+            reader
+                .set_times(NewTimestamp::NoChange, NewTimestamp::Timestamp(epoch()))
+                .map_err(|e| format!("{e:?}"))
+        })),
         "touch-at" => unit(preopen(text(input, "dir")).and_then(|dir| {
             dir.set_times_at(
                 PathFlags::SYMLINK_FOLLOW,
@@ -148,6 +170,66 @@ pub fn attempt(name: &str, input: &Value) -> Option<Value> {
             }
             .map_err(|e| format!("{e:?}"))
         })()),
+        // Nests `depth` folders under `top`, each named with `len`
+        // characters, one level at a time through descriptors (only the
+        // deepest stays open), and writes a file at the bottom.
+        "deep" => outcome((|| {
+            let fail = |e: String| (e, 0);
+            let mut dir = preopen(text(input, "dir")).map_err(fail)?;
+            let name = "n".repeat(number(input, "len").clamp(1, 255) as usize);
+            for level in 0..number(input, "depth") {
+                let here = if level == 0 {
+                    text(input, "top")
+                } else {
+                    &name
+                };
+                dir.create_directory_at(here)
+                    .map_err(|e| (format!("mkdir: {e:?}"), level))?;
+                dir = open_dir(&dir, here).map_err(|e| (e, level))?;
+            }
+            let leaf = open(&dir, "leaf", true, true).map_err(fail)?;
+            leaf.write(b"bottom", 0)
+                .map_err(|e| (format!("write: {e:?}"), 0))?;
+            Ok(number(input, "depth"))
+        })()),
+        // Starts `count` listings of a folder and keeps every stream open.
+        "list-many" => {
+            let dir = match preopen(text(input, "dir")) {
+                Ok(dir) => dir,
+                Err(e) => return Some(json!({"err": e})),
+            };
+            let mut streams = Vec::new();
+            for _ in 0..number(input, "count") {
+                match dir.read_directory() {
+                    Ok(stream) => streams.push(stream),
+                    Err(e) => {
+                        return Some(json!({"err": format!("{e:?}"), "opened": streams.len()}));
+                    }
+                }
+            }
+            json!({"ok": streams.len()})
+        }
+        // Starts one write on a file stream and returns without waiting for
+        // it or closing the stream: the write may still be in flight.
+        "stream-and-return" => outcome((|| {
+            let dir = preopen(text(input, "dir")).map_err(|e| (e, 0))?;
+            let file = open(&dir, text(input, "file"), true, true).map_err(|e| (e, 0))?;
+            let stream = file
+                .write_via_stream(0)
+                .map_err(|e| (format!("stream: {e:?}"), 0))?;
+            let room = stream
+                .check_write()
+                .map_err(|e| (format!("check: {e:?}"), 0))?;
+            let len = room.min(number(input, "bytes")) as usize;
+            stream
+                .write(&vec![b'z'; len])
+                .map_err(|e| (format!("write: {e:?}"), 0))?;
+            // Neither the stream nor the file is dropped before returning.
+            std::mem::forget(stream);
+            std::mem::forget(file);
+            Ok(len as u64)
+        })()),
+        "inode-reuse" => inode_reuse(input).unwrap_or_else(|e| json!({"err": e})),
         // Counts a folder's entries through the raw stream, keeping none.
         "count-entries" => outcome((|| {
             let dir = preopen(text(input, "dir")).map_err(|e| (e, 0))?;
@@ -178,6 +260,85 @@ pub fn attempt(name: &str, input: &Value) -> Option<Value> {
         _ => return None,
     };
     Some(value)
+}
+
+fn show<T>(result: Result<T, String>) -> Value {
+    match result {
+        Ok(_) => json!("ok"),
+        Err(e) => json!(e),
+    }
+}
+
+fn open_dir(dir: &Descriptor, path: &str) -> Result<Descriptor, String> {
+    dir.open_at(
+        PathFlags::empty(),
+        path,
+        OpenFlags::DIRECTORY,
+        DescriptorFlags::READ | DescriptorFlags::MUTATE_DIRECTORY,
+    )
+    .map_err(|e| format!("open folder {path}: {e:?}"))
+}
+
+/// Makes a folder of the `other` grant take the inode number of a closed,
+/// removed folder of `{state}` (a file system reuses a freed number at
+/// once; the metadata hash shows when it did), then uses it as if it were
+/// in `{state}`: hard-links the committed `f` into it and writes through the
+/// other grant's path, and moves the other grant's `big` into `{state}`.
+fn inode_reuse(input: &Value) -> Result<Value, String> {
+    let state = preopen(text(input, "state"))?;
+    let other = preopen(text(input, "other"))?;
+    let attempts = number(input, "tries").max(1);
+    let mut last = None;
+    let mut reused = false;
+    let mut tries = 0;
+    for n in 0..attempts {
+        tries = n + 1;
+        state
+            .create_directory_at("d")
+            .map_err(|e| format!("mkdir d: {e:?}"))?;
+        let d = open_dir(&state, "d")?;
+        let hash = d
+            .metadata_hash()
+            .map(|h| (h.lower, h.upper))
+            .map_err(|e| format!("hash: {e:?}"))?;
+        drop(d);
+        state
+            .remove_directory_at("d")
+            .map_err(|e| format!("rmdir d: {e:?}"))?;
+        let name = format!("w{n}");
+        other
+            .create_directory_at(&name)
+            .map_err(|e| format!("mkdir {name}: {e:?}"))?;
+        let w = open_dir(&other, &name)?;
+        reused = w
+            .metadata_hash()
+            .map(|h| (h.lower, h.upper))
+            .map_err(|e| format!("hash: {e:?}"))?
+            == hash;
+        last = Some((w, name));
+        if reused {
+            break;
+        }
+    }
+    let (w, name) = last.ok_or("no attempt made")?;
+    let link = state
+        .link_at(PathFlags::empty(), "f", &w, "x")
+        .map_err(|e| format!("{e:?}"));
+    let write = open(&other, &format!("{name}/x"), false, true)
+        .and_then(|f| f.write(b"pwned", 0).map_err(|e| format!("{e:?}")));
+    let big = open(&w, "big", true, true)
+        .and_then(|f| f.write(&[b'b'; 4096], 0).map_err(|e| format!("{e:?}")));
+    let rename = w
+        .rename_at("big", &state, "big")
+        .map_err(|e| format!("{e:?}"));
+    Ok(json!({
+        "reused": reused,
+        "tries": tries,
+        "link": show(link),
+        "write": show(write),
+        "big": show(big),
+        "rename": show(rename),
+    }))
 }
 
 fn epoch() -> wasip2::clocks::wall_clock::Datetime {

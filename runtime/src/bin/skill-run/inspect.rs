@@ -95,7 +95,7 @@ pub(crate) fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value>
             let limits = json!({
                 "memory": l.memory.to_string(), "timeout": l.timeout.to_string(),
                 "output": l.output.to_string(), "http-requests": l.http_requests, "http-response": l.http_response.to_string(), "http-request-body": l.http_request_body.to_string(),
-                "disk-write": l.disk_write.to_string(), "disk-files": l.disk_files, "state-size": l.state_size.to_string(),
+                "disk-write": l.disk_write.to_string(), "disk-files": l.disk_files, "state-size": l.state_size.to_string(), "state-files": l.state_files,
             });
             (manifest.grants.clone(), Some(limits), component)
         }
