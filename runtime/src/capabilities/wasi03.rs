@@ -96,6 +96,15 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InvocationState>) -> wasmtime::R
                 let write = flags.contains(DescriptorFlags::WRITE)
                     || oflags.intersects(OpenFlags::CREATE | OpenFlags::TRUNCATE);
                 let target = accessor.with(|mut store| store.get().fs_paths.join(fd.rep(), &path));
+                // The same share of the runtime's descriptor budget as WASI
+                // 0.2 opens (an over-budget open is audited there).
+                let over_budget = accessor.with(|mut store| {
+                    crate::capabilities::file_audit::within_budget(store.get(), "open", &target)
+                        .is_err()
+                });
+                if over_budget {
+                    return Ok((Err(ErrorCode::Quota),));
+                }
                 let fs = accessor.with_getter::<WasiFilesystem>(
                     <InvocationState as WasiFilesystemView>::filesystem,
                 );

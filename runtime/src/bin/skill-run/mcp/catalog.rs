@@ -236,7 +236,7 @@ fn tools_of(skill: &Skill, description: &str) -> Result<Vec<Arc<ToolEntry>>, Str
     let mut tools = Vec::new();
     for command in skill.commands() {
         if let Some(why) = &command.uncallable {
-            eprintln!(
+            say_err!(
                 "skill-run mcp: skill `{name}` command `{}` is not offered as a tool: {why}",
                 command.name
             );
@@ -270,7 +270,7 @@ fn tools_of(skill: &Skill, description: &str) -> Result<Vec<Arc<ToolEntry>>, Str
 pub fn load(runtime: &Runtime, dir: &Path, policy: &Policy) -> Result<Served, String> {
     let package = Package::read(dir).map_err(|e| e.to_string())?;
     if let Some(note) = policy.admit(dir, &package)? {
-        eprintln!("skill-run mcp: note: skill `{}` {note}", package.name());
+        say_err!("skill-run mcp: note: skill `{}` {note}", package.name());
     }
     let name = package.name();
     let description = package

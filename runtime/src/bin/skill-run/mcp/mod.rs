@@ -178,7 +178,7 @@ pub fn mcp(args: McpArgs) -> Result<u8> {
     if let Some((dir, reason)) = clashes.first() {
         bail!("cannot serve {}: {reason}", dir.display());
     }
-    eprintln!(
+    say_err!(
         "skill-run mcp: serving {} tools from {} skills",
         snapshot.tools.len(),
         snapshot.packages.len()

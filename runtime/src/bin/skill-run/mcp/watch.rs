@@ -171,7 +171,7 @@ impl Watcher {
             return None;
         }
         for dir in &removed {
-            eprintln!(
+            say_err!(
                 "skill-run mcp: {} is gone; its tools are withdrawn",
                 dir.display()
             );
@@ -188,7 +188,7 @@ impl Watcher {
         let mut fresh = load_all(&self.runtime, &changed, &self.policy);
         for dir in &changed {
             if let Some((_, Ok(served))) = fresh.get(dir) {
-                eprintln!(
+                say_err!(
                     "skill-run mcp: reloaded skill `{}` from {}",
                     served.name,
                     dir.display()
@@ -203,7 +203,7 @@ impl Watcher {
 /// Logs why each package is not served.
 pub fn report_refused(refused: &[(PathBuf, String)]) {
     for (dir, reason) in refused {
-        eprintln!("skill-run mcp: not serving {}: {reason}", dir.display());
+        say_err!("skill-run mcp: not serving {}: {reason}", dir.display());
     }
 }
 
@@ -219,7 +219,7 @@ pub async fn run(mut watcher: Watcher, catalog: Arc<Catalog>, peers: Arc<Peers>,
         })
         .await;
         let Ok((back, update)) = result else {
-            eprintln!("skill-run mcp: the package watcher failed; packages are no longer reloaded");
+            say_err!("skill-run mcp: the package watcher failed; packages are no longer reloaded");
             return;
         };
         watcher = back;
