@@ -223,7 +223,7 @@ fn print_report(doc: &Value) {
     }
     say!();
     match doc["component"].as_object() {
-        None if shipped::ships_files(&doc) => {}
+        None if shipped::ships_files(doc) => {}
         None => say!("Instruction-only skill: no component, nothing to run."),
         Some(c) if c.contains_key("runtime") => {}
         Some(c) if c.contains_key("error") => {
@@ -265,7 +265,7 @@ fn print_report(doc: &Value) {
             }
         }
     }
-    shipped::render(&doc);
+    shipped::render(doc);
     let ins = &doc["instructions"];
     let count = |key: &str| ins[key].as_array().map_or(0, Vec::len);
     say!();
