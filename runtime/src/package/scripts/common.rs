@@ -305,6 +305,77 @@ pub(crate) fn clip(text: &str, max: usize) -> String {
     out
 }
 
+/// A language's patterns for the findings every scanner reports the same
+/// way: the whole environment, paths outside the package, file writes and
+/// code built at run time.
+pub(crate) struct EffectPatterns<'a> {
+    /// Reads or hands on the whole environment.
+    pub whole_env: &'a Regex,
+    /// Names the home folder.
+    pub home: &'a Regex,
+    /// Names the system's temporary folder.
+    pub temp: &'a Regex,
+    /// Writes, moves or deletes files.
+    pub writes: &'a Regex,
+    /// A literal path on a writing line (group 1).
+    pub literal_path: &'a Regex,
+    /// Evaluates code built at run time.
+    pub dynamic: &'a Regex,
+}
+
+/// Reports on one line what [`EffectPatterns`] find, as every scanner does.
+pub(crate) fn effects(c: &mut Collector, line: &str, number: usize, p: &EffectPatterns<'_>) {
+    if let Some(m) = p.whole_env.find(line) {
+        whole_env(
+            c,
+            line,
+            number,
+            m.start(),
+            "reads or hands on the whole environment",
+        );
+    }
+    if let Some(m) = p.home.find(line) {
+        outside(c, line, number, m.start(), "~", "in the home folder");
+    }
+    if let Some(m) = p.temp.find(line) {
+        outside(
+            c,
+            line,
+            number,
+            m.start(),
+            "{temp}",
+            "in the system's temporary folder",
+        );
+    }
+    if let Some(m) = p.writes.find(line) {
+        let target = p
+            .literal_path
+            .captures(line)
+            .and_then(|cap| cap.get(1))
+            .map(|p| p.as_str().to_owned());
+        let what = match &target {
+            Some(t) => format!("writes, moves or deletes files ({t})"),
+            None => "writes, moves or deletes files".to_owned(),
+        };
+        c.use_at(
+            code::WRITES_FILES,
+            Severity::Info,
+            (number, column(line, m.start())),
+            target.as_deref(),
+            what,
+        );
+    }
+    if let Some(m) = p.dynamic.find(line) {
+        c.use_at(
+            code::DYNAMIC_CODE,
+            Severity::Warning,
+            (number, column(line, m.start())),
+            None,
+            format!("runs code built at run time (`{}`)", m.as_str().trim()),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

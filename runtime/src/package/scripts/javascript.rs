@@ -249,54 +249,19 @@ pub(crate) fn scan(text: &str, c: &mut Collector) {
                 }
             }
         }
-        if let Some(m) = WHOLE_ENV.find(line) {
-            common::whole_env(
-                c,
-                line,
-                number,
-                m.start(),
-                "reads or hands on the whole environment",
-            );
-        }
-        if let Some(m) = HOME.find(line) {
-            common::outside(c, line, number, m.start(), "~", "in the home folder");
-        }
-        if let Some(m) = TEMP.find(line) {
-            common::outside(
-                c,
-                line,
-                number,
-                m.start(),
-                "{temp}",
-                "in the system's temporary folder",
-            );
-        }
-        if let Some(m) = WRITES.find(line) {
-            let target = LITERAL_PATH
-                .captures(line)
-                .and_then(|cap| cap.get(1))
-                .map(|p| p.as_str().to_owned());
-            let what = match &target {
-                Some(t) => format!("writes, moves or deletes files ({t})"),
-                None => "writes, moves or deletes files".to_owned(),
-            };
-            c.use_at(
-                code::WRITES_FILES,
-                Severity::Info,
-                (number, column(line, m.start())),
-                target.as_deref(),
-                what,
-            );
-        }
-        if let Some(m) = DYNAMIC.find(line) {
-            c.use_at(
-                code::DYNAMIC_CODE,
-                Severity::Warning,
-                (number, column(line, m.start())),
-                None,
-                format!("runs code built at run time (`{}`)", m.as_str().trim()),
-            );
-        }
+        common::effects(
+            c,
+            line,
+            number,
+            &common::EffectPatterns {
+                whole_env: &WHOLE_ENV,
+                home: &HOME,
+                temp: &TEMP,
+                writes: &WRITES,
+                literal_path: &LITERAL_PATH,
+                dynamic: &DYNAMIC,
+            },
+        );
         for cap in IMPORT.captures_iter(line) {
             if let Some(spec) = cap.get(1)
                 && let Some(name) = package_name(spec.as_str())
