@@ -24,6 +24,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("guest-http", "HTTP", "guest-http.wasm"),
     ("guest-net", "NET", "guest-net.wasm"),
     ("guest-wasi03", "WASI03", "guest_wasi03.wasm"),
+    ("guest-http03", "HTTP03", "guest_http03.wasm"),
     ("guest-slow", "SLOW", "guest-slow.wasm"),
 ];
 

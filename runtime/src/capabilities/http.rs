@@ -1,13 +1,18 @@
 //! Outgoing HTTP for skills granted `network`: every request a component
-//! sends through `wasi:http/outgoing-handler` is checked here against the
-//! grants and the request budget before anything leaves the host, and every
-//! decision is audited.
+//! sends through `wasi:http/outgoing-handler` (WASI 0.2) or
+//! `wasi:http/client` (WASI 0.3, see `http_p3`) reaches this one hook and is
+//! checked here against the grants and the request budget before anything
+//! leaves the host, and every decision is audited.
 //!
-//! Four steps: *authorise* (URL, user info, method, body framing, budget:
-//! see `request_check`), *resolve* (a granted host name must resolve only to
-//! public addresses), *send* (to the checked address, on a connection of its
-//! own that is closed after the response), *wrap* (the response is cut at
-//! `limits.http-response` and, from a secret's host, scrubbed).
+//! Four steps, each its own function: *authorise* ([`HttpPolicy::prepare`]:
+//! URL, user info, method, body framing, budget, see `request_check`; then
+//! the request is rewritten as checked, with its secrets), *resolve* (a
+//! granted host name must resolve only to public addresses, every address
+//! checked by [`address_denial`]), *send* (to the checked addresses, on a
+//! connection of its own that is closed after the response), *wrap*
+//! ([`wrap`]: the response is cut at `limits.http-response` and, from a
+//! secret's host, scrubbed). The sync steps are tested as tables, without a
+//! store or a server.
 //!
 //! Redirects are never followed by the host (each hop is a new request the
 //! skill must send, and it is checked again). Connect and first-byte timeouts
@@ -199,8 +204,171 @@ impl HttpPolicy {
     }
 }
 
-/// Where to connect: the literal address, or every address the name
-/// resolves to, each checked.
+/// A request that passed the *authorise* step, written exactly as checked,
+/// with everything the later steps need (owned: they run after the hook
+/// returns).
+pub(crate) struct Prepared {
+    /// The request to send: its URI the checked target, its body limited.
+    pub request: http::Request<WasiBody>,
+    /// The URL the skill asked for, as parsed (audit, provenance, scrubbing).
+    pub url: url::Url,
+    /// Where it really goes (an override may send it elsewhere).
+    pub target: url::Url,
+    options: RequestOptions,
+    scrubber: Scrubber,
+    max_response: u64,
+    limit: LimitFlag,
+    audit: AuditRecorder,
+    provenance: Provenance,
+    connections: ConnectionCap,
+}
+
+impl HttpPolicy {
+    /// Step 1, *authorise*: runs every check (see `request_check`) and
+    /// writes the request exactly as it was checked: the normalised URL
+    /// (never the guest's own text), no body on a method without body
+    /// semantics, the secrets declared for its host, `Connection: close`,
+    /// and a body cut at `limits.http-request-body`. Nothing has left the
+    /// host when this returns, and a refusal is audited.
+    pub(crate) fn prepare(
+        &self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> Result<Prepared, HttpError> {
+        let Checked { url, strip_body } = request_check::authorise(self, &request)?;
+        let mut request = request;
+        if strip_body {
+            let empty = http_body_util::Empty::<bytes::Bytes>::new()
+                .map_err(|never| match never {})
+                .boxed_unsync();
+            http_client::discard(std::mem::replace(request.body_mut(), empty));
+            request.headers_mut().remove(http::header::CONTENT_LENGTH);
+        }
+        self.add_secrets(&mut request, &url);
+        // One request per connection, closed after it: nothing the server
+        // reads after this request's framing can be taken as another.
+        request.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        let target = self.target(&url);
+        // Send exactly the path that was checked (the parser normalised
+        // `..` and encoded dot segments); never the guest's own text, and
+        // never the unchecked URI when the checked one does not convert.
+        let Ok(checked_uri) = http::Uri::try_from(target.as_str()) else {
+            self.audit.record(
+                AuditKind::Network,
+                url.as_str(),
+                Decision::Deny,
+                "the checked URL cannot be written as a request target; not sent",
+                None,
+            );
+            return Err(HttpError::HttpRequestUriInvalid);
+        };
+        *request.uri_mut() = checked_uri;
+        let (max_request_body, limit) = (self.max_request_body, self.limit.clone());
+        let request = request.map(|body| {
+            BodyExt::boxed_unsync(LimitedRequestBody::new(
+                body,
+                max_request_body,
+                limit.clone(),
+            ))
+        });
+        let scrubber = if self.scrubs(&url) {
+            self.scrubber.clone()
+        } else {
+            Scrubber::default()
+        };
+        Ok(Prepared {
+            request,
+            options: self.options(options),
+            scrubber,
+            max_response: self.max_response,
+            limit: self.limit.clone(),
+            audit: self.audit.clone(),
+            provenance: self.provenance.clone(),
+            connections: self.connections.clone(),
+            url,
+            target,
+        })
+    }
+}
+
+impl Prepared {
+    /// Steps 2 to 4: resolve, send, wrap.
+    async fn go(self) -> wasmtime_wasi_http::Result<(http::Response<WasiBody>, BodyDone)> {
+        let overridden = self.target != self.url;
+        // 2. Resolve.
+        let addresses = resolve(&self.target, self.url.as_str(), overridden, &self.audit).await?;
+        // 3. Send, holding one of the invocation's connection slots until
+        // the response body is done.
+        let permit = self
+            .connections
+            .0
+            .acquire_owned()
+            .await
+            .map_err(|_| HttpError::ConnectionLimitReached)?;
+        let shown: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+        self.audit.record(
+            AuditKind::Network,
+            self.url.as_str(),
+            Decision::Allow,
+            &format!(
+                "covered by a network grant; connecting to {}",
+                shown.join(" or ")
+            ),
+            None,
+        );
+        self.provenance
+            .note_origin(&self.url.origin().ascii_serialization());
+        let tls = self.target.scheme() == "https";
+        let server_name = self
+            .target
+            .host_str()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_owned();
+        let (response, io) =
+            http_client::send(self.request, &addresses, &server_name, tls, self.options).await?;
+        // 4. Wrap.
+        let response = wrap(
+            response.map(BodyExt::boxed_unsync),
+            self.max_response,
+            &self.limit,
+            self.scrubber,
+        )?;
+        let done = async move {
+            let finished = io.await;
+            drop(permit);
+            finished
+        };
+        Ok((response, Box::new(done) as BodyDone))
+    }
+}
+
+/// Why a host name's resolved `addresses` may not be connected to, or
+/// `None`. A grant that names an IP literally reaches that IP; a grant that
+/// names a host reaches it only while it resolves to public addresses, so a
+/// skill cannot point a name it controls at loopback, the LAN or the cloud
+/// metadata service. An override target is the host's own choice. Every
+/// address is checked, since the client tries each in turn.
+pub(crate) fn address_denial(
+    host: &str,
+    addresses: &[SocketAddr],
+    overridden: bool,
+) -> Option<String> {
+    let special = addresses
+        .iter()
+        .find(|a| !overridden && !is_public_address(a.ip()))?;
+    let block = super::special_addresses::special_block(special.ip()).unwrap_or("special");
+    Some(format!(
+        "{host} resolves to {} ({block}), a loopback, private, link-local or reserved address; such addresses are reachable only through a [capabilities].network grant that names the IP literally",
+        special.ip()
+    ))
+}
+
+/// Step 2, *resolve*: where to connect, the literal address, or every
+/// address the name resolves to, each checked by [`address_denial`].
 async fn resolve(
     target: &url::Url,
     checked_url: &str,
@@ -233,19 +401,7 @@ async fn resolve(
             });
         }
     };
-    // A grant that names an IP literally reaches that IP; a grant that names
-    // a host reaches it only while it resolves to public addresses, so a
-    // skill cannot point a name it controls at loopback, the LAN or the
-    // cloud metadata service. An override target is the host's own choice.
-    if let Some(special) = addresses
-        .iter()
-        .find(|a| !overridden && !is_public_address(a.ip()))
-    {
-        let block = super::special_addresses::special_block(special.ip()).unwrap_or("special");
-        let reason = format!(
-            "{host} resolves to {} ({block}), a loopback, private, link-local or reserved address; such addresses are reachable only through a [capabilities].network grant that names the IP literally",
-            special.ip()
-        );
+    if let Some(reason) = address_denial(&host, &addresses, overridden) {
         audit.record(
             AuditKind::Network,
             checked_url,
@@ -261,6 +417,39 @@ async fn resolve(
     Ok(addresses)
 }
 
+/// Step 4, *wrap*: the response as the skill gets it. A declared length
+/// over `max_response` is refused before any byte is read; the body is cut
+/// at `max_response` (flagging the limit); from a secret's host
+/// (`scrubber` not empty) secrets are replaced in headers and body, and the
+/// declared length goes, since it would count the secret's bytes.
+pub(crate) fn wrap(
+    response: http::Response<WasiBody>,
+    max_response: u64,
+    limit: &LimitFlag,
+    scrubber: Scrubber,
+) -> Result<http::Response<WasiBody>, HttpError> {
+    let (mut parts, body) = response.into_parts();
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_response) {
+        limit.set(LimitKind::HttpResponse);
+        return Err(HttpError::HttpResponseBodySize(declared));
+    }
+    let body = BodyExt::boxed_unsync(LimitedBody::new(body, max_response, limit.clone()));
+    let body = if scrubber.is_empty() {
+        body
+    } else {
+        scrubber.headers(&mut parts.headers);
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        BodyExt::boxed_unsync(ScrubBody::new(body, scrubber))
+    };
+    Ok(http::Response::from_parts(parts, body))
+}
+
+/// Both WASI 0.2's `outgoing-handler` and WASI 0.3's `client` hand every
+/// request to this one hook, so the policy is the same for both.
 impl WasiHttpHooks for HttpPolicy {
     fn send_request(
         &mut self,
@@ -268,131 +457,266 @@ impl WasiHttpHooks for HttpPolicy {
         options: Option<RequestOptions>,
         _fut: BodyDone,
     ) -> PendingResponse {
-        // 1. Authorise.
-        let checked = match request_check::authorise(self, &request) {
-            Ok(checked) => checked,
-            Err(error) => return denied(error),
-        };
-        let Checked { url, strip_body } = checked;
-        let mut request = request;
-        if strip_body {
-            let empty = http_body_util::Empty::<bytes::Bytes>::new()
-                .map_err(|never| match never {})
-                .boxed_unsync();
-            http_client::discard(std::mem::replace(request.body_mut(), empty));
-            request.headers_mut().remove(http::header::CONTENT_LENGTH);
+        match self.prepare(request, options) {
+            Ok(prepared) => Box::new(prepared.go()),
+            Err(error) => denied(error),
         }
-        self.add_secrets(&mut request, &url);
-        // One request per connection, closed after it: nothing the server
-        // reads after this request's framing can be taken as another.
-        request.headers_mut().insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("close"),
-        );
-        let options = self.options(options);
-        let (max_response, limit) = (self.max_response, self.limit.clone());
-        let max_request_body = self.max_request_body;
-        let (audit, provenance, connections) = (
-            self.audit.clone(),
-            self.provenance.clone(),
-            self.connections.clone(),
-        );
-        let scrubber = if self.scrubs(&url) {
-            self.scrubber.clone()
-        } else {
-            Scrubber::default()
-        };
-        let origin = url.origin().ascii_serialization();
-        let target = self.target(&url);
-        let overridden = target != url;
-        let tls = target.scheme() == "https";
-        let server_name = target
-            .host_str()
-            .unwrap_or_default()
-            .trim_matches(['[', ']'])
-            .to_owned();
-        // Send exactly the path that was checked (the parser normalised
-        // `..` and encoded dot segments); never the guest's own text.
-        let checked_uri = match http::Uri::try_from(target.as_str()) {
-            Ok(uri) => uri,
-            Err(_) => {
-                self.audit.record(
-                    AuditKind::Network,
-                    url.as_str(),
-                    Decision::Deny,
-                    "the checked URL cannot be written as a request target; not sent",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body::Body as _;
+
+    use super::*;
+    use crate::capabilities::secrets::SecretGrant;
+
+    fn policy(max_requests: u32) -> HttpPolicy {
+        let table: toml::Table = toml::from_str(
+            r#"network = ["http://127.0.0.1:8080/api/", { url = "https://a.example/ro/", methods = ["GET"] }, "http://b.example/"]
+               secrets = [
+                 { name = "KEY", host = "127.0.0.1", header = "Authorization", format = "Bearer {}" },
+                 { name = "B", host = "b.example", header = "X-Key" },
+               ]"#,
+        )
+        .expect("toml");
+        let grants: Vec<NetworkGrant> = table["network"].clone().try_into().expect("grants");
+        let secrets: Vec<SecretGrant> = table["secrets"].clone().try_into().expect("secrets");
+        let secrets: Vec<ResolvedSecret> = secrets
+            .into_iter()
+            .map(|grant| ResolvedSecret {
+                value: Some(format!("{}-value-1234", grant.name)),
+                grant,
+            })
+            .collect();
+        HttpPolicy {
+            skill: "s".into(),
+            grants: grants.into(),
+            max_requests,
+            max_response: 100,
+            max_request_body: 10,
+            sent: Arc::default(),
+            deadline: Instant::now() + Duration::from_secs(60),
+            audit: AuditRecorder::new("s".into(), 1, None),
+            limit: LimitFlag::default(),
+            provenance: Provenance::default(),
+            scrubber: Scrubber::new(vec!["KEY-value-1234".into(), "B-value-1234".into()]),
+            secrets: secrets.into(),
+            overrides: Arc::new([]),
+            connections: ConnectionCap::default(),
+        }
+    }
+
+    fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> http::Request<WasiBody> {
+        let mut builder = http::Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let body = http_body_util::Full::new(bytes::Bytes::from_static(b"0123456789abc"))
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        builder.body(body).expect("request")
+    }
+
+    /// What the policy did with one request, in words a table can hold.
+    enum Want {
+        /// Sent to this URI, with this Authorization / X-Key header (or none).
+        Sent(&'static str, Option<&'static str>, Option<&'static str>),
+        /// Refused, the audited reason containing this.
+        Refused(&'static str),
+    }
+
+    /// The whole authorise step as a table, without a store or a server:
+    /// grants and methods, user info, CONNECT/TRACE, bodies on GET, the
+    /// request-body limit, path normalisation, and which secret goes where.
+    #[test]
+    fn authorise_as_a_table() {
+        use Want::*;
+        let table: &[(&str, &str, &[(&str, &str)], Want)] = &[
+            (
+                "GET",
+                "http://127.0.0.1:8080/api/x?q=1",
+                &[],
+                Sent(
+                    "http://127.0.0.1:8080/api/x?q=1",
+                    Some("Bearer KEY-value-1234"),
                     None,
-                );
-                return denied(HttpError::HttpRequestUriInvalid);
-            }
-        };
-        *request.uri_mut() = checked_uri;
-        let request = request.map(|body| {
-            BodyExt::boxed_unsync(LimitedRequestBody::new(
-                body,
-                max_request_body,
-                limit.clone(),
-            ))
-        });
-        Box::new(async move {
-            // 2. Resolve.
-            let addresses = resolve(&target, url.as_str(), overridden, &audit).await?;
-            // 3. Send, holding one of the invocation's connection slots
-            // until the response body is done.
-            let permit = connections
-                .0
-                .acquire_owned()
-                .await
-                .map_err(|_| HttpError::ConnectionLimitReached)?;
-            let shown: Vec<String> = addresses.iter().map(ToString::to_string).collect();
-            audit.record(
-                AuditKind::Network,
-                url.as_str(),
-                Decision::Allow,
-                &format!(
-                    "covered by a network grant; connecting to {}",
-                    shown.join(" or ")
                 ),
-                None,
-            );
-            provenance.note_origin(&origin);
-            let (response, io) =
-                http_client::send(request, &addresses, &server_name, tls, options).await?;
-            // 4. Wrap.
-            let (mut parts, body) = response.into_parts();
-            // A declared length over the limit is refused before any byte is read.
-            let declared = parts
-                .headers
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-            if declared.is_some_and(|n| n > max_response) {
-                limit.set(LimitKind::HttpResponse);
-                return Err(HttpError::HttpResponseBodySize(declared));
+            ),
+            (
+                "GET",
+                "http://127.0.0.1:8080/api/a/../b",
+                &[("authorization", "mine")],
+                Sent(
+                    "http://127.0.0.1:8080/api/b",
+                    Some("Bearer KEY-value-1234"),
+                    None,
+                ),
+            ),
+            (
+                "GET",
+                "https://a.example/ro/x",
+                &[("authorization", "mine")],
+                Sent("https://a.example/ro/x", Some("mine"), None),
+            ),
+            // A secret is sent only over https to a named host.
+            ("GET", "http://b.example/x", &[], Sent("http://b.example/x", None, None)),
+            ("POST", "https://a.example/ro/x", &[], Refused("add POST")),
+            ("HEAD", "https://a.example/ro/x", &[], Refused("allows GET")),
+            ("GET", "https://a.example/rw/x", &[], Refused("no [capabilities].network grant")),
+            ("GET", "http://127.0.0.1:8080/api/..%2fx", &[], Refused("percent-encoding")),
+            ("GET", "http://127.0.0.2:8080/api/x", &[], Refused("no [capabilities].network grant")),
+            ("GET", "http://u@127.0.0.1:8080/api/x", &[], Refused("user info")),
+            ("CONNECT", "http://127.0.0.1:8080/api/x", &[], Refused("never allowed")),
+            ("TRACE", "http://127.0.0.1:8080/api/x", &[], Refused("never allowed")),
+            (
+                "GET",
+                "http://127.0.0.1:8080/api/x",
+                &[("content-length", "4")],
+                Refused("may not send a body with GET"),
+            ),
+            (
+                "POST",
+                "http://127.0.0.1:8080/api/x",
+                &[("content-length", "11")],
+                Refused("over limits.http-request-body"),
+            ),
+            ("GET", "/api/x", &[], Refused("not an absolute http(s) URL")),
+        ];
+        for (method, uri, headers, want) in table {
+            let policy = policy(100);
+            let got = policy.prepare(request(method, uri, headers), None);
+            let events = policy.audit.take();
+            let header = |p: &Prepared, name: &str| {
+                p.request
+                    .headers()
+                    .get(name)
+                    .map(|v| v.to_str().expect("ascii").to_owned())
+            };
+            match (want, got) {
+                (Sent(sent_uri, auth, key), Ok(p)) => {
+                    assert_eq!(p.request.uri().to_string(), *sent_uri, "{method} {uri}");
+                    assert_eq!(header(&p, "authorization").as_deref(), *auth, "{method} {uri}");
+                    assert_eq!(header(&p, "x-key").as_deref(), *key, "{method} {uri}");
+                    assert_eq!(header(&p, "connection").as_deref(), Some("close"));
+                    assert!(
+                        !events.iter().any(|e| e.decision == Decision::Deny
+                            && !e.reason.contains("only sent over https")),
+                        "{method} {uri}: {events:?}"
+                    );
+                }
+                (Refused(reason), Err(_)) => assert!(
+                    events
+                        .iter()
+                        .any(|e| e.decision == Decision::Deny && e.reason.contains(reason)),
+                    "{method} {uri}: wanted a denial saying `{reason}`, audit {events:?}"
+                ),
+                (_, Ok(p)) => panic!("{method} {uri} was let through to {}", p.request.uri()),
+                (_, Err(e)) => panic!("{method} {uri} was refused: {e:?} {events:?}"),
             }
-            let body = BodyExt::boxed_unsync(LimitedBody::new(
-                BodyExt::boxed_unsync(body),
-                max_response,
-                limit,
-            ));
-            let body = if scrubber.is_empty() {
-                body
-            } else {
-                // A server that echoes a secret back cannot hand it to the
-                // skill, nor its length: the declared length would count
-                // the secret's bytes, so it goes.
-                scrubber.headers(&mut parts.headers);
-                parts.headers.remove(http::header::CONTENT_LENGTH);
-                BodyExt::boxed_unsync(ScrubBody::new(body, scrubber))
-            };
-            let done = async move {
-                let finished = io.await;
-                drop(permit);
-                finished
-            };
-            Ok((
-                http::Response::from_parts(parts, body),
-                Box::new(done) as BodyDone,
-            ))
-        })
+        }
+    }
+
+    #[test]
+    fn a_body_on_get_is_dropped_and_the_request_budget_counts_refusals() {
+        let policy = policy(2);
+        let prepared = policy
+            .prepare(request("GET", "http://127.0.0.1:8080/api/x", &[]), None)
+            .expect("allowed");
+        assert!(prepared.request.body().is_end_stream(), "the GET body was kept");
+        assert!(
+            policy
+                .prepare(request("GET", "http://127.0.0.2/", &[]), None)
+                .is_err()
+        );
+        let third = policy.prepare(request("GET", "http://127.0.0.1:8080/api/x", &[]), None);
+        assert!(matches!(third, Err(HttpError::ConnectionLimitReached)));
+        assert_eq!(policy.limit.get(), Some(LimitKind::HttpRequests));
+    }
+
+    /// Every resolved address is checked, not only the first.
+    #[test]
+    fn resolved_addresses_as_a_table() {
+        let at = |ips: &[&str]| -> Vec<SocketAddr> {
+            ips.iter()
+                .map(|ip| SocketAddr::new(ip.parse().expect("ip"), 80))
+                .collect()
+        };
+        let table: &[(&[&str], bool, Option<&str>)] = &[
+            (&["93.184.216.34"], false, None),
+            (&["2606:2800:220:1::1"], false, None),
+            (&["127.0.0.1"], false, Some("resolves to 127.0.0.1")),
+            (&["93.184.216.34", "10.0.0.7"], false, Some("resolves to 10.0.0.7")),
+            (&["169.254.169.254"], false, Some("169.254.169.254")),
+            (&["::1"], false, Some("::1")),
+            (&["::ffff:127.0.0.1"], false, Some("::ffff:127.0.0.1")),
+            (&["192.168.1.1"], false, Some("192.168.1.1")),
+            // The host's own override target is its choice.
+            (&["127.0.0.1"], true, None),
+        ];
+        for (ips, overridden, want) in table {
+            let got = address_denial("a.example", &at(ips), *overridden);
+            match (want, &got) {
+                (None, None) => {}
+                (Some(text), Some(reason)) if reason.contains(text) => {}
+                _ => panic!("{ips:?} overridden={overridden}: expected {want:?}, got {got:?}"),
+            }
+        }
+    }
+
+    fn response(headers: &[(&str, &str)], body: &'static [u8]) -> http::Response<WasiBody> {
+        let mut builder = http::Response::builder().status(200);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let body = http_body_util::Full::new(bytes::Bytes::from_static(body))
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        builder.body(body).expect("response")
+    }
+
+    fn collect(response: http::Response<WasiBody>) -> Result<Vec<u8>, HttpError> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("tokio")
+            .block_on(async { Ok(response.into_body().collect().await?.to_bytes().to_vec()) })
+    }
+
+    #[test]
+    fn wrap_cuts_at_the_limit_and_scrubs_a_secrets_host() {
+        let limit = LimitFlag::default();
+        let declared = response(&[("content-length", "101")], b"");
+        assert!(matches!(
+            wrap(declared, 100, &limit, Scrubber::default()),
+            Err(HttpError::HttpResponseBodySize(Some(101)))
+        ));
+        assert_eq!(limit.get(), Some(LimitKind::HttpResponse));
+        let limit = LimitFlag::default();
+        let streamed = wrap(response(&[], &[b'x'; 101]), 100, &limit, Scrubber::default())
+            .expect("headers pass");
+        assert!(collect(streamed).is_err());
+        assert_eq!(limit.get(), Some(LimitKind::HttpResponse));
+        // From a secret's host: headers and body scrubbed, length dropped.
+        let limit = LimitFlag::default();
+        let scrubber = Scrubber::new(vec!["KEY-value-1234".into()]);
+        let echoed = response(
+            &[("x-echo", "Bearer KEY-value-1234"), ("content-length", "22")],
+            b"got KEY-value-1234 ok.",
+        );
+        let wrapped = wrap(echoed, 100, &limit, scrubber).expect("within limits");
+        assert!(wrapped.headers().get("content-length").is_none());
+        assert_eq!(wrapped.headers()["x-echo"], "Bearer [redacted]");
+        assert_eq!(collect(wrapped).expect("body"), b"got [redacted] ok.");
+        assert_eq!(limit.get(), None);
+        // Positive control: from any other host, the response is untouched.
+        let plain = wrap(
+            response(&[("content-length", "5")], b"hello"),
+            100,
+            &limit,
+            Scrubber::default(),
+        )
+        .expect("within limits");
+        assert_eq!(plain.headers()["content-length"], "5");
+        assert_eq!(collect(plain).expect("body"), b"hello");
     }
 }

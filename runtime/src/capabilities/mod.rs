@@ -11,6 +11,7 @@ pub mod files;
 pub(crate) mod folders;
 pub mod http;
 mod http_client;
+pub(crate) mod http_p3;
 pub mod limits;
 pub(crate) mod listing;
 pub mod network;
@@ -205,6 +206,9 @@ pub(crate) fn build_linker(
     }
     if !grants.network.is_empty() {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        if concurrent {
+            http_p3::add_to_linker(&mut linker)?;
+        }
     }
     Ok(linker)
 }

@@ -9,10 +9,9 @@
 //! denials; the other path operations are confined the same way but not
 //! audited one by one.
 //!
-//! Not linked: `wasi:sockets@0.3` (never granted, refused at load like
-//! 0.2's) and `wasi:http@0.3`, which is refused at load because this
-//! runtime's network policy (URL grants, secrets, request limits, audit)
-//! is enforced in its WASI 0.2 HTTP client only.
+//! Not linked: `wasi:sockets@0.3` (never granted, refused at load). The
+//! WASI 0.3 HTTP client is linked with a `network` grant by
+//! [`super::http_p3`], through the same policy as WASI 0.2's.
 
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Accessor, Linker, Resource};
@@ -50,11 +49,11 @@ fn judge(result: &Result<Resource<Descriptor>, ErrorCode>, write: bool) -> (Deci
 pub(crate) fn refused(name: &str) -> Option<&'static str> {
     let package = name.split('/').next().unwrap_or(name);
     match package {
-        "wasi:http" => Some(
-            "WASI 0.3 HTTP is not available: this runtime checks requests (URL grants, secrets, limits, audit) only through wasi:http@0.2; build the skill's HTTP client against wasi:http@0.2 (e.g. wasm32-wasip2 with wstd or waki)",
+        "wasi:http" if !super::http_p3::INTERFACES.contains(&name) => Some(
+            "of WASI 0.3 HTTP this runtime links only the client side, wasi:http/types@0.3.0 and wasi:http/client@0.3.0 (under a [capabilities].network grant); build the skill against those (a skill does not serve HTTP)",
         ),
         "wasi:sockets" => Some(
-            "raw sockets are never granted to skills; make HTTP requests through wasi:http@0.2 with a [capabilities].network grant",
+            "raw sockets are never granted to skills; make HTTP requests through wasi:http with a [capabilities].network grant",
         ),
         _ => None,
     }
@@ -144,8 +143,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn http_and_sockets_are_refused_other_packages_are_not() {
+    fn http_servers_and_sockets_are_refused_other_packages_are_not() {
         assert!(refused("wasi:http/handler@0.3.0-rc-2025-09-16").is_some());
+        assert!(refused("wasi:http/handler@0.3.0").is_some());
+        assert!(refused("wasi:http/types@0.3.0-rc-2025-09-16").is_some());
+        assert!(refused("wasi:http/types@0.3.0").is_none());
+        assert!(refused("wasi:http/client@0.3.0").is_none());
         assert!(refused("wasi:sockets/types@0.3.0").is_some());
         assert!(refused("wasi:filesystem/types@0.3.0").is_none());
         assert!(refused("wasi:cli/stdout@0.3.0").is_none());
