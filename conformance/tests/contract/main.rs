@@ -12,6 +12,7 @@ mod fd;
 mod files;
 mod grants;
 mod heap;
+mod http03;
 mod isolation;
 mod javascript;
 mod limits;

@@ -1,6 +1,7 @@
 //! P3: WASI 0.3 components (async component model). They get the same
 //! base interfaces as WASI 0.2 components, over the same grants, limits
-//! and deadlines; WASI 0.3 HTTP and sockets are refused at load.
+//! and deadlines; WASI 0.3 sockets and HTTP's server side are refused at
+//! load (its HTTP client: `http03.rs`).
 
 use std::fs;
 use std::time::{Duration, Instant};
@@ -172,14 +173,15 @@ fn importing(import: &str) -> String {
     )
 }
 
-/// P3-005: WASI 0.3 HTTP and sockets are refused at load, naming the import, even with a network grant; wasi:http@0.2 under the grant loads.
+/// P3-005: WASI 0.3 sockets and the server side of WASI 0.3 HTTP (`handler`, release candidates) are refused at load, naming the import, even with a network grant; wasi:http@0.2 under the grant loads.
 #[test]
-fn p3_005_wasi_03_http_and_sockets_are_refused_at_load() {
+fn p3_005_wasi_03_sockets_and_http_server_are_refused_at_load() {
     let host = Host::new();
     let network = "network = [\"https://api.example.com/\"]\n";
     for import in [
         "wasi:http/handler@0.3.0-rc-2025-09-16",
-        "wasi:http/types@0.3.0",
+        "wasi:http/handler@0.3.0",
+        "wasi:http/types@0.3.0-rc-2025-09-16",
         "wasi:sockets/types@0.3.0",
     ] {
         let error = host

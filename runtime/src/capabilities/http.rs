@@ -560,15 +560,50 @@ mod tests {
                 Sent("https://a.example/ro/x", Some("mine"), None),
             ),
             // A secret is sent only over https to a named host.
-            ("GET", "http://b.example/x", &[], Sent("http://b.example/x", None, None)),
+            (
+                "GET",
+                "http://b.example/x",
+                &[],
+                Sent("http://b.example/x", None, None),
+            ),
             ("POST", "https://a.example/ro/x", &[], Refused("add POST")),
             ("HEAD", "https://a.example/ro/x", &[], Refused("allows GET")),
-            ("GET", "https://a.example/rw/x", &[], Refused("no [capabilities].network grant")),
-            ("GET", "http://127.0.0.1:8080/api/..%2fx", &[], Refused("percent-encoding")),
-            ("GET", "http://127.0.0.2:8080/api/x", &[], Refused("no [capabilities].network grant")),
-            ("GET", "http://u@127.0.0.1:8080/api/x", &[], Refused("user info")),
-            ("CONNECT", "http://127.0.0.1:8080/api/x", &[], Refused("never allowed")),
-            ("TRACE", "http://127.0.0.1:8080/api/x", &[], Refused("never allowed")),
+            (
+                "GET",
+                "https://a.example/rw/x",
+                &[],
+                Refused("no [capabilities].network grant"),
+            ),
+            (
+                "GET",
+                "http://127.0.0.1:8080/api/..%2fx",
+                &[],
+                Refused("percent-encoding"),
+            ),
+            (
+                "GET",
+                "http://127.0.0.2:8080/api/x",
+                &[],
+                Refused("no [capabilities].network grant"),
+            ),
+            (
+                "GET",
+                "http://u@127.0.0.1:8080/api/x",
+                &[],
+                Refused("user info"),
+            ),
+            (
+                "CONNECT",
+                "http://127.0.0.1:8080/api/x",
+                &[],
+                Refused("never allowed"),
+            ),
+            (
+                "TRACE",
+                "http://127.0.0.1:8080/api/x",
+                &[],
+                Refused("never allowed"),
+            ),
             (
                 "GET",
                 "http://127.0.0.1:8080/api/x",
@@ -596,7 +631,11 @@ mod tests {
             match (want, got) {
                 (Sent(sent_uri, auth, key), Ok(p)) => {
                     assert_eq!(p.request.uri().to_string(), *sent_uri, "{method} {uri}");
-                    assert_eq!(header(&p, "authorization").as_deref(), *auth, "{method} {uri}");
+                    assert_eq!(
+                        header(&p, "authorization").as_deref(),
+                        *auth,
+                        "{method} {uri}"
+                    );
                     assert_eq!(header(&p, "x-key").as_deref(), *key, "{method} {uri}");
                     assert_eq!(header(&p, "connection").as_deref(), Some("close"));
                     assert!(
@@ -623,7 +662,10 @@ mod tests {
         let prepared = policy
             .prepare(request("GET", "http://127.0.0.1:8080/api/x", &[]), None)
             .expect("allowed");
-        assert!(prepared.request.body().is_end_stream(), "the GET body was kept");
+        assert!(
+            prepared.request.body().is_end_stream(),
+            "the GET body was kept"
+        );
         assert!(
             policy
                 .prepare(request("GET", "http://127.0.0.2/", &[]), None)
@@ -646,7 +688,11 @@ mod tests {
             (&["93.184.216.34"], false, None),
             (&["2606:2800:220:1::1"], false, None),
             (&["127.0.0.1"], false, Some("resolves to 127.0.0.1")),
-            (&["93.184.216.34", "10.0.0.7"], false, Some("resolves to 10.0.0.7")),
+            (
+                &["93.184.216.34", "10.0.0.7"],
+                false,
+                Some("resolves to 10.0.0.7"),
+            ),
             (&["169.254.169.254"], false, Some("169.254.169.254")),
             (&["::1"], false, Some("::1")),
             (&["::ffff:127.0.0.1"], false, Some("::ffff:127.0.0.1")),
@@ -692,15 +738,23 @@ mod tests {
         ));
         assert_eq!(limit.get(), Some(LimitKind::HttpResponse));
         let limit = LimitFlag::default();
-        let streamed = wrap(response(&[], &[b'x'; 101]), 100, &limit, Scrubber::default())
-            .expect("headers pass");
+        let streamed = wrap(
+            response(&[], &[b'x'; 101]),
+            100,
+            &limit,
+            Scrubber::default(),
+        )
+        .expect("headers pass");
         assert!(collect(streamed).is_err());
         assert_eq!(limit.get(), Some(LimitKind::HttpResponse));
         // From a secret's host: headers and body scrubbed, length dropped.
         let limit = LimitFlag::default();
         let scrubber = Scrubber::new(vec!["KEY-value-1234".into()]);
         let echoed = response(
-            &[("x-echo", "Bearer KEY-value-1234"), ("content-length", "22")],
+            &[
+                ("x-echo", "Bearer KEY-value-1234"),
+                ("content-length", "22"),
+            ],
             b"got KEY-value-1234 ok.",
         );
         let wrapped = wrap(echoed, 100, &limit, scrubber).expect("within limits");

@@ -59,7 +59,10 @@ async fn send(spec: &Value) -> Result<Value, String> {
     let mut headers = Vec::new();
     if let Some(map) = spec["headers"].as_object() {
         for (name, value) in map {
-            headers.push((name.clone(), value.as_str().unwrap_or_default().as_bytes().to_vec()));
+            headers.push((
+                name.clone(),
+                value.as_str().unwrap_or_default().as_bytes().to_vec(),
+            ));
         }
     }
     let fields = Fields::from_list(&headers).map_err(|e| format!("headers: {e:?}"))?;
@@ -71,7 +74,7 @@ async fn send(spec: &Value) -> Result<Value, String> {
         }
         None => (None, None),
     };
-    let (_trailers_tx, trailers_rx) =
+    let (trailers_tx, trailers_rx) =
         wit_future::new::<Result<Option<Trailers>, ErrorCode>>(|| Ok(None));
     let (request, _sent) = Request::new(fields, contents, trailers_rx, None);
     let set = request
@@ -80,19 +83,27 @@ async fn send(spec: &Value) -> Result<Value, String> {
         .and(request.set_authority(Some(&authority)))
         .and(request.set_path_with_query(Some(&path)));
     if set.is_err() {
-        return Err(format!("the request refused method, scheme, authority or path {path}"));
+        return Err(format!(
+            "the request refused method, scheme, authority or path {path}"
+        ));
     }
-    if let Some((mut tx, bytes)) = writer {
-        // The host reads the body while the request is in flight.
-        wit_bindgen::spawn_local(async move {
+    // The host reads the body (then the trailers: none) while the request
+    // is in flight.
+    wit_bindgen::spawn_local(async move {
+        if let Some((mut tx, bytes)) = writer {
             tx.write_all(bytes).await;
-        });
-    }
+            drop(tx);
+        }
+        let _ = trailers_tx.write(Ok(None)).await;
+    });
     let response = client::send(request).await.map_err(|e| format!("{e:?}"))?;
     let status = response.get_status_code();
     let mut shown = serde_json::Map::new();
     for (name, value) in response.get_headers().copy_all() {
-        shown.insert(name, Value::String(String::from_utf8_lossy(&value).into_owned()));
+        shown.insert(
+            name,
+            Value::String(String::from_utf8_lossy(&value).into_owned()),
+        );
     }
     let (_done_tx, done_rx) = wit_future::new::<Result<(), ErrorCode>>(|| Ok(()));
     let (stream, trailers) = Response::consume_body(response, done_rx);
