@@ -518,6 +518,14 @@ mod tests {
         builder.body(body).expect("request")
     }
 
+    /// One row: method, URI, headers the skill set, and what must happen.
+    type Row = (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        Want,
+    );
+
     /// What the policy did with one request, in words a table can hold.
     enum Want {
         /// Sent to this URI, with this Authorization / X-Key header (or none).
@@ -532,7 +540,7 @@ mod tests {
     #[test]
     fn authorise_as_a_table() {
         use Want::*;
-        let table: &[(&str, &str, &[(&str, &str)], Want)] = &[
+        let table: &[Row] = &[
             (
                 "GET",
                 "http://127.0.0.1:8080/api/x?q=1",
