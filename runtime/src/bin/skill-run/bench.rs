@@ -56,6 +56,17 @@ fn resident() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// The 1, 5 and 15 minute load averages (Linux; empty elsewhere): figures
+/// from a shared machine mean little without them.
+fn load_average() -> Vec<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .filter_map(|v| v.parse().ok())
+        .collect()
+}
+
 /// The value at `fraction` of sorted `samples` (nearest rank).
 fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     let rank = (fraction * sorted.len() as f64).ceil() as usize;
@@ -180,6 +191,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         report["mcp_overhead_p50_us"] = json!((overhead * 10.0).round() / 10.0);
         report["mcp"] = mcp;
     }
+    report["load_average"] = json!(load_average());
     if args.json {
         println!("{report}");
     } else {
@@ -209,6 +221,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
                 report["mcp_overhead_p50_us"],
             );
         }
+        println!("  load average afterwards  {}", report["load_average"]);
     }
     Ok(0)
 }
