@@ -1,8 +1,9 @@
 //! `skill-run mcp` driven by a real MCP client from the ecosystem: the
 //! official Python SDK (`mcp` on PyPI, pinned in scripts/install-mcp-client,
 //! installed on first use), over stdio and Streamable HTTP. Raw JSON-RPC is
-//! used only for what no real client sends: malformed JSON, floods, EOF in
-//! the middle of a call, forged `Host`/`Origin` headers.
+//! used only for what no real client sends or shows: malformed JSON, floods,
+//! EOF in the middle of a call, forged `Host`/`Origin` headers, when each
+//! answer arrives while another call spins.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -999,6 +1000,72 @@ fn stdio_eof_mid_call_ends_the_server_cleanly_with_state_unchanged() {
     let current = setup.state("slow");
     let entries = std::fs::read_dir(&current).map(|d| d.count()).unwrap_or(0);
     assert_eq!(entries, 0, "{}", current.display());
+}
+
+/// Spins until its timeout: `spin: func() -> u32` never returns.
+const SPINNER: &str = r#"(component
+  (core module $m (func (export "spin") (result i32) (loop $l (br $l)) (i32.const 0)))
+  (core instance $i (instantiate $m))
+  (func (export "spin") (result u32) (canon lift (core func $i "spin"))))"#;
+
+#[test]
+fn a_call_that_spins_does_not_hold_up_quick_calls_over_stdio() {
+    let setup = Setup::new();
+    setup.examples();
+    let component = setup.dir.path().join("spinner.wasm");
+    std::fs::write(&component, wat::parse_str(SPINNER).expect("wat")).expect("spinner");
+    setup.package(
+        "spinner",
+        component.to_str().expect("UTF-8 path"),
+        "[limits]\ntimeout = \"3s\"\n",
+    );
+    let mut raw = Raw::start(&setup);
+    let greeted = |answer: &Value, name: &str| {
+        assert_eq!(
+            answer["result"]["structuredContent"],
+            json!({"result": format!("Hello, {name}.")}),
+            "{answer}"
+        );
+    };
+    // Quick calls first: from now on the greeting runs on the thread that
+    // reads the client's messages.
+    for id in 1..=3 {
+        raw.call(id, "hello__greet", json!({"name": "Ada"}));
+        greeted(&raw.response(id), "Ada");
+    }
+    let spun = Instant::now();
+    raw.call(10, "spinner__spin", json!({}));
+    std::thread::sleep(Duration::from_millis(200));
+    for id in 11..=15 {
+        raw.call(id, "hello__greet", json!({"name": "Bo"}));
+        greeted(&raw.response(id), "Bo");
+    }
+    let quick = spun.elapsed();
+    assert!(
+        quick < Duration::from_secs(2),
+        "the greetings waited for the spinning call: {quick:?}"
+    );
+    // The spinner was running all along, and is stopped at its own timeout.
+    let spin = raw.response(10);
+    assert!(spun.elapsed() >= Duration::from_millis(2900), "{spin}");
+    assert_eq!(spin["result"]["isError"], true, "{spin}");
+    assert_eq!(
+        spin["result"]["structuredContent"]["error"]["failure"], "limit",
+        "{spin}"
+    );
+    // A tool that was slow once stays off the reading thread: greetings
+    // sent while it spins again are still answered at once.
+    let again = Instant::now();
+    raw.call(20, "spinner__spin", json!({}));
+    std::thread::sleep(Duration::from_millis(200));
+    raw.call(21, "hello__greet", json!({"name": "Cy"}));
+    greeted(&raw.response(21), "Cy");
+    assert!(
+        again.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        again.elapsed()
+    );
+    assert_eq!(raw.response(20)["result"]["isError"], true);
 }
 
 #[test]

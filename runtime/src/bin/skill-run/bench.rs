@@ -56,6 +56,17 @@ fn resident() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// The 1, 5 and 15 minute load averages (Linux; empty elsewhere): figures
+/// from a shared machine mean little without them.
+fn load_average() -> Vec<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .filter_map(|v| v.parse().ok())
+        .collect()
+}
+
 /// The value at `fraction` of sorted `samples` (nearest rank).
 fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     let rank = (fraction * sorted.len() as f64).ceil() as usize;
@@ -137,13 +148,15 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
     let figures = tokio.block_on(async {
         drive(&skill, &request, warm_up, args.concurrency).await?;
         let (rss_idle, hwm_idle) = resident();
+        let cpu_before = crate::mcp::bench::cpu_ns(None);
         let (mut latencies, wall) =
             drive(&skill, &request, args.invocations, args.concurrency).await?;
+        let cpu = crate::mcp::bench::cpu_ns(None).saturating_sub(cpu_before);
         let (_, hwm_run) = resident();
         latencies.sort_unstable();
-        anyhow::Ok((latencies, wall, rss_idle, hwm_idle, hwm_run))
+        anyhow::Ok((latencies, wall, rss_idle, hwm_idle, hwm_run, cpu))
     });
-    let (latencies, wall, rss_idle, hwm_idle, hwm_run) = match figures {
+    let (latencies, wall, rss_idle, hwm_idle, hwm_run, cpu) = match figures {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -171,6 +184,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         "cache": skill.cache_status(),
         "loaded_skill_bytes": idle_skill,
         "in_flight_bytes": per_in_flight,
+        "cpu_us_per_call": micros(Duration::from_nanos(cpu / u64::from(args.invocations))),
     });
     let mut report = report;
     if args.mcp {
@@ -180,6 +194,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         report["mcp_overhead_p50_us"] = json!((overhead * 10.0).round() / 10.0);
         report["mcp"] = mcp;
     }
+    report["load_average"] = json!(load_average());
     if args.json {
         println!("{report}");
     } else {
@@ -201,14 +216,18 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         );
         if args.mcp {
             println!(
-                "  over MCP (tools/call on stdio)  p50 {} us  p90 {} us  p99 {} us  {} calls/s  (p50 +{} us)",
+                "  over MCP (tools/call on stdio)  p50 {} us  p90 {} us  p99 {} us  {} calls/s  (p50 +{} us)\n  CPU per call  bare {} us; over MCP server {} us, client {} us",
                 report["mcp"]["p50_us"],
                 report["mcp"]["p90_us"],
                 report["mcp"]["p99_us"],
                 report["mcp"]["per_sec"],
                 report["mcp_overhead_p50_us"],
+                report["cpu_us_per_call"],
+                report["mcp"]["server_cpu_us_per_call"],
+                report["mcp"]["client_cpu_us_per_call"],
             );
         }
+        println!("  load average afterwards  {}", report["load_average"]);
     }
     Ok(0)
 }
@@ -228,7 +247,7 @@ fn mcp_figures(args: &BenchArgs, skill: &str, command: &str, input: &Value) -> R
     if let Some(dir) = &args.workspace {
         server_args.extend(["--workspace".to_owned(), dir.display().to_string()]);
     }
-    let (latencies, per_sec) = crate::mcp::bench::run(&crate::mcp::bench::McpBench {
+    let figures = crate::mcp::bench::run(&crate::mcp::bench::McpBench {
         package: &args.package,
         skill,
         command,
@@ -237,11 +256,14 @@ fn mcp_figures(args: &BenchArgs, skill: &str, command: &str, input: &Value) -> R
         concurrency: args.concurrency,
         server_args,
     })?;
+    let latencies = &figures.latencies;
     Ok(json!({
-        "p50_us": micros(percentile(&latencies, 0.50)),
-        "p90_us": micros(percentile(&latencies, 0.90)),
-        "p99_us": micros(percentile(&latencies, 0.99)),
-        "max_us": micros(percentile(&latencies, 1.0)),
-        "per_sec": per_sec.round(),
+        "p50_us": micros(percentile(latencies, 0.50)),
+        "p90_us": micros(percentile(latencies, 0.90)),
+        "p99_us": micros(percentile(latencies, 0.99)),
+        "max_us": micros(percentile(latencies, 1.0)),
+        "per_sec": figures.per_sec.round(),
+        "server_cpu_us_per_call": micros(figures.server_cpu),
+        "client_cpu_us_per_call": micros(figures.client_cpu),
     }))
 }

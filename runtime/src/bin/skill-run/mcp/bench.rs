@@ -46,6 +46,37 @@ struct ReplyResult {
     is_error: Option<bool>,
 }
 
+/// CPU time used so far by every thread of process `pid` (this process
+/// when `None`), in nanoseconds, from `/proc/PID/task/*/schedstat` (Linux;
+/// 0 elsewhere). Unlike latency, it hardly depends on what else the
+/// machine is running.
+pub fn cpu_ns(pid: Option<u32>) -> u64 {
+    let dir = match pid {
+        Some(pid) => format!("/proc/{pid}/task"),
+        None => "/proc/self/task".to_owned(),
+    };
+    let Ok(tasks) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|line| line.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// What a timed round measured.
+pub struct Figures {
+    /// Round-trip latencies, sorted.
+    pub latencies: Vec<Duration>,
+    /// Calls per second.
+    pub per_sec: f64,
+    /// CPU time of the server (all its threads) per call.
+    pub server_cpu: Duration,
+    /// CPU time of this client per call (writing, reading, framing).
+    pub client_cpu: Duration,
+}
+
 /// Latencies of `count` calls with `concurrency` in flight, and the wall time.
 fn round(
     stdin: &mut impl Write,
@@ -100,8 +131,8 @@ fn round(
     Ok((latencies, started.elapsed()))
 }
 
-/// Runs the benchmark; returns sorted latencies and calls per second.
-pub fn run(bench: &McpBench<'_>) -> Result<(Vec<Duration>, f64)> {
+/// Runs the benchmark.
+pub fn run(bench: &McpBench<'_>) -> Result<Figures> {
     let exe = std::env::current_exe().context("finding skill-run itself")?;
     let mut child = Command::new(exe)
         .arg("mcp")
@@ -144,6 +175,8 @@ pub fn run(bench: &McpBench<'_>) -> Result<(Vec<Duration>, f64)> {
         warm_up,
         bench.concurrency,
     )?;
+    let server = Some(child.id());
+    let (server_before, client_before) = (cpu_ns(server), cpu_ns(None));
     let (mut latencies, wall) = round(
         &mut stdin,
         &mut stdout,
@@ -152,8 +185,15 @@ pub fn run(bench: &McpBench<'_>) -> Result<(Vec<Duration>, f64)> {
         bench.invocations,
         bench.concurrency,
     )?;
+    let (server_after, client_after) = (cpu_ns(server), cpu_ns(None));
     drop(stdin);
     let _ = child.wait();
     latencies.sort_unstable();
-    Ok((latencies, f64::from(bench.invocations) / wall.as_secs_f64()))
+    let per_call = |ns: u64| Duration::from_nanos(ns / u64::from(bench.invocations.max(1)));
+    Ok(Figures {
+        latencies,
+        per_sec: f64::from(bench.invocations) / wall.as_secs_f64(),
+        server_cpu: per_call(server_after.saturating_sub(server_before)),
+        client_cpu: per_call(client_after.saturating_sub(client_before)),
+    })
 }

@@ -1,10 +1,12 @@
 //! Running one `tools/call`: the invocation a tool's command gets (the
 //! workspace, the environment, declared secrets, the audit log) and its
-//! outcome as a tool result.
+//! outcome as a tool result. Where the invocation runs is [`super::pace`]'s
+//! call.
 
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use rmcp::model::{CallToolResult, JsonObject};
 use serde_json::Value;
@@ -29,6 +31,35 @@ pub struct Calls {
     pub audit: Option<Arc<Mutex<File>>>,
     /// Granted origins sent elsewhere (tests and walkthroughs).
     pub overrides: Vec<NetworkOverride>,
+    /// Worker threads for calls not known to be quick, when the server's
+    /// dispatch runs on a single thread (stdio); `None`: calls run where
+    /// they are dispatched.
+    pub workers: Option<tokio::runtime::Handle>,
+}
+
+/// A task on the workers that is aborted when the call is dropped (the
+/// client cancelled, or the server stops), as an inline call would be.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Counts serialized bytes without keeping them.
+#[derive(Default)]
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn write_line(file: &Mutex<File>, value: &impl serde::Serialize) {
@@ -87,7 +118,9 @@ impl Calls {
     /// result the model can act on.
     pub async fn call(&self, entry: &ToolEntry, arguments: JsonObject) -> CallToolResult {
         let skill = entry.skill.name();
-        let size = serde_json::to_vec(&arguments).map_or(usize::MAX, |v| v.len());
+        let mut counter = Counter::default();
+        let size =
+            serde_json::to_writer(&mut counter, &arguments).map_or(usize::MAX, |()| counter.0);
         if size > MAX_ARGUMENTS_BYTES {
             return refused(
                 skill,
@@ -97,7 +130,26 @@ impl Calls {
             );
         }
         let request = self.invocation(entry, arguments);
-        match entry.skill.invoke(request).await {
+        let started = Instant::now();
+        let invoked = match self.workers.as_ref().filter(|_| !entry.pace.inline()) {
+            Some(workers) => {
+                let runner = entry.skill.clone();
+                let mut task =
+                    AbortOnDrop(workers.spawn(async move { runner.invoke(request).await }));
+                match (&mut task.0).await {
+                    Ok(invoked) => invoked,
+                    Err(stopped) => {
+                        return refused(
+                            skill,
+                            &format!("the call stopped unexpectedly: {stopped}"),
+                        );
+                    }
+                }
+            }
+            None => entry.skill.invoke(request).await,
+        };
+        entry.pace.record(started.elapsed());
+        match invoked {
             Ok(outcome) => tool_result(&outcome, entry.shape),
             Err(error) => refused(skill, &error.to_string()),
         }

@@ -14,6 +14,7 @@ use skill_runtime::{ComponentKind, Package, Runtime, Skill};
 
 use super::annotations::annotations;
 use super::naming::{CLI_COMMAND, Names, tool_name};
+use super::pace::Pace;
 use super::results::{Shape, output_schema};
 use super::wit_docs;
 
@@ -73,6 +74,8 @@ pub struct ToolEntry {
     pub command: Option<String>,
     /// How results are shaped to match `outputSchema`.
     pub shape: Shape,
+    /// How quick its calls have been (where the next one runs).
+    pub pace: Pace,
 }
 
 /// A file offered to the client as an instruction resource.
@@ -230,6 +233,7 @@ fn tools_of(skill: &Skill, description: &str) -> Result<Vec<Arc<ToolEntry>>, Str
             skill: skill.clone(),
             command: None,
             shape: Shape::Free,
+            pace: Pace::default(),
         })]);
     }
     let docs = wit_docs::command_docs(skill);
@@ -261,6 +265,7 @@ fn tools_of(skill: &Skill, description: &str) -> Result<Vec<Arc<ToolEntry>>, Str
             skill: skill.clone(),
             command: Some(command.name),
             shape,
+            pace: Pace::default(),
         }));
     }
     Ok(tools)

@@ -10,6 +10,7 @@ mod catalog;
 mod http;
 mod instructions;
 mod naming;
+mod pace;
 mod results;
 mod server;
 mod stdin;
@@ -187,11 +188,28 @@ pub fn mcp(args: McpArgs) -> Result<u8> {
     let catalog = Arc::new(Catalog::new(snapshot));
     let peers = Arc::new(Peers::default());
     let stopping = CancellationToken::new();
+    // Over stdio, the transport, rmcp's dispatch and quick calls share the
+    // main thread (see `pace`); the workers run everything else. Over HTTP,
+    // connections are many and every task runs on the workers.
+    let workers = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let front = match http {
+        Some(_) => None,
+        None => Some(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?,
+        ),
+    };
     let calls = Arc::new(calls::Calls {
         env: std::env::vars().collect(),
         workspace,
         audit,
         overrides,
+        workers: front.as_ref().map(|_| workers.handle().clone()),
     });
     let server = SkillServer::new(
         catalog.clone(),
@@ -201,12 +219,8 @@ pub fn mcp(args: McpArgs) -> Result<u8> {
         stopping.clone(),
     );
 
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     let every = Duration::from_millis(args.watch_interval_ms);
-    let outcome = tokio.block_on(async move {
+    let outcome = front.as_ref().unwrap_or(&workers).block_on(async move {
         let watching = tokio::spawn(watch::run(watcher, catalog, peers, every));
         let served = match http {
             Some(addr) => {
@@ -231,7 +245,10 @@ pub fn mcp(args: McpArgs) -> Result<u8> {
         served
     });
     // Blocked stdin reads and package loads must not hold the exit.
-    tokio.shutdown_timeout(Duration::from_secs(2));
+    if let Some(front) = front {
+        front.shutdown_timeout(Duration::from_secs(2));
+    }
+    workers.shutdown_timeout(Duration::from_secs(2));
     outcome.map(|()| 0)
 }
 

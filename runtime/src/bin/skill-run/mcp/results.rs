@@ -89,10 +89,11 @@ fn failure_text(outcome: &Outcome, failure: &Failure) -> String {
 pub fn tool_result(outcome: &Outcome, shape: Shape) -> CallToolResult {
     let mut result = match &outcome.result {
         Ok(value) => {
-            let mut result = CallToolResult::structured(structured(value, shape));
             // The text a model reads: fenced as data when anything in it came
-            // from outside.
-            result.content = vec![ContentBlock::text(outcome.for_model())];
+            // from outside. (`CallToolResult::structured` would render the
+            // value a second time, only for it to be replaced.)
+            let mut result = CallToolResult::success(vec![ContentBlock::text(outcome.for_model())]);
+            result.structured_content = Some(structured(value, shape));
             result
         }
         Err(failure) => {

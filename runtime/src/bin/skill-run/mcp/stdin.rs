@@ -49,31 +49,36 @@ impl<R> StdinFilter<R> {
         }
     }
 
-    /// The line itself, or a stand-in request for the error it deserves.
-    fn check(&mut self, line: &[u8]) -> Vec<u8> {
+    /// Appends the line itself to `out`, or a stand-in request for the
+    /// error it deserves.
+    fn check(out: &mut Vec<u8>, bad_lines: &mut u64, line: &[u8]) {
         let text = line.trim_ascii();
         if text.is_empty() {
-            return line.to_vec();
+            out.extend_from_slice(line);
+            return;
         }
         let error = match serde_json::from_slice::<serde::de::IgnoredAny>(text) {
-            Ok(_) if text.first() == Some(&b'{') => return line.to_vec(),
+            Ok(_) if text.first() == Some(&b'{') => {
+                out.extend_from_slice(line);
+                return;
+            }
             Ok(_) => (
                 -32600,
                 "invalid request: a JSON-RPC message must be a JSON object".to_owned(),
             ),
             Err(e) => (-32700, format!("parse error: the line is not JSON ({e})")),
         };
-        self.bad_lines += 1;
+        *bad_lines += 1;
         let mut stand_in = json!({
             "jsonrpc": "2.0",
-            "id": format!("skill-run-bad-input-{}", self.bad_lines),
+            "id": format!("skill-run-bad-input-{bad_lines}"),
             "method": BAD_INPUT_METHOD,
             "params": {"code": error.0, "message": error.1},
         })
         .to_string()
         .into_bytes();
         stand_in.push(b'\n');
-        stand_in
+        out.append(&mut stand_in);
     }
 
     /// Moves complete lines from `pending` to `out`.
@@ -94,9 +99,8 @@ impl<R> StdinFilter<R> {
             }
             match self.pending.iter().position(|&b| b == b'\n') {
                 Some(i) => {
-                    let line: Vec<u8> = self.pending.drain(..=i).collect();
-                    let checked = self.check(&line);
-                    self.out.extend(checked);
+                    Self::check(&mut self.out, &mut self.bad_lines, &self.pending[..=i]);
+                    self.pending.drain(..=i);
                 }
                 None => {
                     if self.pending.len() > MAX_CHECKED_LINE {
@@ -135,12 +139,11 @@ impl<R: AsyncRead + Unpin> AsyncRead for StdinFilter<R> {
                 }
                 // A last line without its newline.
                 let line = std::mem::take(&mut this.pending);
-                let checked = if this.passing {
-                    line
+                if this.passing {
+                    this.out.extend(line);
                 } else {
-                    this.check(&line)
-                };
-                this.out.extend(checked);
+                    Self::check(&mut this.out, &mut this.bad_lines, &line);
+                }
                 continue;
             }
             let mut chunk = [0u8; 16 * 1024];
