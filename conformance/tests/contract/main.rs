@@ -21,6 +21,7 @@ mod moltbook;
 mod network;
 mod preview1;
 mod provenance;
+mod pyscript;
 mod python;
 mod scripted;
 mod scripts;
