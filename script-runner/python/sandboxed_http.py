@@ -108,6 +108,7 @@ class HTTPConnection:
     are collected and sent as one request."""
 
     default_port = http.client.HTTP_PORT
+    debuglevel = 0
     _scheme = "http"
 
     def __init__(self, host, port=None, timeout=None, source_address=None, blocksize=8192, **kwargs):

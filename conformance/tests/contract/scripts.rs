@@ -223,11 +223,11 @@ fn script_003_script_skill_never_runs() {
         Err(other) => panic!("wrong refusal: {other}"),
         Ok(_) => panic!("a script skill loaded without a runner"),
     }
-    let js = package(&[
-        ("scripts/sync.mjs", b"console.log(1)\n"),
+    let js = self::package(&[
+        ("scripts/sync.mjs", &b"console.log(1)\n"[..]),
         (
             "skill.toml",
-            b"[skill]\nname = \"tools\"\nversion = \"0.1.0\"\nruntime = \"javascript\"\n",
+            &b"[skill]\nname = \"tools\"\nversion = \"0.1.0\"\nruntime = \"javascript\"\n"[..],
         ),
     ]);
     match host.runtime.load(js.path()) {

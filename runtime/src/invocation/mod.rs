@@ -561,11 +561,15 @@ pub(crate) async fn run(
                     let status = error
                         .downcast_ref::<wasmtime_wasi::I32Exit>()
                         .map_or(1, |e| e.0);
-                    Err(Stopped::Failed(script_runtime::exited(
-                        &name,
-                        &command_name,
-                        status,
-                    )))
+                    // A MemoryError the script died of is the memory limit.
+                    match hit {
+                        Some(kind) => Err(Stopped::Limit(kind)),
+                        None => Err(Stopped::Failed(script_runtime::exited(
+                            &name,
+                            &command_name,
+                            status,
+                        ))),
+                    }
                 }
                 Err(error) => Err(classify(&name, &command_name, &error, hit, &stderr)),
             };

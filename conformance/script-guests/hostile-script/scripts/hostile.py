@@ -29,6 +29,12 @@ def write(path, text):
     return read(path)
 
 
+def _raw_connect(port):
+    import _socket
+
+    return _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM).connect(("127.0.0.1", port))
+
+
 def main(case, args):
     if case == "hello":
         data = sys.stdin.read()
@@ -68,7 +74,7 @@ def main(case, args):
         report(
             create_connection=attempt(lambda: socket.create_connection(("127.0.0.1", port), timeout=2).recv(10)),
             socket=attempt(lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM).connect(("127.0.0.1", port))),
-            raw=attempt(lambda: __import__("_socket").socket(2, 1).connect(("127.0.0.1", port))),
+            raw=attempt(lambda: _raw_connect(port)),
             after="still running",
         )
     elif case == "urllib":
