@@ -40,6 +40,8 @@ const SCRIPT_GUESTS: &[(&str, &str, bool)] = &[
     ("conformance/script-guests/hostile-py", "HOSTILE_PY", true),
     ("conformance/script-guests/hostile-js", "HOSTILE_JS", true),
     ("examples/digest", "DIGEST_JS", false),
+    // The Python script runtime's runner (`runtime = "python"` skills).
+    ("script-runner/python", "PYTHON_RUNNER", false),
 ];
 
 /// Every file under `dir` (sorted), fed to `hasher` with its path.

@@ -58,6 +58,8 @@ pub enum AuditKind {
     Invoke,
     /// The audit log itself (events dropped past the cap).
     Audit,
+    /// A script tried to start a process (there are none in the sandbox).
+    Process,
 }
 
 /// Whether the action went ahead.

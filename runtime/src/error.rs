@@ -73,13 +73,22 @@ pub enum LoadError {
     /// The manifest names a script runtime (`runtime = "python"`), which this
     /// version cannot run yet.
     #[error(
-        "skill `{skill}` declares `runtime = \"{runtime}\"` in skill.toml: the script runtime is not available yet in this version of skill-run, so its scripts cannot run in the sandbox (and are not confined if an agent runs them itself); `skill-run inspect` lists what they would reach"
+        "skill `{skill}` declares `runtime = \"{runtime}\"` in skill.toml: only `runtime = \"python\"` has a script runtime in this version of skill-run, so its scripts cannot run in the sandbox (and are not confined if an agent runs them itself); `skill-run inspect` lists what they would reach"
     )]
     ScriptRuntimeUnavailable {
         /// The skill.
         skill: String,
         /// `[skill].runtime`.
         runtime: crate::package::ScriptRuntime,
+    },
+    /// A `runtime = "python"` skill, but the host has no Python runner
+    /// component (or cannot read it, or a grant collides with its folders).
+    #[error("skill `{skill}` declares `runtime = \"python\"`: {reason}")]
+    ScriptRunner {
+        /// The skill.
+        skill: String,
+        /// What is missing and how to fix it.
+        reason: String,
     },
     /// A package file resolves outside the package folder (through a symlink).
     #[error("{} resolves outside its package folder (a symlink?): a package may only contain its own files", path.display())]

@@ -24,6 +24,7 @@ pub mod invocation;
 pub mod package;
 mod runtime;
 pub mod sarif;
+pub mod script_runtime;
 mod skill;
 pub mod trust;
 

@@ -121,6 +121,10 @@ pub struct RuntimeConfig {
     /// full pool of hostile invocations stays within it; past that an open
     /// fails with `quota` (EDQUOT) until the guest closes something.
     pub max_guest_descriptors: u32,
+    /// The Python runner component `runtime = "python"` skills run in (see
+    /// [`crate::script_runtime`]); `None` refuses such skills at load,
+    /// naming how to build one.
+    pub python_runner: Option<PathBuf>,
 }
 
 impl RuntimeConfig {
@@ -141,6 +145,7 @@ impl RuntimeConfig {
             blocking_file_io: true,
             folder_cache_entries: DEFAULT_FOLDER_CACHE_ENTRIES,
             max_guest_descriptors: 16_384,
+            python_runner: None,
         }
     }
 }

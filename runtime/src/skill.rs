@@ -91,7 +91,7 @@ impl Skill {
                 ceiling,
             });
         }
-        let (path, bytes) = package.read_component(config.max_component_size.0)?;
+        let (path, bytes) = crate::script_runtime::executable(&package, &manifest, config)?;
         let compiled = component::compile(
             engines,
             config.compile_cache.as_ref(),
@@ -99,12 +99,19 @@ impl Skill {
             &path,
             &bytes,
             &manifest.grants,
+            crate::script_runtime::is_script(&manifest),
         )?;
         let linker = build_linker(
             compiled.component.engine(),
             &manifest.grants,
             compiled.concurrent,
         )
+        .and_then(|mut linker| {
+            if crate::script_runtime::is_script(&manifest) {
+                crate::script_runtime::add_to_linker(&mut linker, &manifest.grants)?;
+            }
+            Ok(linker)
+        })
         .map_err(|e| LoadError::Setup {
             skill: name.clone(),
             reason: format!("cannot build the linker: {e:#}"),

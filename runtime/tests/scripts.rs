@@ -462,10 +462,15 @@ fn init_proposals_pass_check_and_are_pinned() {
             out(&checked)
         );
 
+        // `main` is no script: refused before anything runs, whether the
+        // runtime is python (which needs a .py path, or a runner) or one
+        // that is not available yet.
         let run = skill_run(&["run", p, "main"], state.path());
         assert_eq!(run.status.code(), Some(2), "{folder}: {}", err(&run));
         assert!(
-            err(&run).contains("not available yet"),
+            err(&run).contains("not available yet")
+                || err(&run).contains("not a Python script")
+                || err(&run).contains("Python runner"),
             "{folder}: {}",
             err(&run)
         );

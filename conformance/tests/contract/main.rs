@@ -22,6 +22,7 @@ mod moltbook;
 mod network;
 mod preview1;
 mod provenance;
+mod pyscript;
 mod python;
 mod scripted;
 mod scripts;

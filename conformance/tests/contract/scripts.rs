@@ -187,7 +187,7 @@ fn script_002_binaries_and_archives_are_found_by_their_bytes() {
     );
 }
 
-/// SCRIPT-003: A skill whose manifest says `runtime = "python"` is refused at load with the reason, and its script never runs; the same manifest parses, so `check` accepts it.
+/// SCRIPT-003: A script skill is refused at load, with the reason, by a host without a runner for its runtime (`python` and no runner component; `javascript` and `shell` always), and its script never runs; the same manifest parses, so `check` accepts it.
 #[test]
 fn script_003_script_skill_never_runs() {
     let marker = tempfile::tempdir().expect("marker folder");
@@ -213,22 +213,36 @@ fn script_003_script_skill_never_runs() {
 
     let host = Host::new();
     match host.runtime.load(dir.path()) {
-        Err(LoadError::ScriptRuntimeUnavailable { skill, runtime }) => {
+        Err(LoadError::ScriptRunner { skill, reason }) => {
             assert_eq!(skill, "tools");
-            assert_eq!(runtime, ScriptRuntime::Python);
+            assert!(
+                reason.contains("scripts/install-toolchains python"),
+                "{reason}"
+            );
         }
         Err(other) => panic!("wrong refusal: {other}"),
-        Ok(_) => panic!("a script skill loaded"),
+        Ok(_) => panic!("a script skill loaded without a runner"),
+    }
+    let js = self::package(&[
+        ("scripts/sync.mjs", &b"console.log(1)\n"[..]),
+        (
+            "skill.toml",
+            &b"[skill]\nname = \"tools\"\nversion = \"0.1.0\"\nruntime = \"javascript\"\n"[..],
+        ),
+    ]);
+    match host.runtime.load(js.path()) {
+        Err(LoadError::ScriptRuntimeUnavailable { skill, runtime }) => {
+            assert_eq!(skill, "tools");
+            assert_eq!(runtime, ScriptRuntime::Javascript);
+        }
+        Err(other) => panic!("wrong refusal: {other}"),
+        Ok(_) => panic!("a javascript script skill loaded"),
     }
     assert!(!canary.exists(), "the script ran");
+    // Under runtime = "python" its only script is confined by the runner,
+    // so no NOT CONFINED statement is made for it.
     let r = package.scripts();
-    assert!(
-        r.statement
-            .as_deref()
-            .is_some_and(|s| s.contains("runtime = \"python\"")),
-        "{:?}",
-        r.statement
-    );
+    assert!(r.confined && r.statement.is_none(), "{:?}", r.statement);
     assert!(
         r.findings
             .iter()

@@ -178,6 +178,8 @@ pub(crate) fn import_need(name: &str) -> ImportNeed {
         "wasi:http" => ImportNeed::Network,
         "skills:runtime" if interface == "skills:runtime/channels" => ImportNeed::Channels,
         sockets::PACKAGE => ImportNeed::AlwaysDenied,
+        // The Python runner's own interface; linked only for script skills.
+        crate::script_runtime::SANDBOX_PACKAGE => ImportNeed::Base,
         _ => ImportNeed::Unavailable("this runtime does not provide it to skills"),
     }
 }

@@ -98,7 +98,9 @@ fn check_header(bytes: &[u8]) -> Result<Layer, String> {
 }
 
 /// Validates and compiles `bytes` (or takes them from `cache`), then checks
-/// each import against `grants`.
+/// each import against `grants`. `runner`: the host's own script runner,
+/// whose `wasi:http` import is linked even without a `network` grant (every
+/// request is then denied with the fix).
 pub(crate) fn compile(
     engines: &Engines,
     cache: Option<&CompileCache>,
@@ -106,6 +108,7 @@ pub(crate) fn compile(
     path: &std::path::Path,
     bytes: &[u8],
     grants: &Grants,
+    runner: bool,
 ) -> Result<Compiled, LoadError> {
     let invalid = |reason: String| LoadError::InvalidComponent {
         skill: skill.to_owned(),
@@ -173,7 +176,7 @@ pub(crate) fn compile(
                 denied_imports.push(name.to_owned());
                 continue;
             }
-            ImportNeed::Network if grants.network.is_empty() => Some("network"),
+            ImportNeed::Network if grants.network.is_empty() && !runner => Some("network"),
             ImportNeed::Channels if grants.channels.is_empty() => Some("channels"),
             ImportNeed::Network | ImportNeed::Channels => None,
             ImportNeed::Unavailable(why) => {

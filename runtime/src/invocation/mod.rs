@@ -41,6 +41,7 @@ use crate::capabilities::state::{Finished, StateView};
 use crate::capabilities::state_origins;
 use crate::component::{ComponentKind, values};
 use crate::error::InvokeError;
+use crate::script_runtime;
 use crate::skill::SkillInner;
 use ending::{Stopped, classify, cli_result, limit_message, typed_result};
 use output::{CapturedOutput, OutputBudget};
@@ -76,6 +77,12 @@ fn resolve(skill: &SkillInner, request: &Invocation) -> Result<(String, Call), I
             .collect::<Vec<_>>()
             .join(", ")
     };
+    if script_runtime::is_script(&skill.manifest) {
+        let command = request.command.as_deref();
+        let script = script_runtime::script_path(&skill.package.root, command)
+            .map_err(|reason| script_runtime::bad_script(&skill.name, command, reason))?;
+        return Ok((script, Call::Cli));
+    }
     if skill.kind == ComponentKind::Cli {
         return Ok((
             request.command.clone().unwrap_or_else(|| "main".into()),
@@ -213,7 +220,15 @@ fn wasi_context(
         .stdout(stdout.clone())
         .stderr(stderr.clone())
         .allow_blocking_current_thread(skill.blocking_file_io);
-    builder.args(&[skill.name.as_ref(), command]);
+    let script = script_runtime::is_script(&skill.manifest);
+    if script {
+        // The runner runs argv[1]; the script sees [argv[1], ARG...].
+        let script_path = script_runtime::guest_script(command);
+        builder.args(&[skill.name.as_ref(), script_path.as_str()]);
+        builder.initial_cwd(script_runtime::working_folder(grants));
+    } else {
+        builder.args(&[skill.name.as_ref(), command]);
+    }
     builder.args(&request.args);
     if let Some(input) = stdin {
         builder.stdin(MemoryInputPipe::new(input));
@@ -238,7 +253,7 @@ fn wasi_context(
         workspace: request.workspace.as_deref(),
         blocking: skill.blocking_file_io,
     };
-    let preopens = folders::open_grants(&skill.folders, &grants.files, &bases).map_err(
+    let mut preopens = folders::open_grants(&skill.folders, &grants.files, &bases).map_err(
         |(grant, reason)| InvokeError::Preopen {
             skill: skill.name.to_string(),
             guest: grant.guest.to_string(),
@@ -246,6 +261,17 @@ fn wasi_context(
             reason,
         },
     )?;
+    if script {
+        // After the grants, so each grant keeps its index among the preopens.
+        let package = script_runtime::package_preopen(&skill.package.root, skill.blocking_file_io)
+            .map_err(|reason| InvokeError::Preopen {
+                skill: skill.name.to_string(),
+                guest: script_runtime::PACKAGE_GUEST_PATH.into(),
+                host: skill.package.root.display().to_string(),
+                reason,
+            })?;
+        preopens.push(package);
+    }
     for grant in &grants.files {
         let reason = format!("granted {} on {}", grant.access, grant.host);
         audit.record(
@@ -391,8 +417,14 @@ pub(crate) async fn run(
     let keep_stdout = usize::try_from(limits.output.0).unwrap_or(usize::MAX);
     let stdout = CapturedOutput::new(budget.clone(), keep_stdout);
     let stderr = CapturedOutput::new(budget.clone(), STDERR_KEEP);
-    let stdin =
-        matches!(call, Call::Cli).then(|| serde_json::to_vec(&request.input).unwrap_or_default());
+    let script = script_runtime::is_script(&skill.manifest);
+    let stdin = matches!(call, Call::Cli).then(|| {
+        if script {
+            script_runtime::stdin(&request.input)
+        } else {
+            serde_json::to_vec(&request.input).unwrap_or_default()
+        }
+    });
     refuse_workspace_over_state(skill, &grants, request.workspace.as_deref())?;
     // A writer waits for its turn on the state before it takes a pool slot,
     // so queued writers never hold slots other skills could use.
@@ -523,6 +555,22 @@ pub(crate) async fn run(
                 {
                     Ok(cli_result(&stdout))
                 }
+                Err(error)
+                    if script && error.downcast_ref::<wasmtime_wasi::I32Exit>().is_some() =>
+                {
+                    let status = error
+                        .downcast_ref::<wasmtime_wasi::I32Exit>()
+                        .map_or(1, |e| e.0);
+                    // A MemoryError the script died of is the memory limit.
+                    match hit {
+                        Some(kind) => Err(Stopped::Limit(kind)),
+                        None => Err(Stopped::Failed(script_runtime::exited(
+                            &name,
+                            &command_name,
+                            status,
+                        ))),
+                    }
+                }
                 Err(error) => Err(classify(&name, &command_name, &error, hit, &stderr)),
             };
             let result = result.map_err(|stopped| match stopped {
@@ -607,7 +655,7 @@ pub(crate) async fn run(
     Ok(Outcome {
         skill: name.to_string(),
         command: command_name,
-        stdout: if skill.kind == ComponentKind::Typed {
+        stdout: if skill.kind == ComponentKind::Typed || script {
             scrub_text(&out_bytes)
         } else {
             String::new()

@@ -42,6 +42,20 @@ impl Failure {
         }
     }
 
+    /// For a script skill that exited with a non-zero status (`sys.exit(3)`),
+    /// that status; `None` for every other failure.
+    pub fn exit_status(&self) -> Option<i32> {
+        match self {
+            Failure::SkillError {
+                value: Some(value), ..
+            } => value
+                .get("exit_status")
+                .and_then(Value::as_i64)
+                .and_then(|s| i32::try_from(s).ok()),
+            _ => None,
+        }
+    }
+
     /// One line for people.
     pub fn message(&self) -> &str {
         match self {

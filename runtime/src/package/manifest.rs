@@ -242,6 +242,11 @@ impl Manifest {
         }
     }
 
+    /// Whether it is a script skill (`runtime = ...` instead of `component`).
+    pub fn is_script(&self) -> bool {
+        matches!(self.executable, Executable::Script(_))
+    }
+
     /// Parses the text of a `skill.toml`. The error is the full message,
     /// with line, column and the offending text.
     pub fn parse(text: &str) -> Result<Manifest, String> {

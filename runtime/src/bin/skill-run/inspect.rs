@@ -60,6 +60,7 @@ pub(crate) fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value>
             let component = match runtime.load_package(package.clone()) {
                 Ok(skill) => json!({
                     "path": manifest.component().map(|c| c.as_path()),
+                    "runtime": crate::script_run::runtime_name(manifest),
                     "kind": skill.kind(),
                     "format": skill.format(),
                     "format_description": skill.format().describe(),
@@ -69,6 +70,9 @@ pub(crate) fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value>
                 }),
                 Err(skill_runtime::LoadError::ScriptRuntimeUnavailable { runtime, .. }) => {
                     json!({"path": null, "runtime": runtime, "available": false})
+                }
+                Err(error @ skill_runtime::LoadError::ScriptRunner { .. }) => {
+                    json!({"path": null, "runtime": crate::script_run::runtime_name(manifest), "available": false, "error": error.to_string()})
                 }
                 Err(error) => {
                     let code = match error {
@@ -351,6 +355,15 @@ fn outside_the_sandbox(doc: &Value) -> Option<String> {
 pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {
     let runtime = Runtime::new(runtime_config(runtime_args))?;
     match runtime.load(package) {
+        Ok(skill) if skill.manifest().is_script() => {
+            report_cache(&skill);
+            say!(
+                "ok: skill `{}` is a valid script skill (runtime = \"python\"): `skill-run run {} scripts/NAME.py` runs one of its .py scripts in the sandboxed Python runner, with the package read-only at {} and exactly its grants",
+                skill.name(),
+                package.display(),
+                skill_runtime::script_runtime::PACKAGE_GUEST_PATH
+            );
+        }
         Ok(skill) => {
             report_cache(&skill);
             say!(
@@ -374,6 +387,9 @@ pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {
         }
         Err(skill_runtime::LoadError::InstructionOnly { skill }) => {
             say!("ok: skill `{skill}` is instruction-only (SKILL.md, no skill.toml)");
+        }
+        Err(error @ skill_runtime::LoadError::ScriptRunner { .. }) => {
+            say!("ok: a valid script skill, but `skill-run run` cannot run it here: {error}");
         }
         Err(skill_runtime::LoadError::ScriptRuntimeUnavailable { skill, runtime }) => {
             say!(

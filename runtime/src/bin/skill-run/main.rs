@@ -16,6 +16,7 @@ mod mcp;
 mod run;
 mod sarif;
 mod scaffold;
+mod script_run;
 mod shipped;
 mod toolchain;
 mod trust;
@@ -177,7 +178,8 @@ pub struct RuntimeArgs {
 
 /// The runtime settings every subcommand shares.
 fn runtime_config(args: &RuntimeArgs) -> RuntimeConfig {
-    let config = RuntimeConfig::new(args.state_dir.clone().unwrap_or_else(default_state_root));
+    let mut config = RuntimeConfig::new(args.state_dir.clone().unwrap_or_else(default_state_root));
+    config.python_runner = Some(script_run::python_runner());
     if args.no_cache {
         return config;
     }

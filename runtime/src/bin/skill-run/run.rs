@@ -93,7 +93,7 @@ fn write_line(file: &Mutex<File>, value: &impl serde::Serialize) {
 }
 
 pub fn run(args: RunArgs) -> Result<u8> {
-    let input = read_input(&args)?;
+    let mut input = read_input(&args)?;
     if let Some(code) = admit(&args.package, &args.trust)? {
         return Ok(code);
     }
@@ -126,6 +126,10 @@ pub fn run(args: RunArgs) -> Result<u8> {
         }
     };
 
+    let script = skill.manifest().is_script();
+    if script && args.input.is_none() && args.input_file.is_none() {
+        input = crate::script_run::stdin_input()?;
+    }
     let channels = MemoryChannels::new();
     let channels = match &args.channel_log {
         Some(path) => {
@@ -189,7 +193,10 @@ pub fn run(args: RunArgs) -> Result<u8> {
         }
     };
 
-    if !outcome.stdout.is_empty() {
+    if script && !args.json {
+        return Ok(crate::script_run::finish(&outcome));
+    }
+    if !outcome.stdout.is_empty() && !script {
         eprint!("{}", indent("skill stdout", &outcome.stdout));
     }
     if !outcome.stderr.is_empty() {

@@ -47,10 +47,21 @@ fn kind(file: &Value) -> String {
 /// Prints the scripts section of `inspect`: the runtime a script skill
 /// asks for, then each file, what it would reach and its findings.
 pub fn render(doc: &Value) {
-    if let Some(runtime) = doc["component"]["runtime"].as_str() {
-        say!(
-            "Script skill: runtime = \"{runtime}\", which is not available yet; `skill-run run` refuses it."
-        );
+    match (
+        doc["component"]["runtime"].as_str(),
+        doc["component"]["available"] == false,
+    ) {
+        (Some("python"), false) => say!(
+            "Script skill: runtime = \"python\": `skill-run run PKG scripts/NAME.py [-- ARG...]` runs its Python scripts in the sandboxed Python runner, the package read-only at {}, with only the grants above.",
+            skill_runtime::script_runtime::PACKAGE_GUEST_PATH
+        ),
+        (Some(runtime), _) => say!(
+            "Script skill: runtime = \"{runtime}\", which `skill-run run` cannot run here: {}",
+            doc["component"]["error"]
+                .as_str()
+                .unwrap_or("that runtime is not available yet")
+        ),
+        (None, _) => {}
     }
     let Some(files) = doc["scripts"]["files"].as_array().filter(|f| !f.is_empty()) else {
         return;
@@ -59,9 +70,15 @@ pub fn render(doc: &Value) {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    say!(
-        "Files it ships that can run (NOT confined by this runtime; an agent runs them with your rights):"
-    );
+    if doc["scripts"]["confined"] == true {
+        say!(
+            "Files it ships that can run (confined: the Python runner runs them with the grants above):"
+        );
+    } else {
+        say!(
+            "Files it ships that can run (NOT confined by this runtime; an agent runs them with your rights):"
+        );
+    }
     for file in files {
         let path = text(&file["path"]);
         say!("  {path} ({}, {} bytes)", kind(file), file["bytes"]);

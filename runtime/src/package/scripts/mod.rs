@@ -225,8 +225,9 @@ pub struct ScriptReport {
     pub files: Vec<ShippedFile>,
     /// Findings about them, by file then line.
     pub findings: Vec<ScriptFinding>,
-    /// Whether anything confines the scripts (no script runtime can run them yet: always
-    /// `false` when there are scripts).
+    /// Whether everything the package ships that can run is confined: `true`
+    /// for a `runtime = "python"` skill that ships only Python scripts, which
+    /// run in the sandboxed runner.
     pub confined: bool,
     /// The plain statement for the top of a capability summary, when the
     /// package ships scripts or binaries that nothing confines.
@@ -533,6 +534,7 @@ pub fn scan(
     }
     report.instructions = scan_instructions(instructions, &ctx);
     report.statement = statement(&report, runtime);
+    report.confined = report.statement.is_none() && runtime == Some(ScriptRuntime::Python);
     if let Some(statement) = &report.statement {
         let first = report
             .files
@@ -662,8 +664,15 @@ fn scan_instructions(instructions: &Instructions, ctx: &ScanContext) -> Vec<Scri
 
 fn statement(report: &ScriptReport, runtime: Option<ScriptRuntime>) -> Option<String> {
     let mut languages: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut confined = 0;
     for f in report.scripts() {
         if let FileKind::Script { language, .. } = &f.kind {
+            // `runtime = "python"` runs the package's Python scripts in the
+            // sandboxed runner, with the manifest's grants.
+            if runtime == Some(ScriptRuntime::Python) && *language == Language::Python {
+                confined += 1;
+                continue;
+            }
             *languages.entry(language.name()).or_default() += 1;
         }
     }
@@ -700,10 +709,16 @@ fn statement(report: &ScriptReport, runtime: Option<ScriptRuntime>) -> Option<St
         "NOT CONFINED: this skill ships {} that this runtime does not confine. An agent that runs {them} (as the instructions may tell it to) runs {them} with your full rights: your files, network, other programs and the secrets in your environment. The capabilities this report lists for the skill do not limit {them}.",
         parts.join(" and ")
     );
-    if let Some(runtime) = runtime {
-        text.push_str(&format!(
-            " skill.toml asks for runtime = \"{runtime}\", which is not available yet in this version of skill-run."
-        ));
+    match runtime {
+        Some(ScriptRuntime::Python) => text.push_str(&format!(
+            " Its {confined} Python script{} run{} confined, in the python script runtime with the grants below.",
+            if confined == 1 { "" } else { "s" },
+            if confined == 1 { "s" } else { "" },
+        )),
+        Some(runtime) => text.push_str(&format!(
+            " skill.toml asks for runtime = \"{runtime}\", which is not available yet in this version of skill-run (only \"python\" is)."
+        )),
+        None => {}
     }
     Some(text)
 }

@@ -133,12 +133,19 @@ pub fn propose(package: &Package, report: &ScriptReport) -> Result<String, Strin
     let headers = by_subject(code::AUTH_HEADER);
 
     let mut out = String::new();
+    let confinement = if runtime == ScriptRuntime::Python {
+        "`skill-run run PKG scripts/X.py`\n\
+         # runs the Python scripts confined to these grants; run any other way, they are NOT.\n"
+    } else {
+        "Until the `{runtime}` script runtime\n\
+         # is available, these scripts are NOT confined: this file documents what they reach.\n"
+    };
     let _ = writeln!(
         out,
         "# Proposed by `skill-run init` from a static scan of this package's scripts and\n\
          # SKILL.md: every value names the file and line it came from, and nothing the scan\n\
-         # did not find is proposed. Review it before use. Until the `{runtime}` script runtime\n\
-         # is available, these scripts are NOT confined: this file documents what they reach.\n"
+         # did not find is proposed. Review it before use. {}",
+        confinement.replace("{runtime}", runtime.as_str())
     );
     let _ = writeln!(out, "[skill]");
     let _ = writeln!(out, "name = {}  # SKILL.md: name", quote(name));
