@@ -93,7 +93,7 @@ pub fn cache_refusal(world: &World, private: &Path, private_status: &CacheStatus
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&shared, fs::Permissions::from_mode(0o777))?;
     }
-    let runtime = Runtime::new(RuntimeConfig::new(world.state_root()).with_compile_cache(&shared))?;
+    let runtime = Runtime::new(RuntimeConfig::new(world.state_root()).with_compile_cache(shared))?;
     let skill = runtime
         .load(world.package())
         .context("loading the probe through the shared cache")?;

@@ -123,7 +123,7 @@ pub fn raw_sockets(runtime: &Runtime, world: &World, probe_loaded: bool) -> Resu
     let name = "skill-run-doctor-sockets";
     let dir = world.root().join("sockets");
     write_package(&dir, name, &wat::parse_str(SOCKETS_WAT)?, "")?;
-    let escape = match runtime.load(&dir) {
+    let escape = match runtime.load(dir) {
         Ok(_) => Observed::failed("the module LOADED with socket imports"),
         Err(error) => {
             let error = error.to_string();
@@ -162,7 +162,7 @@ pub fn component_sockets(
     let dir = world.root().join("tcp");
     write_package(&dir, name, &wat::parse_str(COMPONENT_SOCKETS_WAT)?, "")?;
     let tried = "create a TCP socket from a WASI 0.2 component (wasi:sockets/tcp-create-socket)";
-    let skill = match runtime.load(&dir) {
+    let skill = match runtime.load(dir) {
         Ok(skill) => skill,
         Err(error) => {
             // Refused at load is confined too, but then the call was never tried.
