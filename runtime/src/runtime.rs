@@ -169,6 +169,7 @@ pub struct Runtime {
     invocations: Arc<AtomicU64>,
     slots: Arc<Semaphore>,
     folders: Arc<FolderCache>,
+    pooled: bool,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -185,6 +186,7 @@ impl Runtime {
     /// and starts the epoch clock, which stops when the engine is dropped.
     pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
         let mut wasm = Config::new();
+        let mut pooled = true;
         wasm.wasm_component_model(true)
             .concurrency_support(false)
             .epoch_interruption(true)
@@ -195,12 +197,13 @@ impl Runtime {
             // The pool reserves address space up front (terabytes, untouched);
             // where the system refuses that (`ulimit -v`, strict overcommit),
             // instances are allocated on demand instead: slower, same isolation.
-            Err(pooled) => {
+            Err(refused) => {
+                pooled = false;
                 wasm.allocation_strategy(InstanceAllocationStrategy::OnDemand);
                 Engine::new(&wasm).map_err(|e| LoadError::Setup {
                     skill: "-".into(),
                     reason: format!(
-                        "cannot create the wasm engine: {e:#} (with the instance pool: {pooled:#})"
+                        "cannot create the wasm engine: {e:#} (with the instance pool: {refused:#})"
                     ),
                 })?
             }
@@ -219,6 +222,7 @@ impl Runtime {
         let concurrent = match Engine::new(&concurrent) {
             Ok(engine) => engine,
             Err(_) => {
+                pooled = false;
                 concurrent.allocation_strategy(InstanceAllocationStrategy::OnDemand);
                 Engine::new(&concurrent).map_err(|e| LoadError::Setup {
                     skill: "-".into(),
@@ -255,7 +259,15 @@ impl Runtime {
             config,
             invocations: Arc::new(AtomicU64::new(1)),
             slots,
+            pooled,
         })
+    }
+
+    /// Whether both engines got their instance pool (address space reserved
+    /// up front). `false` when the system refused the reservation and
+    /// instances are allocated on demand: slower, same isolation.
+    pub fn uses_instance_pool(&self) -> bool {
+        self.pooled
     }
 
     /// The configuration this runtime was created with.

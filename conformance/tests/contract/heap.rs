@@ -74,3 +74,42 @@ pub fn start() -> usize {
 pub fn grown_since(start: usize) -> usize {
     PEAK.load(Ordering::Relaxed).saturating_sub(start)
 }
+
+/// Set in a child process started by [`alone`]: the test it runs alone.
+const ALONE_VAR: &str = "SKILL_RUN_HEAP_ALONE";
+/// How the child reports its figure on stdout.
+const ALONE_LINE: &str = "heap-grown-bytes: ";
+
+/// Runs `measure` (which returns the bytes the heap grew by) in a child
+/// process that runs only the test `test` (its full path, `dir::dir_002_…`),
+/// and returns the child's figure. The counters are process-wide, so in
+/// the test binary every case running in parallel would add its own
+/// allocations to the peak (and its frees could hide ours); in the child,
+/// nothing else allocates, so the figure is the listing's own.
+pub fn alone(test: &str, measure: impl FnOnce() -> usize) -> usize {
+    if std::env::var(ALONE_VAR).as_deref() == Ok(test) {
+        let grown = measure();
+        // libtest prints the test's name first, on the same line.
+        println!("{ALONE_LINE}{grown}");
+        return grown;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let output = std::process::Command::new(exe)
+        .args([test, "--exact", "--nocapture", "--test-threads", "1"])
+        .env(ALONE_VAR, test)
+        .output()
+        .expect("start the test binary again");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let figure = stdout
+        .lines()
+        .find_map(|line| line.split(ALONE_LINE).nth(1))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok());
+    match (output.status.success(), figure) {
+        (true, Some(grown)) => grown,
+        _ => panic!(
+            "{test} run alone failed ({}):\n{stdout}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}

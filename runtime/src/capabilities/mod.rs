@@ -27,6 +27,8 @@ pub(crate) mod state_origins;
 pub(crate) mod tree_walk;
 pub(crate) mod wasi03;
 
+pub use request_check::denial as request_denial;
+
 use serde::Deserialize;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime_wasi::WasiView;

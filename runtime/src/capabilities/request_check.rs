@@ -27,8 +27,10 @@ pub(crate) struct Checked {
 /// the next request on the connection).
 const NO_BODY: [&str; 3] = ["GET", "HEAD", "DELETE"];
 
-/// Why a request may not go, or `None`: the rules as a table-testable function.
-pub(crate) fn denial(
+/// Why a request may not go, or `None`: the rules as a table-testable
+/// function, the same the HTTP client applies to every request before any
+/// lookup or connection (`skill-run doctor` probes it too).
+pub fn denial(
     skill: &str,
     grants: &[crate::capabilities::network::NetworkGrant],
     method: &str,

@@ -9,6 +9,7 @@ mod terminal;
 
 mod bench;
 mod build;
+mod doctor;
 mod init;
 mod inspect;
 mod lifecycle;
@@ -93,6 +94,9 @@ enum Command {
     Heartbeat(lifecycle::HeartbeatArgs),
     /// Serve every command of every skill under PATH as an MCP tool (stdio, or Streamable HTTP with --http).
     Mcp(mcp::McpArgs),
+    /// Run the sandbox's canary probes on this machine: what is confined and what is not (exit 1 if anything is not).
+    #[command(long_about = doctor::LONG_ABOUT, after_help = doctor::EXAMPLES)]
+    Doctor(doctor::DoctorArgs),
 }
 
 /// When whoever reads our stdout goes away (`skill-run diff … | head`),
@@ -133,6 +137,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => lifecycle::diff(args),
         Command::Heartbeat(args) => lifecycle::heartbeat(args),
         Command::Mcp(args) => mcp::mcp(args),
+        Command::Doctor(args) => doctor::doctor(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
