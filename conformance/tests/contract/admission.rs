@@ -133,7 +133,7 @@ fn admit_003_component_swapped_during_admission_never_runs() {
         std::thread::spawn(move || {
             let mut n = 0u64;
             while !stop.load(Ordering::SeqCst) {
-                let bytes = if n % 2 == 0 { &evil } else { &good };
+                let bytes = if n.is_multiple_of(2) { &evil } else { &good };
                 let next = dir.join(format!("next-{n}"));
                 std::fs::write(&next, bytes).expect("stage");
                 std::fs::rename(&next, root.join("skill.wasm")).expect("swap");

@@ -406,8 +406,8 @@ async fn execute(context: &Context<'_>, mut store: Store<InvocationState>, call:
             let peak = store.data().limiter.peak() as u64;
             let hit = store.data().limiter.hit;
             let result = match returned {
-                Ok(Returned::Value(value)) => typed_result(&name, &command_name, value, &budget),
-                Ok(Returned::Exited(Ok(()))) => Ok(cli_result(&stdout)),
+                Ok(Returned::Value(value)) => typed_result(name, command_name, value, budget),
+                Ok(Returned::Exited(Ok(()))) => Ok(cli_result(stdout)),
                 Ok(Returned::Exited(Err(()))) => Err(Stopped::Failed(Failure::SkillError {
                     message: format!("skill `{name}` command `{command_name}` returned an error"),
                     value: None,
@@ -417,9 +417,9 @@ async fn execute(context: &Context<'_>, mut store: Store<InvocationState>, call:
                         .downcast_ref::<wasmtime_wasi::I32Exit>()
                         .is_some_and(|e| e.0 == 0) =>
                 {
-                    Ok(cli_result(&stdout))
+                    Ok(cli_result(stdout))
                 }
-                Err(error) => Err(classify(&name, &command_name, &error, hit, &stderr)),
+                Err(error) => Err(classify(name, command_name, &error, hit, stderr)),
             };
             let result = result.map_err(|stopped| match stopped {
                 Stopped::Limit(kind) => fail_limit(kind),
