@@ -165,7 +165,7 @@ fn read_secret(path: &Path) -> Result<SigningKey, TrustError> {
         .and_then(|h| unhex(h.trim()))
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| {
-            bad("not a skill-run secret key (make one with `skill-run keygen --out KEY`)".into())
+            bad("not a skill-run secret key (it should start with `skill-run-ed25519-secret-key `; `generate_key` makes a key pair)".into())
         })?;
     Ok(SigningKey::from_bytes(&seed))
 }

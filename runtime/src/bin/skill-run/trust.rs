@@ -163,7 +163,12 @@ pub fn keygen(args: KeygenArgs) -> Result<u8> {
 }
 
 pub fn sign(args: SignArgs) -> Result<u8> {
-    let digest = trust::sign_package(&args.package, &args.key)?;
+    let digest = trust::sign_package(&args.package, &args.key).map_err(|e| match e {
+        TrustError::Key { .. } => {
+            anyhow::anyhow!("{e}; make a key pair with `skill-run keygen --out KEY`")
+        }
+        other => other.into(),
+    })?;
     say!(
         "signed {} ({digest}); the signature is {}",
         args.package.display(),
