@@ -41,6 +41,7 @@ fn bounded(text: &str) -> std::borrow::Cow<'_, str> {
 /// What an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum AuditKind {
     /// A package refused at load: its manifest, component or imports.
     Load,
@@ -65,6 +66,7 @@ pub enum AuditKind {
 /// Whether the action went ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Decision {
     /// It was allowed.
     Allow,

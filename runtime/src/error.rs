@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 /// Why a package could not be read, validated or loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// A file could not be read.
     #[error("cannot read {}: {source}", path.display())]
@@ -157,10 +158,11 @@ pub enum LoadError {
 /// Why an invocation could not start. (Once it starts, how it ended is an
 /// [`crate::Outcome`], failures included.)
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InvokeError {
     /// A call would let the skill write to its own package.
     #[error(
-        "skill `{skill}` could change its own package through its read-write grant {guest} (on {folder}, which contains the package), so it was not run; give it a workspace that does not contain the package (e.g. `--workspace` elsewhere), or narrow the grant to read"
+        "skill `{skill}` could change its own package through its read-write grant {guest} (on {folder}, which contains the package), so it was not run; give it a workspace folder that does not contain the package, or narrow the grant to read"
     )]
     SelfModification {
         /// The skill.

@@ -13,14 +13,16 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
-pub mod audit;
+mod admission;
+mod audit;
 mod bindings;
 pub mod capabilities;
-pub mod component;
-pub mod error;
+mod component;
+mod config;
+mod error;
 mod files_on_disk;
-pub mod heartbeat;
-pub mod invocation;
+mod heartbeat;
+mod invocation;
 pub mod package;
 mod runtime;
 pub mod sarif;
@@ -28,6 +30,7 @@ pub mod script_runtime;
 mod skill;
 pub mod trust;
 
+pub use admission::{AdmitError, Admitted, TrustPolicy};
 pub use audit::{AuditEvent, AuditKind, AuditSink, Decision};
 pub use capabilities::Grants;
 pub use capabilities::channels::{ChannelHandler, MemoryChannels, SentMessage};
@@ -37,8 +40,10 @@ pub use capabilities::network::NetworkOverride;
 pub use capabilities::secrets::{REDACTED, SecretMap, SecretSource};
 pub use component::cache::{CacheStatus, CompileCache};
 pub use component::{CommandInfo, ComponentFormat, ComponentKind};
+pub use config::{RuntimeConfig, RuntimeConfigBuilder};
 pub use error::{InvokeError, LoadError};
+pub use heartbeat::HeartbeatRecord;
 pub use invocation::{Failure, Invocation, Outcome, Usage};
 pub use package::{FileFinding, Instructions, Manifest, Package, Schedule};
-pub use runtime::{Runtime, RuntimeConfig};
+pub use runtime::Runtime;
 pub use skill::Skill;

@@ -9,11 +9,9 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::capabilities::folders::{DEFAULT_FOLDER_CACHE_ENTRIES, FolderCache};
-use crate::capabilities::limits::{
-    ByteSize, Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLE_ELEMENTS, MAX_TABLES,
-};
-use crate::component::cache::CompileCache;
+use crate::capabilities::folders::FolderCache;
+use crate::capabilities::limits::{MAX_INSTANCES, MAX_MEMORIES, MAX_TABLE_ELEMENTS, MAX_TABLES};
+use crate::config::RuntimeConfig;
 use crate::error::LoadError;
 use crate::package::Package;
 use crate::skill::Skill;
@@ -47,7 +45,7 @@ const MIN_DESCRIPTORS_PER_INVOCATION: u32 = 16;
 
 /// Descriptors one invocation may hold open: its share of the runtime's budget.
 pub(crate) fn descriptors_per_invocation(config: &RuntimeConfig) -> usize {
-    let share = config.max_guest_descriptors / config.max_concurrent_invocations.max(1);
+    let share = config.max_guest_descriptors() / config.max_concurrent_invocations().max(1);
     share.max(MIN_DESCRIPTORS_PER_INVOCATION) as usize
 }
 
@@ -59,7 +57,7 @@ const KEEP_RESIDENT: usize = 2 << 20;
 /// concurrent slot; memory and tables are reserved address space, touched
 /// only when used, and reset (not unmapped) between invocations.
 fn pool(config: &RuntimeConfig) -> PoolingAllocationConfig {
-    let slots = config.max_concurrent_invocations.max(1);
+    let slots = config.max_concurrent_invocations().max(1);
     let per_slot = |n: usize| slots.saturating_mul(u32::try_from(n).unwrap_or(u32::MAX));
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(slots)
@@ -74,7 +72,7 @@ fn pool(config: &RuntimeConfig) -> PoolingAllocationConfig {
         .max_tables_per_component(MAX_TABLES as u32)
         .max_tables_per_module(MAX_TABLES as u32)
         .table_elements(MAX_TABLE_ELEMENTS)
-        .max_memory_size(usize::try_from(config.ceiling.memory.0).unwrap_or(usize::MAX))
+        .max_memory_size(usize::try_from(config.ceiling().memory.0).unwrap_or(usize::MAX))
         // Resetting a slot by madvise flushes every core's TLB, which made two
         // concurrent invocations no faster than one. Pages a skill dirtied
         // (found with PAGEMAP_SCAN where the kernel has it) are zeroed in
@@ -84,70 +82,6 @@ fn pool(config: &RuntimeConfig) -> PoolingAllocationConfig {
         .pagemap_scan(wasmtime::Enabled::Auto)
         .decommit_batch_size(16);
     pool
-}
-
-/// How a host sets up its [`Runtime`]. Defaults deny: no limit may exceed
-/// [`Limits::default_ceiling`], components are at most 64 MiB.
-#[derive(Debug, Clone)]
-pub struct RuntimeConfig {
-    /// Where each skill's `{state}` folder lives (`<state_root>/<skill name>`).
-    pub state_root: PathBuf,
-    /// No skill's limits may exceed these; a manifest asking for more is refused at load.
-    pub ceiling: Limits,
-    /// The largest component file accepted.
-    pub max_component_size: ByteSize,
-    /// Where compiled components are kept between loads; `None` compiles
-    /// every load. See [`CompileCache`].
-    pub compile_cache: Option<CompileCache>,
-    /// Invocations that may run at once across all skills of this runtime;
-    /// more wait for a slot. The engine's instance pool is sized for this
-    /// many invocations at their fixed caps, so it can never run dry.
-    pub max_concurrent_invocations: u32,
-    /// Run a skill's filesystem calls on the invoking thread instead of
-    /// hopping to tokio's blocking pool: several times faster for small
-    /// reads, but a slow disk then blocks that executor thread. Turn it off
-    /// when the host's executor must never block.
-    pub blocking_file_io: bool,
-    /// How many checked `{workspace}` folders stay open between invocations
-    /// (each holds one or two descriptors), so a call does not open and check
-    /// its folders again while their paths still name the same folders; 0
-    /// opens them for every call. Default [`DEFAULT_FOLDER_CACHE_ENTRIES`].
-    /// A folder kept open cannot be unmounted until it is dropped from here
-    /// or the runtime goes.
-    pub folder_cache_entries: usize,
-    /// Files and folders guests may hold open at once across this runtime
-    /// (default 16,384). Each invocation may hold this divided by
-    /// [`RuntimeConfig::max_concurrent_invocations`] (at least 16), so even a
-    /// full pool of hostile invocations stays within it; past that an open
-    /// fails with `quota` (EDQUOT) until the guest closes something.
-    pub max_guest_descriptors: u32,
-    /// The Python runner component `runtime = "python"` skills run in (see
-    /// [`crate::script_runtime`]); `None` refuses such skills at load,
-    /// naming how to build one.
-    pub python_runner: Option<PathBuf>,
-}
-
-impl RuntimeConfig {
-    /// The same configuration keeping compiled components in `dir`.
-    pub fn with_compile_cache(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.compile_cache = Some(CompileCache::new(dir));
-        self
-    }
-
-    /// A configuration keeping skill state under `state_root`.
-    pub fn new(state_root: impl Into<PathBuf>) -> Self {
-        RuntimeConfig {
-            state_root: state_root.into(),
-            ceiling: Limits::default_ceiling(),
-            max_component_size: ByteSize::mib(64),
-            compile_cache: None,
-            max_concurrent_invocations: 128,
-            blocking_file_io: true,
-            folder_cache_entries: DEFAULT_FOLDER_CACHE_ENTRIES,
-            max_guest_descriptors: 16_384,
-            python_runner: None,
-        }
-    }
 }
 
 /// The embedding entry point: create one per host, load skills from it,
@@ -248,14 +182,14 @@ impl Runtime {
                 reason: format!("cannot start the timeout clock: {e}"),
             })?;
         let slots = Arc::new(Semaphore::new(
-            config.max_concurrent_invocations.max(1) as usize
+            config.max_concurrent_invocations().max(1) as usize
         ));
         Ok(Runtime {
             engines: Engines {
                 sync: engine,
                 concurrent,
             },
-            folders: Arc::new(FolderCache::new(config.folder_cache_entries)),
+            folders: Arc::new(FolderCache::new(config.folder_cache_entries())),
             config,
             invocations: Arc::new(AtomicU64::new(1)),
             slots,
@@ -282,17 +216,17 @@ impl Runtime {
 
     /// Whether `skill`'s heartbeat is due at `now` (`None`: it has no `[schedule]`).
     pub fn heartbeat_due(&self, skill: &Skill, now: std::time::SystemTime) -> Option<bool> {
-        crate::heartbeat::due(&self.config.state_root, skill, now)
+        crate::heartbeat::due(self.config.state_root(), skill, now)
     }
 
     /// How long until `skill`'s heartbeat is due (zero: now; `None`: no `[schedule]`).
     pub fn heartbeat_due_in(&self, skill: &Skill, now: std::time::SystemTime) -> Option<Duration> {
-        crate::heartbeat::due_in(&self.config.state_root, skill, now)
+        crate::heartbeat::due_in(self.config.state_root(), skill, now)
     }
 
     /// The last recorded heartbeat of `skill`.
     pub fn last_heartbeat(&self, skill: &Skill) -> Option<crate::heartbeat::HeartbeatRecord> {
-        crate::heartbeat::last(&self.config.state_root, skill.name())
+        crate::heartbeat::last(self.config.state_root(), skill.name())
     }
 
     /// Runs `skill`'s scheduled command once, with its normal grants and
@@ -303,15 +237,30 @@ impl Runtime {
         skill: &Skill,
         workspace: Option<PathBuf>,
     ) -> Result<Option<crate::Outcome>, crate::InvokeError> {
-        crate::heartbeat::run(&self.config.state_root, skill, workspace).await
+        crate::heartbeat::run(self.config.state_root(), skill, workspace).await
     }
 
     /// Compiles an already-read package.
     pub fn load_package(&self, package: Package) -> Result<Skill, LoadError> {
+        let max = self.config.max_component_size().0;
+        self.load_with(package, |package| {
+            package
+                .read_component_file(max)
+                .map(|(path, file)| (path, file.bytes))
+        })
+    }
+
+    /// Loads `package` with the component bytes `read_component` gives.
+    pub(crate) fn load_with(
+        &self,
+        package: Package,
+        read_component: impl FnOnce(&Package) -> Result<(PathBuf, Arc<[u8]>), LoadError>,
+    ) -> Result<Skill, LoadError> {
         Skill::load(
             &self.engines,
             &self.config,
             package,
+            read_component,
             self.invocations.clone(),
             self.slots.clone(),
             self.folders.clone(),

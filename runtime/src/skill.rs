@@ -15,11 +15,12 @@ use crate::capabilities::limits::Limits;
 use crate::capabilities::state::StateStore;
 use crate::component::cache::CacheStatus;
 use crate::component::{self, Command, CommandInfo, ComponentFormat, ComponentKind};
+use crate::config::RuntimeConfig;
 use crate::error::{InvokeError, LoadError};
 use crate::invocation::state::InvocationState;
 use crate::invocation::{self, Invocation, Outcome};
 use crate::package::{Manifest, Package};
-use crate::runtime::{Engines, RuntimeConfig};
+use crate::runtime::Engines;
 
 pub(crate) struct SkillInner {
     pub name: Arc<str>,
@@ -63,10 +64,14 @@ impl std::fmt::Debug for Skill {
 }
 
 impl Skill {
+    /// Validates `package` against the host's settings and compiles the
+    /// component bytes `read_component` gives (asked for only once the package
+    /// passed its checks, so the order of errors stays the same).
     pub(crate) fn load(
         engines: &Engines,
         config: &RuntimeConfig,
         package: Package,
+        read_component: impl FnOnce(&Package) -> Result<(PathBuf, Arc<[u8]>), LoadError>,
         invocations: Arc<AtomicU64>,
         slots: Arc<Semaphore>,
         folders: Arc<FolderCache>,
@@ -83,7 +88,7 @@ impl Skill {
                 instructions: md_name.to_owned(),
             });
         }
-        if let Some((key, value, ceiling)) = manifest.limits.first_above(&config.ceiling) {
+        if let Some((key, value, ceiling)) = manifest.limits.first_above(config.ceiling()) {
             return Err(LoadError::AboveCeiling {
                 skill: name,
                 key,
@@ -91,10 +96,15 @@ impl Skill {
                 ceiling,
             });
         }
-        let (path, bytes) = crate::script_runtime::executable(&package, &manifest, config)?;
+        // A script skill runs in the host's runner; any other runs its own component.
+        let (path, bytes) = if crate::script_runtime::is_script(&manifest) {
+            crate::script_runtime::runner(&package, &manifest, config)?
+        } else {
+            read_component(&package)?
+        };
         let compiled = component::compile(
             engines,
-            config.compile_cache.as_ref(),
+            config.compile_cache(),
             &name,
             &path,
             &bytes,
@@ -152,8 +162,8 @@ impl Skill {
             ComponentKind::Typed => None,
         };
         let state = StateStore::new(
-            config.state_root.join(manifest.name.as_str()),
-            config.ceiling.timeout.0,
+            config.state_root().join(manifest.name.as_str()),
+            config.ceiling().timeout.0,
         );
         Ok(Skill {
             inner: Arc::new(SkillInner {
@@ -174,7 +184,7 @@ impl Skill {
                 state,
                 invocations,
                 slots,
-                blocking_file_io: config.blocking_file_io,
+                blocking_file_io: config.blocking_file_io(),
                 max_descriptors: crate::runtime::descriptors_per_invocation(config),
                 folders,
             }),

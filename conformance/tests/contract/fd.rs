@@ -24,9 +24,10 @@ fn opened(outcome: &Outcome) -> u64 {
 #[test]
 fn fd_001_open_descriptors_stay_within_the_runtime_budget() {
     let state = tempfile::tempdir().expect("state");
-    let mut config = RuntimeConfig::new(state.path());
-    config.max_guest_descriptors = 64;
-    config.max_concurrent_invocations = 2;
+    let config = RuntimeConfig::builder(state.path())
+        .max_guest_descriptors(64)
+        .max_concurrent_invocations(2)
+        .build();
     let runtime = Runtime::new(config).expect("runtime");
     let skill = runtime
         .load(escape_package(WORKSPACE).path())
@@ -86,9 +87,10 @@ fn ok_or_err_is_err(outcome: &Outcome) -> bool {
 #[test]
 fn fd_002_open_listings_count_against_the_descriptor_budget() {
     let state = tempfile::tempdir().expect("state");
-    let mut config = RuntimeConfig::new(state.path());
-    config.max_guest_descriptors = 64;
-    config.max_concurrent_invocations = 2;
+    let config = RuntimeConfig::builder(state.path())
+        .max_guest_descriptors(64)
+        .max_concurrent_invocations(2)
+        .build();
     let runtime = Runtime::new(config).expect("runtime");
     let skill = runtime
         .load(escape_package(WORKSPACE).path())

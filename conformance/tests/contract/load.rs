@@ -165,8 +165,9 @@ fn load_007_unknown_import_is_refused() {
 #[test]
 fn load_008_oversized_component_is_refused() {
     let state = tempfile::tempdir().expect("state");
-    let mut config = RuntimeConfig::new(state.path());
-    config.max_component_size = skill_runtime::ByteSize(1024);
+    let config = RuntimeConfig::builder(state.path())
+        .max_component_size(skill_runtime::ByteSize(1024))
+        .build();
     let runtime = Runtime::new(config).expect("runtime");
     let package = TempPackage::new("hello", skill_test_artifacts::HELLO, &skill_table("hello"));
     let err = runtime.load(package.path()).expect_err("too large");

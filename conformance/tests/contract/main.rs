@@ -2,6 +2,7 @@
 //! case ID, its doc comment is the promise, and it asserts both the outcome
 //! and the state of the world outside the sandbox.
 
+mod admission;
 mod audit_bounds;
 mod catalog;
 mod channels;

@@ -44,8 +44,9 @@ fn manifest() -> String {
 /// A runtime that has the Python runner, with the shared compile cache.
 fn python_host() -> Host {
     let state = tempfile::tempdir().expect("state folder");
-    let mut config = RuntimeConfig::new(state.path()).with_compile_cache(shared_compile_cache());
-    config.python_runner = Some(skill_test_artifacts::PYTHON_RUNNER.into());
+    let config = RuntimeConfig::new(state.path())
+        .with_compile_cache(shared_compile_cache())
+        .with_python_runner(skill_test_artifacts::PYTHON_RUNNER);
     let runtime = Runtime::new(config).expect("runtime");
     Host { runtime, state }
 }

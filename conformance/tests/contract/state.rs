@@ -667,8 +667,9 @@ fn state_013_queued_writers_hold_no_pool_slots() {
     // Timing-sensitive: not while the stress case loads the machine.
     let _quiet = no_load_spike();
     let root = tempfile::tempdir().expect("state");
-    let mut config = RuntimeConfig::new(root.path());
-    config.max_concurrent_invocations = 2;
+    let config = RuntimeConfig::builder(root.path())
+        .max_concurrent_invocations(2)
+        .build();
     let runtime = Runtime::new(config).expect("runtime");
     let writer = runtime.load(escape_package(STATE).path()).expect("load");
     let other = runtime.load(escape_package("").path()).expect("load");
@@ -783,8 +784,9 @@ fn state_014_no_workspace_over_the_state_and_no_foreign_current() {
 #[test]
 fn state_015_writes_in_flight_land_before_the_commit() {
     let root = tempfile::tempdir().expect("state");
-    let mut config = RuntimeConfig::new(root.path());
-    config.blocking_file_io = false;
+    let config = RuntimeConfig::builder(root.path())
+        .blocking_file_io(false)
+        .build();
     let runtime = Runtime::new(config).expect("runtime");
     let skill = runtime.load(escape_package(STATE).path()).expect("load");
     for n in 0..5 {

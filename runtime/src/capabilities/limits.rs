@@ -326,6 +326,7 @@ impl Limits {
 /// Which limit an invocation ran into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum LimitKind {
     /// Linear memory (`limits.memory`).
     Memory,

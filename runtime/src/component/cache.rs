@@ -24,6 +24,7 @@ use crate::files_on_disk::{hex, sha256_hex, write_atomically};
 /// What the cache did for one load.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case", tag = "status", content = "reason")]
+#[non_exhaustive]
 pub enum CacheStatus {
     /// No cache configured: the component was compiled.
     Disabled,
@@ -63,19 +64,6 @@ impl CompileCache {
     /// A cache in `dir` (created on first store, owner-only).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         CompileCache { dir: dir.into() }
-    }
-
-    /// Where `skill-run` keeps its cache unless told otherwise:
-    /// `$SKILL_RUN_CACHE_DIR`, else `$XDG_CACHE_HOME/skill-run`, else
-    /// `$HOME/.cache/skill-run`.
-    pub fn default_dir() -> Option<PathBuf> {
-        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-        var("SKILL_RUN_CACHE_DIR").map(PathBuf::from).or_else(|| {
-            var("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache")))
-                .map(|base| base.join("skill-run"))
-        })
     }
 
     /// The folder holding the entries.

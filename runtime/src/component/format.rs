@@ -6,6 +6,7 @@ use serde::Serialize;
 
 /// The WASI flavour of a skill's executable, as `inspect` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub enum ComponentFormat {
     /// A component using WASI 0.2 (`wasm32-wasip2`).
     #[serde(rename = "wasi-0.2-component")]

@@ -22,6 +22,7 @@ pub use format::ComponentFormat;
 /// How a component is called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ComponentKind {
     /// It exports typed functions; each is a command taking JSON arguments.
     Typed,

@@ -3,8 +3,10 @@
 //! [`Outcome`] that says how it ended, what it used and what it touched.
 
 mod ending;
+mod finish;
 mod outcome;
 pub(crate) mod output;
+mod prepare;
 pub(crate) mod provenance;
 mod request;
 mod self_modification;
@@ -13,9 +15,8 @@ pub(crate) mod state;
 pub use outcome::{Failure, Outcome, Usage};
 pub use request::Invocation;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use serde_json::Value;
 use wasmtime::Store;
@@ -26,26 +27,21 @@ use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 
 use crate::audit::{AuditKind, AuditRecorder, Decision};
 use crate::capabilities::Grants;
-use crate::capabilities::channels::{ChannelState, MemoryChannels};
 use crate::capabilities::disk::{DiskBudget, InState, StateTree};
 use crate::capabilities::env::visible_env;
 use crate::capabilities::files::{Access, HostBase};
 use crate::capabilities::folders;
-use crate::capabilities::http::{HttpPolicy, ResolvedSecret};
-use crate::capabilities::limits::{
-    LimitKind, Limits, MAX_COMPONENT_HANDLES, MAX_HTTP_FIELDS_BYTES, MAX_RESOURCE_HANDLES,
-    MemoryLimiter, transfer_budget,
-};
+use crate::capabilities::http::ResolvedSecret;
+use crate::capabilities::limits::{LimitKind, Limits};
 use crate::capabilities::secrets::{MAX_SECRET_BYTES, Scrubber, SecretSource};
-use crate::capabilities::state::{Finished, StateView};
-use crate::capabilities::state_origins;
+use crate::capabilities::state::StateView;
 use crate::component::{ComponentKind, values};
 use crate::error::InvokeError;
 use crate::script_runtime;
 use crate::skill::SkillInner;
-use ending::{Stopped, classify, cli_result, limit_message, typed_result};
-use output::{CapturedOutput, OutputBudget};
-use provenance::Provenance;
+use ending::{Stopped, classify, cli_result, typed_result};
+use output::CapturedOutput;
+use prepare::Context;
 use state::{InvocationState, LimitFlag};
 
 /// How much of a skill's stderr is kept for the outcome; the rest is
@@ -115,7 +111,7 @@ fn resolve(skill: &SkillInner, request: &Invocation) -> Result<(String, Call), I
     };
     if !request.args.is_empty() {
         return Err(bad(
-            "arguments after `--` are for wasi:cli/command programs; a typed command takes its input as JSON (--input)".into(),
+            "arguments after `--` are for wasi:cli/command programs; a typed command takes its input as JSON, as the invocation's input".into(),
         ));
     }
     if let Some(reason) = &command.info.uncallable {
@@ -393,135 +389,32 @@ fn resolve_secrets(
     (secrets, scrubber)
 }
 
-/// Runs one invocation of `skill`.
+/// Runs one invocation of `skill`: prepare (checks, grants, store),
+/// execute (the call, within its timeout), finish (state, audit, outcome).
 pub(crate) async fn run(
     skill: &SkillInner,
     request: Invocation,
     id: u64,
 ) -> Result<Outcome, InvokeError> {
-    let name = skill.name.clone();
-    let (grants, limits) = effective_grants_and_limits(skill, &request)?;
-    self_modification::check(
-        &name,
-        &skill.package.root,
-        &grants,
-        request.workspace.as_deref(),
-        Some(skill.state.root()),
-    )?;
-    let (command_name, call) = resolve(skill, &request)?;
+    let (context, store, call) = prepare::prepare(skill, request, id).await?;
+    let ended = execute(&context, store, call).await;
+    Ok(finish::finish(context, ended).await)
+}
 
-    let (secrets, scrubber) = resolve_secrets(&grants, request.secrets.as_deref());
-    let mut audit = AuditRecorder::new(name.clone(), id, request.audit_sink.clone());
-    audit.scrub_with(scrubber.clone());
-    let budget = OutputBudget::new(limits.output.0);
-    let keep_stdout = usize::try_from(limits.output.0).unwrap_or(usize::MAX);
-    let stdout = CapturedOutput::new(budget.clone(), keep_stdout);
-    let stderr = CapturedOutput::new(budget.clone(), STDERR_KEEP);
-    let script = script_runtime::is_script(&skill.manifest);
-    let stdin = matches!(call, Call::Cli).then(|| {
-        if script {
-            script_runtime::stdin(&request.input)
-        } else {
-            serde_json::to_vec(&request.input).unwrap_or_default()
-        }
-    });
-    refuse_workspace_over_state(skill, &grants, request.workspace.as_deref())?;
-    // A writer waits for its turn on the state before it takes a pool slot,
-    // so queued writers never hold slots other skills could use.
-    let state_view = begin_state(skill, &grants, &limits, id).await?;
-    // The semaphore is never closed; a slot is held until the outcome is made.
-    let _slot = skill.slots.acquire().await.ok();
-    let state_dir = state_view
-        .as_ref()
-        .map_or_else(PathBuf::new, |s| s.dir.clone());
-    let inputs = WasiInputs {
-        grants: &grants,
-        command: &command_name,
-        stdin,
-        stdout: &stdout,
-        stderr: &stderr,
-        state_dir: &state_dir,
-    };
-    let (wasi, preopens) = wasi_context(skill, &request, inputs, &audit)?;
-
-    let limit_flag = LimitFlag::default();
-    let (disk, state_tree) = disk_accounting(
-        &grants,
-        &limits,
-        state_view.as_ref(),
-        &preopens,
-        &limit_flag,
-    );
-    let provenance = Provenance::default();
-    // Data read from {state} carries the origins of whatever wrote it.
-    if state_view.is_some() {
-        let inherited =
-            state_origins::read(skill.state.root()).map_err(|e| InvokeError::Preopen {
-                skill: name.to_string(),
-                guest: "{state}".into(),
-                host: skill.state.root().display().to_string(),
-                reason: format!("cannot read the provenance of its state: {e}"),
-            })?;
-        provenance.inherit(inherited);
-    }
-    let started = Instant::now();
-    let state = InvocationState {
-        skill: name.clone(),
-        wasi,
-        table: {
-            let mut table = wasmtime::component::ResourceTable::new();
-            table.set_max_capacity(MAX_RESOURCE_HANDLES);
-            table
-        },
-        limiter: MemoryLimiter::new(limits.memory),
-        audit: audit.clone(),
-        output: budget.clone(),
-        channels: ChannelState {
-            grants: grants.channels.clone(),
-            handler: request
-                .channels
-                .clone()
-                .unwrap_or_else(|| Arc::new(MemoryChannels::new())),
-            scrubber: scrubber.clone(),
-        },
-        http_ctx: {
-            let mut ctx = wasmtime_wasi_http::WasiHttpCtx::new();
-            ctx.set_field_size_limit(MAX_HTTP_FIELDS_BYTES);
-            ctx
-        },
-        http: HttpPolicy {
-            skill: name.clone(),
-            grants: grants.network.clone().into(),
-            max_requests: limits.http_requests,
-            max_response: limits.http_response.0,
-            max_request_body: limits.http_request_body.0,
-            sent: Arc::default(),
-            deadline: started + limits.timeout.0,
-            audit: audit.clone(),
-            limit: limit_flag.clone(),
-            provenance: provenance.clone(),
-            secrets: secrets.into(),
-            scrubber: scrubber.clone(),
-            overrides: request.overrides.clone().into(),
-            connections: Default::default(),
-        },
-        provenance: provenance.clone(),
-        fs_paths: Default::default(),
-        preopens,
-        disk,
-        state_tree,
-        max_descriptors: skill.max_descriptors,
-        listings: crate::capabilities::listing::Listings::new(
-            skill.state.clone(),
-            skill.blocking_file_io,
-        ),
-    };
-    let mut store = Store::new(skill.component.engine(), state);
-    store.limiter(|s| &mut s.limiter);
-    store.set_hostcall_fuel(transfer_budget(limits.output));
-    store.set_max_component_handles(MAX_COMPONENT_HANDLES);
-    store.set_epoch_deadline(crate::runtime::epoch_ticks(limits.timeout.0));
-    store.epoch_deadline_trap();
+/// Runs the prepared call within its timeout: how it ended, its peak
+/// memory and its wall time.
+async fn execute(context: &Context<'_>, mut store: Store<InvocationState>, call: Call) -> Ended {
+    let Context {
+        skill,
+        name,
+        command_name,
+        limits,
+        budget,
+        stdout,
+        stderr,
+        started,
+        ..
+    } = context;
 
     let call_and_keep_store = async {
         let returned = call_component(&mut store, skill, call).await;
@@ -531,19 +424,16 @@ pub(crate) async fn run(
         tokio::time::timeout(limits.timeout.0 + HOST_CALL_GRACE, call_and_keep_store).await;
     let wall_time = started.elapsed();
 
-    let fail_limit = |kind: LimitKind| Failure::Limit {
-        kind,
-        message: limit_message(&name, kind, &limits),
-    };
-    let (peak_memory, mut result) = match finished {
+    let fail_limit = |kind: LimitKind| context.fail_limit(kind);
+    let (peak_memory, result) = match finished {
         Err(_elapsed) => (0, Err(fail_limit(LimitKind::Timeout))),
         Ok((mut store, returned)) => {
             crate::capabilities::file_audit::settle_streams(store.data_mut()).await;
             let peak = store.data().limiter.peak() as u64;
             let hit = store.data().limiter.hit;
             let result = match returned {
-                Ok(Returned::Value(value)) => typed_result(&name, &command_name, value, &budget),
-                Ok(Returned::Exited(Ok(()))) => Ok(cli_result(&stdout)),
+                Ok(Returned::Value(value)) => typed_result(name, command_name, value, budget),
+                Ok(Returned::Exited(Ok(()))) => Ok(cli_result(stdout)),
                 Ok(Returned::Exited(Err(()))) => Err(Stopped::Failed(Failure::SkillError {
                     message: format!("skill `{name}` command `{command_name}` returned an error"),
                     value: None,
@@ -553,10 +443,11 @@ pub(crate) async fn run(
                         .downcast_ref::<wasmtime_wasi::I32Exit>()
                         .is_some_and(|e| e.0 == 0) =>
                 {
-                    Ok(cli_result(&stdout))
+                    Ok(cli_result(stdout))
                 }
                 Err(error)
-                    if script && error.downcast_ref::<wasmtime_wasi::I32Exit>().is_some() =>
+                    if script_runtime::is_script(&skill.manifest)
+                        && error.downcast_ref::<wasmtime_wasi::I32Exit>().is_some() =>
                 {
                     let status = error
                         .downcast_ref::<wasmtime_wasi::I32Exit>()
@@ -565,13 +456,13 @@ pub(crate) async fn run(
                     match hit {
                         Some(kind) => Err(Stopped::Limit(kind)),
                         None => Err(Stopped::Failed(script_runtime::exited(
-                            &name,
-                            &command_name,
+                            name,
+                            command_name,
                             status,
                         ))),
                     }
                 }
-                Err(error) => Err(classify(&name, &command_name, &error, hit, &stderr)),
+                Err(error) => Err(classify(name, command_name, &error, hit, stderr)),
             };
             let result = result.map_err(|stopped| match stopped {
                 Stopped::Limit(kind) => fail_limit(kind),
@@ -580,97 +471,18 @@ pub(crate) async fn run(
             (peak, result)
         }
     };
-    // State changes become visible only when the invocation succeeded and
-    // its {state} fits its limits as a whole.
-    if let Some(view) = state_view {
-        let mut succeeded = result.is_ok() && limit_flag.get().is_none();
-        // Record where the data that may now be in the state came from
-        // before the state becomes visible (under the writers' lock, which
-        // the view still holds, so concurrent writers cannot lose an origin).
-        let writes = grants
-            .files
-            .iter()
-            .any(|f| f.host.base == HostBase::State && f.access == Access::ReadWrite);
-        if succeeded
-            && writes
-            && let Err(e) = state_origins::add(skill.state.root(), &provenance.origins())
-        {
-            let message = format!(
-                "skill `{name}` finished but its {{state}} origins could not be saved: {e}"
-            );
-            audit.record(AuditKind::File, "{state}", Decision::Deny, &message, None);
-            result = Err(Failure::Trap { cause: message });
-            succeeded = false;
-        }
-        match skill.state.finish(view, succeeded, limits).await {
-            Finished::Committed | Finished::Discarded => {}
-            Finished::Over(kind) => limit_flag.set(kind),
-            Finished::Failed(e) => {
-                let message =
-                    format!("skill `{name}` finished but its {{state}} could not be saved: {e}");
-                audit.record(AuditKind::File, "{state}", Decision::Deny, &message, None);
-                result = Err(Failure::Trap { cause: message });
-            }
-        }
-    }
-    if let Some(kind) = limit_flag.get()
-        && !matches!(result, Err(Failure::Limit { .. }))
-    {
-        result = Err(fail_limit(kind));
-    }
-    if let Err(Failure::Limit { kind, message }) = &result {
-        let target = kind.manifest_key().unwrap_or("runtime");
-        audit.record(AuditKind::Limit, target, Decision::Deny, message, None);
-    }
-    // The invocation itself was allowed; how it ended is in the reason. Denials
-    // (capabilities, limits) are their own events above.
-    let reason = match &result {
-        Ok(_) => "completed".to_owned(),
-        Err(f) => format!("failed: {}", f.message()),
-    };
-    audit.record(
-        AuditKind::Invoke,
-        &command_name,
-        Decision::Allow,
-        &reason,
-        Some(budget.used()),
-    );
-
-    let (out_bytes, _) = stdout.contents();
-    let (err_bytes, stderr_dropped) = stderr.contents();
-    // The skill never saw a secret, but nothing it returns may carry one either.
-    let scrub_text = |bytes: &[u8]| scrubber.text(&String::from_utf8_lossy(bytes)).into_owned();
-    let result = result
-        .map(|v| scrubber.json(v))
-        .map_err(|failure| match failure {
-            Failure::SkillError { message, value } => Failure::SkillError {
-                message: scrubber.text(&message).into_owned(),
-                value: value.map(|v| scrubber.json(v)),
-            },
-            Failure::Trap { cause } => Failure::Trap {
-                cause: scrubber.text(&cause).into_owned(),
-            },
-            limit => limit,
-        });
-    Ok(Outcome {
-        skill: name.to_string(),
-        command: command_name,
-        stdout: if skill.kind == ComponentKind::Typed || script {
-            scrub_text(&out_bytes)
-        } else {
-            String::new()
-        },
-        stderr: scrub_text(&err_bytes),
-        stderr_dropped,
+    Ended {
         result,
-        audit: audit.take(),
-        usage: Usage {
-            wall_time,
-            peak_memory,
-            output_bytes: budget.used(),
-        },
-        origins: provenance.origins(),
-    })
+        peak_memory,
+        wall_time,
+    }
+}
+
+/// How a call ended, before its `{state}` is committed or discarded.
+struct Ended {
+    result: Result<Value, Failure>,
+    peak_memory: u64,
+    wall_time: Duration,
 }
 
 async fn call_component(

@@ -11,6 +11,7 @@ use crate::capabilities::limits::LimitKind;
 /// How a started invocation failed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "failure", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Failure {
     /// The skill reported an error: an `err` result, a non-zero exit.
     SkillError {
@@ -34,14 +35,6 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// The `skill-run` exit code: 1 for a skill failure, 3 for a limit.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Failure::SkillError { .. } | Failure::Trap { .. } => 1,
-            Failure::Limit { .. } => 3,
-        }
-    }
-
     /// For a script skill that exited with a non-zero status (`sys.exit(3)`),
     /// that status; `None` for every other failure.
     pub fn exit_status(&self) -> Option<i32> {
@@ -67,6 +60,7 @@ impl Failure {
 
 /// What an invocation used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Usage {
     /// Wall-clock time from instantiation to the end.
     #[serde(serialize_with = "as_micros", rename = "wall_time_us")]
@@ -83,6 +77,7 @@ fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error
 
 /// How an invocation ended, with everything it did.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Outcome {
     /// The skill.
     pub skill: String,
@@ -107,6 +102,31 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// An outcome of `command` of `skill` that ended with `result`, having
+    /// printed, audited and used nothing, with no origins: for a host's own
+    /// tests of the code that reads outcomes (set the public fields to vary it).
+    pub fn new(
+        skill: impl Into<String>,
+        command: impl Into<String>,
+        result: Result<Value, Failure>,
+    ) -> Self {
+        Outcome {
+            skill: skill.into(),
+            command: command.into(),
+            result,
+            stdout: String::new(),
+            stderr: String::new(),
+            stderr_dropped: 0,
+            audit: Vec::new(),
+            usage: Usage {
+                wall_time: Duration::ZERO,
+                peak_memory: 0,
+                output_bytes: 0,
+            },
+            origins: Vec::new(),
+        }
+    }
+
     /// Whether data from outside (network origins, host channels) went into
     /// this invocation. Per-invocation provenance, not taint tracking: when
     /// true, treat the whole result as untrusted.

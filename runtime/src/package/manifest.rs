@@ -181,6 +181,7 @@ impl TryFrom<SkillSectionFile> for SkillSection {
 /// to run in, in place of a `component` of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ScriptRuntime {
     /// `runtime = "python"`: the package's `.py` scripts.
     Python,
@@ -209,6 +210,7 @@ impl fmt::Display for ScriptRuntime {
 
 /// What a skill runs: its own component, or its scripts in a script runtime.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Executable {
     /// `component = "x.wasm"`.
     Component(ComponentPath),

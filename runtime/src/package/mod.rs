@@ -42,6 +42,16 @@ impl Package {
     /// Reads a package folder (with or without a trailing `/`), or the
     /// folder of a given `SKILL.md`, `Skill.md` or `skill.md`.
     pub fn read(path: &Path) -> Result<Package, LoadError> {
+        Package::read_recording(path, &mut Vec::new())
+    }
+
+    /// [`Package::read`], recording each file it read (SKILL.md, skill.toml)
+    /// with the bytes it parsed, so admission can check that those are the
+    /// bytes it verified.
+    pub(crate) fn read_recording(
+        path: &Path,
+        read: &mut Vec<ReadFile>,
+    ) -> Result<Package, LoadError> {
         let named = path
             .file_name()
             .filter(|n| skill_file::is_skill_file_name(n) && !path.is_dir());
@@ -68,7 +78,8 @@ impl Package {
             Path::new(choice.name),
             instructions::MAX_SKILL_MD_BYTES as u64,
         )?;
-        let mut instructions = instructions::parse_bytes(&text);
+        let mut instructions = instructions::parse_bytes(&text.bytes);
+        read.push(text);
         instructions.findings.extend(choice.findings);
 
         let manifest_path = root.join("skill.toml");
@@ -76,16 +87,18 @@ impl Package {
         let manifest = match fs::symlink_metadata(&manifest_path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             _ => {
-                let bytes = read_inside(&root, Path::new("skill.toml"), MAX_MANIFEST_BYTES)?;
-                let text = String::from_utf8(bytes).map_err(|_| LoadError::Manifest {
-                    path: manifest_path.clone(),
-                    message: "skill.toml is not valid UTF-8".into(),
-                })?;
+                let file = read_inside(&root, Path::new("skill.toml"), MAX_MANIFEST_BYTES)?;
+                let text =
+                    String::from_utf8(file.bytes.to_vec()).map_err(|_| LoadError::Manifest {
+                        path: manifest_path.clone(),
+                        message: "skill.toml is not valid UTF-8".into(),
+                    })?;
                 let manifest = Manifest::parse(&text).map_err(|message| LoadError::Manifest {
                     path: manifest_path.clone(),
                     message,
                 })?;
                 manifest_findings = combinations::scan(&manifest.grants, &text);
+                read.push(file);
                 Some(manifest)
             }
         };
@@ -147,6 +160,15 @@ impl Package {
     /// Reads the component's bytes, refusing a path that leaves the package
     /// folder through a symlink and a file over `max_bytes`.
     pub fn read_component(&self, max_bytes: u64) -> Result<(PathBuf, Vec<u8>), LoadError> {
+        self.read_component_file(max_bytes)
+            .map(|(path, file)| (path, file.bytes.to_vec()))
+    }
+
+    /// [`Package::read_component`], keeping where the bytes were read from.
+    pub(crate) fn read_component_file(
+        &self,
+        max_bytes: u64,
+    ) -> Result<(PathBuf, ReadFile), LoadError> {
         let name = self.name();
         let manifest = self.manifest.as_ref().ok_or(LoadError::InstructionOnly {
             skill: name.clone(),
@@ -162,7 +184,7 @@ impl Package {
         };
         let path = self.root.join(relative);
         match read_inside(&self.root, relative, max_bytes) {
-            Ok(bytes) => Ok((path, bytes)),
+            Ok(file) => Ok((path, file)),
             Err(LoadError::Read { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
@@ -176,11 +198,23 @@ impl Package {
     }
 }
 
+/// One file of a package as read: the path it was asked for, the path it
+/// resolved to (through symlinks inside the package), and its bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct ReadFile {
+    /// The path asked for, relative to the package folder.
+    pub named: PathBuf,
+    /// The file actually read, relative to the canonical package folder.
+    pub resolved: PathBuf,
+    /// Its bytes, exactly as parsed or compiled.
+    pub bytes: std::sync::Arc<[u8]>,
+}
+
 /// Reads `relative` inside the package folder `root`: a symlink that
 /// resolves outside the folder is refused (a downloaded package must not
 /// make the runtime read, and echo in errors, the user's other files), and
 /// so is anything over `limit` bytes.
-fn read_inside(root: &Path, relative: &Path, limit: u64) -> Result<Vec<u8>, LoadError> {
+fn read_inside(root: &Path, relative: &Path, limit: u64) -> Result<ReadFile, LoadError> {
     let path = root.join(relative);
     let canonical_root = fs::canonicalize(root).map_err(|source| LoadError::Read {
         path: root.to_path_buf(),
@@ -190,9 +224,10 @@ fn read_inside(root: &Path, relative: &Path, limit: u64) -> Result<Vec<u8>, Load
         path: path.clone(),
         source,
     })?;
-    if !canonical.starts_with(&canonical_root) {
+    let Ok(resolved) = canonical.strip_prefix(&canonical_root) else {
         return Err(LoadError::Outside { path });
-    }
+    };
+    let resolved = resolved.to_path_buf();
     if !fs::metadata(&canonical)
         .map_err(|source| LoadError::Read {
             path: path.clone(),
@@ -205,7 +240,11 @@ fn read_inside(root: &Path, relative: &Path, limit: u64) -> Result<Vec<u8>, Load
             reason: "not a regular file".into(),
         });
     }
-    read_limited(&canonical, limit)
+    Ok(ReadFile {
+        named: relative.to_path_buf(),
+        resolved,
+        bytes: read_limited(&canonical, limit)?.into(),
+    })
 }
 
 /// Reads a file, refusing anything larger than `limit` without reading it all.

@@ -12,6 +12,7 @@
 //! sockets a script tried to use (audited as denied).
 
 use std::path::{Component as PathPart, Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 use wasmtime::component::Linker;
@@ -25,7 +26,7 @@ use crate::error::{InvokeError, LoadError};
 use crate::invocation::Failure;
 use crate::invocation::state::InvocationState;
 use crate::package::{Executable, Manifest, Package, ScriptRuntime};
-use crate::runtime::RuntimeConfig;
+use crate::config::RuntimeConfig;
 
 /// Where a script skill's package folder appears inside the sandbox,
 /// read-only. A script `scripts/draw.py` runs as `/skill/scripts/draw.py`.
@@ -50,17 +51,14 @@ pub(crate) fn is_script(manifest: &Manifest) -> bool {
     )
 }
 
-/// The executable to compile for `package`: its own component, or for a
-/// `runtime = "python"` skill the host's runner. A script skill's file
-/// grants may not use the guest path of the package mount.
-pub(crate) fn executable(
+/// The runner component a `runtime = "python"` skill runs in: the host's,
+/// read within [`MAX_RUNNER_BYTES`]. A script skill's file grants may not use
+/// the guest path of the package mount.
+pub(crate) fn runner(
     package: &Package,
     manifest: &Manifest,
     config: &RuntimeConfig,
-) -> Result<(PathBuf, Vec<u8>), LoadError> {
-    if !is_script(manifest) {
-        return package.read_component(config.max_component_size.0);
-    }
+) -> Result<(PathBuf, Arc<[u8]>), LoadError> {
     let skill = package.name();
     let fail = |reason: String| LoadError::ScriptRunner {
         skill: skill.clone(),
@@ -75,9 +73,9 @@ pub(crate) fn executable(
             grant.guest
         )));
     }
-    let Some(path) = &config.python_runner else {
+    let Some(path) = config.python_runner() else {
         return Err(fail(
-            "this host has no Python runner component: run `scripts/install-toolchains python` (it builds target/toolchains/python-runner/runner.wasm), or point $SKILL_RUN_PYTHON_RUNNER (skill-run) or RuntimeConfig::python_runner (embedders) at one".into(),
+            "this runtime has no Python runner component configured (`RuntimeConfig::with_python_runner`); `scripts/install-toolchains python` builds one into target/toolchains/python-runner/runner.wasm".into(),
         ));
     };
     let size = std::fs::metadata(path)
@@ -100,7 +98,7 @@ pub(crate) fn executable(
             path.display()
         ))
     })?;
-    Ok((path.clone(), bytes))
+    Ok((path.to_path_buf(), bytes.into()))
 }
 
 /// The script a command names, checked: a relative `.py` path made of plain

@@ -24,6 +24,7 @@ use crate::package::Package;
 
 /// What a check found for an approved skill that may run.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ApprovalCheck {
     /// The package is exactly the one approved.
     Unchanged {
@@ -110,6 +111,19 @@ impl Approvals {
     /// Whether `package` may run under this lock: approved, asking for no
     /// capability or limit beyond its approval, and (when `frozen`) unchanged.
     pub fn check(&self, package: &Package, frozen: bool) -> Result<ApprovalCheck, TrustError> {
+        self.check_digest(package, frozen, || {
+            Ok(PackageDigest::of(&package.root)?.digest())
+        })
+    }
+
+    /// [`Approvals::check`] against the digest `now` computes (called only
+    /// once the capabilities are known to be approved).
+    pub(crate) fn check_digest(
+        &self,
+        package: &Package,
+        frozen: bool,
+        now: impl FnOnce() -> Result<String, TrustError>,
+    ) -> Result<ApprovalCheck, TrustError> {
         let manifest = package
             .manifest
             .as_ref()
@@ -148,13 +162,14 @@ impl Approvals {
             .and_then(toml::Value::as_str)
             .ok_or_else(|| lock_error("no digest recorded".into()))?
             .to_owned();
-        let now = PackageDigest::of(&package.root)?.digest();
+        let now = now()?;
         if approved == now {
             return Ok(ApprovalCheck::Unchanged { digest: now });
         }
         if frozen {
             return Err(TrustError::DigestChanged {
                 skill,
+                lock: self.path.clone(),
                 approved,
                 now,
             });

@@ -7,9 +7,10 @@
 //! of the target>`), never followed. The signature file itself and `.git`
 //! folders are left out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -42,9 +43,25 @@ pub struct PackageDigest {
 impl PackageDigest {
     /// Hashes every file under `root`.
     pub fn of(root: &Path) -> Result<PackageDigest, TrustError> {
-        let mut files = BTreeMap::new();
-        walk(root, root, 0, &mut files)?;
-        Ok(PackageDigest { files })
+        let mut walk = Walk::default();
+        walk.dir(root, root, 0)?;
+        Ok(PackageDigest { files: walk.files })
+    }
+
+    /// Hashes every file under `root`, taking the content of the files in
+    /// `read` (by `/`-separated path) from there instead of the disk, so the
+    /// digest covers exactly the bytes the caller holds. Also returns the
+    /// target of every symbolic link, by path.
+    pub(crate) fn of_read(
+        root: &Path,
+        read: &HashMap<String, Arc<[u8]>>,
+    ) -> Result<(PackageDigest, BTreeMap<String, PathBuf>), TrustError> {
+        let mut walk = Walk {
+            read: Some(read),
+            ..Walk::default()
+        };
+        walk.dir(root, root, 0)?;
+        Ok((PackageDigest { files: walk.files }, walk.links))
     }
 
     /// The canonical listing the digest is computed over.
@@ -79,63 +96,81 @@ impl PackageDigest {
     }
 }
 
-fn walk(
-    root: &Path,
-    dir: &Path,
-    depth: usize,
-    files: &mut BTreeMap<String, FileEntry>,
-) -> Result<(), TrustError> {
-    let io = |path: &Path, e: std::io::Error| TrustError::Io {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    if depth > MAX_DEPTH {
-        return Err(TrustError::Package {
-            path: dir.to_path_buf(),
-            reason: format!("folders are nested more than {MAX_DEPTH} deep"),
-        });
-    }
-    for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
-        let entry = entry.map_err(|e| io(dir, e))?;
-        let path = entry.path();
-        let name = entry.file_name();
-        let relative = path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/");
-        if (depth == 0 && name == SIGNATURE_FILE) || name == ".git" {
-            continue;
-        }
-        let kind = entry.file_type().map_err(|e| io(&path, e))?;
-        let file = if kind.is_symlink() {
-            let target = std::fs::read_link(&path).map_err(|e| io(&path, e))?;
-            FileEntry {
-                size: "link".into(),
-                sha256: sha256_hex(target.to_string_lossy().as_bytes()),
-            }
-        } else if kind.is_dir() {
-            walk(root, &path, depth + 1, files)?;
-            continue;
-        } else if kind.is_file() {
-            hash_file(&path).map_err(|e| io(&path, e))?
-        } else {
-            return Err(TrustError::Package {
-                path,
-                reason: "it is neither a file, a folder nor a link (a socket or device?)".into(),
-            });
+/// One pass over a package folder.
+#[derive(Default)]
+struct Walk<'a> {
+    /// Contents already in memory, by path: hashed instead of read again.
+    read: Option<&'a HashMap<String, Arc<[u8]>>>,
+    files: BTreeMap<String, FileEntry>,
+    links: BTreeMap<String, PathBuf>,
+}
+
+impl Walk<'_> {
+    fn dir(&mut self, root: &Path, dir: &Path, depth: usize) -> Result<(), TrustError> {
+        let io = |path: &Path, e: std::io::Error| TrustError::Io {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
         };
-        if files.len() >= MAX_FILES {
+        if depth > MAX_DEPTH {
             return Err(TrustError::Package {
-                path: root.to_path_buf(),
-                reason: format!("it holds more than {MAX_FILES} files"),
+                path: dir.to_path_buf(),
+                reason: format!("folders are nested more than {MAX_DEPTH} deep"),
             });
         }
-        files.insert(relative, file);
+        for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+            let entry = entry.map_err(|e| io(dir, e))?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let relative = slash_path(path.strip_prefix(root).unwrap_or(&path));
+            if (depth == 0 && name == SIGNATURE_FILE) || name == ".git" {
+                continue;
+            }
+            let kind = entry.file_type().map_err(|e| io(&path, e))?;
+            let file = if kind.is_symlink() {
+                let target = std::fs::read_link(&path).map_err(|e| io(&path, e))?;
+                let entry = FileEntry {
+                    size: "link".into(),
+                    sha256: sha256_hex(target.to_string_lossy().as_bytes()),
+                };
+                self.links.insert(relative.clone(), target);
+                entry
+            } else if kind.is_dir() {
+                self.dir(root, &path, depth + 1)?;
+                continue;
+            } else if kind.is_file() {
+                match self.read.and_then(|read| read.get(&relative)) {
+                    Some(bytes) => FileEntry {
+                        size: bytes.len().to_string(),
+                        sha256: sha256_hex(bytes),
+                    },
+                    None => hash_file(&path).map_err(|e| io(&path, e))?,
+                }
+            } else {
+                return Err(TrustError::Package {
+                    path,
+                    reason: "it is neither a file, a folder nor a link (a socket or device?)"
+                        .into(),
+                });
+            };
+            if self.files.len() >= MAX_FILES {
+                return Err(TrustError::Package {
+                    path: root.to_path_buf(),
+                    reason: format!("it holds more than {MAX_FILES} files"),
+                });
+            }
+            self.files.insert(relative, file);
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// A relative path as the digest names it: its components joined by `/`.
+pub(crate) fn slash_path(relative: &Path) -> String {
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn hash_file(path: &Path) -> std::io::Result<FileEntry> {

@@ -17,10 +17,11 @@ pub use signing::{PublicKey, TrustedKeys, Verified, generate_key, sign_package, 
 /// Why a package is not trusted, or could not be checked. Each message
 /// names the package and says what to do.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TrustError {
     /// The package has no `skill.sig`.
     #[error(
-        "package {} is unsigned (no {SIGNATURE_FILE}); ask its author for a signed copy, or sign it yourself with `skill-run sign` after reviewing it",
+        "package {} is unsigned (no {SIGNATURE_FILE}): only a signed package can be checked against trusted keys",
         package.display()
     )]
     Unsigned {
@@ -46,7 +47,7 @@ pub enum TrustError {
     },
     /// Signed, but not by a trusted key.
     #[error(
-        "package {} is signed by an unknown key {key}; if you trust its author, pass their public key with --trust KEY.pub",
+        "package {} is signed by an unknown key {key}, which is not among the trusted keys",
         package.display()
     )]
     UnknownKey {
@@ -97,8 +98,8 @@ pub enum TrustError {
     },
     /// The skill has no approval in the lock file.
     #[error(
-        "skill `{skill}` is not approved in {}; review it with `skill-run inspect`, then `skill-run approve PACKAGE --lock {}`",
-        lock.display(), lock.display()
+        "skill `{skill}` is not approved in {}: it runs only once an approval of it is recorded there",
+        lock.display()
     )]
     NotApproved {
         /// The skill.
@@ -108,8 +109,8 @@ pub enum TrustError {
     },
     /// The package asks for more than was approved.
     #[error(
-        "skill `{skill}` asks for capabilities that were not approved in {}: {}; review them, then re-approve with `skill-run approve PACKAGE --lock {}`",
-        lock.display(), growth.join("; "), lock.display()
+        "skill `{skill}` asks for capabilities that were not approved in {}: {}; it runs only once an approval of these is recorded there",
+        lock.display(), growth.join("; ")
     )]
     CapabilityGrowth {
         /// The skill.
@@ -121,11 +122,14 @@ pub enum TrustError {
     },
     /// Frozen: the package changed since approval.
     #[error(
-        "skill `{skill}` changed since it was approved ({approved} -> {now}) and --frozen allows no change; re-approve it to accept the new version"
+        "skill `{skill}` changed since it was approved in {} ({approved} -> {now}) and the policy is frozen, allowing no change; a new approval accepts the new version",
+        lock.display()
     )]
     DigestChanged {
         /// The skill.
         skill: String,
+        /// The lock file.
+        lock: PathBuf,
         /// The approved digest.
         approved: String,
         /// The digest now.

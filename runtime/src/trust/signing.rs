@@ -165,7 +165,7 @@ fn read_secret(path: &Path) -> Result<SigningKey, TrustError> {
         .and_then(|h| unhex(h.trim()))
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| {
-            bad("not a skill-run secret key (make one with `skill-run keygen --out KEY`)".into())
+            bad("not a skill-run secret key (it should start with `skill-run-ed25519-secret-key `; `generate_key` makes a key pair)".into())
         })?;
     Ok(SigningKey::from_bytes(&seed))
 }
@@ -217,14 +217,20 @@ pub struct Verified {
 
 /// Checks that the package at `root` is intact and signed by one of `trusted`.
 pub fn verify_package(root: &Path, trusted: &TrustedKeys) -> Result<Verified, TrustError> {
+    let signature = read_signature(root)?;
+    verify_signature(root, &signature, trusted, || PackageDigest::of(root))
+}
+
+/// Reads the package's `skill.sig`, looked at without following links: a
+/// signature file that is a link, a folder or a huge file is refused before
+/// anything is read.
+pub(crate) fn read_signature(root: &Path) -> Result<String, TrustError> {
     let package = root.to_path_buf();
     let path = root.join(SIGNATURE_FILE);
     let damaged = |reason: String| TrustError::DamagedSignature {
         package: package.clone(),
         reason,
     };
-    // Looked at without following links: a signature file that is a link,
-    // a folder or a huge file is refused before anything is read.
     match std::fs::symlink_metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(TrustError::Unsigned { package });
@@ -248,8 +254,33 @@ pub fn verify_package(root: &Path, trusted: &TrustedKeys) -> Result<Verified, Tr
         }
         Ok(_) => {}
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| damaged(e.to_string()))?;
-    let file: SignatureFile = serde_json::from_str(&text).map_err(|e| damaged(e.to_string()))?;
+    let mut text = String::new();
+    std::fs::File::open(&path)
+        .and_then(|file| {
+            std::io::Read::read_to_string(
+                &mut std::io::Read::take(file, MAX_SIGNATURE_FILE),
+                &mut text,
+            )
+        })
+        .map_err(|e| damaged(e.to_string()))?;
+    Ok(text)
+}
+
+/// Checks the signature file `text` of the package at `root`: well formed,
+/// signed by one of `trusted`, over the digest `now` computes (called only
+/// once the signature itself holds).
+pub(crate) fn verify_signature(
+    root: &Path,
+    text: &str,
+    trusted: &TrustedKeys,
+    now: impl FnOnce() -> Result<PackageDigest, TrustError>,
+) -> Result<Verified, TrustError> {
+    let package = root.to_path_buf();
+    let damaged = |reason: String| TrustError::DamagedSignature {
+        package: package.clone(),
+        reason,
+    };
+    let file: SignatureFile = serde_json::from_str(text).map_err(|e| damaged(e.to_string()))?;
     if file.format != FORMAT {
         return Err(damaged(format!(
             "unknown format `{}` (this skill-run reads {FORMAT})",
@@ -276,8 +307,7 @@ pub fn verify_package(root: &Path, trusted: &TrustedKeys) -> Result<Verified, Tr
             key: key.id(),
         });
     }
-    let now = PackageDigest::of(root)?;
-    let changes = now.changes_from(&signed);
+    let changes = now()?.changes_from(&signed);
     if !changes.is_empty() {
         return Err(TrustError::Tampered { package, changes });
     }

@@ -123,8 +123,11 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
     let runtime = Runtime::new(runtime_config(&args.runtime))?;
     let (rss_before_load, _) = resident();
     let load_started = Instant::now();
+    // No trust flags here: admitted with the default policy, read once.
     let skill = runtime
-        .load(&args.package)
+        .admit(&args.package, &skill_runtime::TrustPolicy::default())
+        .map_err(anyhow::Error::new)
+        .and_then(|admitted| Ok(admitted.into_skill()?))
         .with_context(|| format!("loading skill from {}", args.package.display()))?;
     let load_time = load_started.elapsed();
     report_cache(&skill);

@@ -49,6 +49,10 @@ pub fn build(args: BuildArgs) -> Result<u8> {
             "{} is a script skill (runtime = \"{runtime}\" in skill.toml): it has no component to build",
             args.dir.display()
         ),
+        _ => bail!(
+            "{}: skill.toml names an executable this version of skill-run cannot build",
+            args.dir.display()
+        ),
     };
     let language = Language::detect(&args.dir).with_context(|| {
         format!(

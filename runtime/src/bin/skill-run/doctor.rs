@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use skill_runtime::{CompileCache, Runtime, RuntimeConfig};
+use skill_runtime::{Runtime, RuntimeConfig};
 
 use guest::{Guest, World};
 use verdict::{Check, Observed, exit_code};
@@ -91,7 +91,7 @@ fn run_checks(args: &DoctorArgs) -> Result<Vec<Check>> {
     drop(skill);
     drop(runtime);
     checks.push(host::cache_refusal(&world, &private_cache, &first_status)?);
-    let cache_dir = args.cache_dir.clone().or_else(CompileCache::default_dir);
+    let cache_dir = args.cache_dir.clone().or_else(crate::default_cache_dir);
     checks.push(host::cache_folder(cache_dir.as_deref()));
     world.remove()?;
     Ok(checks)

@@ -373,6 +373,7 @@ pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {
                 match skill.kind() {
                     skill_runtime::ComponentKind::Typed => "typed",
                     skill_runtime::ComponentKind::Cli => "cli",
+                    _ => "other",
                 },
                 skill.commands().len(),
                 skill.imports().len()

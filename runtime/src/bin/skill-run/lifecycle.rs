@@ -10,7 +10,7 @@ use serde_json::json;
 use skill_runtime::trust::{Change, PackageDiff};
 use skill_runtime::{Package, Runtime, Skill};
 
-use crate::trust::{TrustArgs, admit};
+use crate::trust::{self, Refusal, TrustArgs};
 use crate::{EXIT_SKILL_FAILED, RuntimeArgs, runtime_config};
 
 /// Arguments of `skill-run diff`.
@@ -96,6 +96,7 @@ pub fn diff(args: DiffArgs) -> Result<u8> {
 }
 
 pub fn heartbeat(args: HeartbeatArgs) -> Result<u8> {
+    let policy = trust::policy(&args.trust)?;
     let runtime = Runtime::new(runtime_config(&args.runtime))?;
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -124,15 +125,15 @@ pub fn heartbeat(args: HeartbeatArgs) -> Result<u8> {
                 );
             }
         };
-        if let Some(code) = admit(path, &args.trust)? {
-            worst = worst.max(code);
-            report("refused", json!("see the error above"));
-            continue;
-        }
         // One broken package does not stop the others' heartbeats.
-        let skill = match runtime.load(path) {
+        let skill = match trust::admit(&runtime, path, &policy) {
             Ok(skill) => skill,
-            Err(e) => {
+            Err(Refusal::Refused(code)) => {
+                worst = worst.max(code);
+                report("refused", json!("see the error above"));
+                continue;
+            }
+            Err(Refusal::Load(e)) => {
                 worst = worst.max(crate::EXIT_INVALID);
                 report("not loaded", json!(e.to_string()));
                 continue;
@@ -171,7 +172,7 @@ pub fn heartbeat(args: HeartbeatArgs) -> Result<u8> {
             Ok(None) => report("no schedule", json!("")),
             Err(e) => {
                 worst = worst.max(crate::EXIT_INVALID);
-                report("not run", json!(e.to_string()));
+                report("not run", json!(crate::run::invoke_error(&e)));
             }
         }
     }

@@ -26,12 +26,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use skill_runtime::{CacheStatus, CompileCache, RuntimeConfig, Skill};
+use skill_runtime::{CacheStatus, RuntimeConfig, Skill};
 
 /// Exit code: the skill failed (its own error, or a trap).
 const EXIT_SKILL_FAILED: u8 = 1;
 /// Exit code: bad usage, or an invalid package.
 const EXIT_INVALID: u8 = 2;
+/// Exit code: the skill ran into one of its limits (time, memory, output...).
+const EXIT_LIMIT: u8 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -164,6 +166,20 @@ fn default_state_root() -> PathBuf {
     PathBuf::from(".skill-run/state")
 }
 
+/// Where compiled components are kept unless `--cache-dir` says otherwise:
+/// `$SKILL_RUN_CACHE_DIR`, else `$XDG_CACHE_HOME/skill-run`, else
+/// `$HOME/.cache/skill-run`. (The library reads no environment: it is
+/// given this folder.)
+pub(crate) fn default_cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    var("SKILL_RUN_CACHE_DIR").map(PathBuf::from).or_else(|| {
+        var("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache")))
+            .map(|base| base.join("skill-run"))
+    })
+}
+
 /// Where skill state and compiled components are kept: flags every
 /// subcommand that loads a skill shares.
 #[derive(Args, Clone, Default)]
@@ -183,12 +199,12 @@ pub struct RuntimeArgs {
 
 /// The runtime settings every subcommand shares.
 fn runtime_config(args: &RuntimeArgs) -> RuntimeConfig {
-    let mut config = RuntimeConfig::new(args.state_dir.clone().unwrap_or_else(default_state_root));
-    config.python_runner = Some(script_run::python_runner());
+    let config = RuntimeConfig::new(args.state_dir.clone().unwrap_or_else(default_state_root))
+        .with_python_runner(script_run::python_runner());
     if args.no_cache {
         return config;
     }
-    match args.cache_dir.clone().or_else(CompileCache::default_dir) {
+    match args.cache_dir.clone().or_else(default_cache_dir) {
         Some(dir) => config.with_compile_cache(dir),
         None => config,
     }
@@ -205,6 +221,7 @@ fn report_cache(skill: &Skill) {
             "warning: `{}` was compiled but not cached ({why}); pass --no-cache to stop trying",
             skill.name()
         ),
-        CacheStatus::Disabled | CacheStatus::Hit | CacheStatus::Miss => {}
+        // Disabled, a hit or a miss: nothing to warn about.
+        _ => {}
     }
 }

@@ -9,12 +9,14 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use skill_runtime::{
-    AuditEvent, Failure, Invocation, MemoryChannels, NetworkOverride, Runtime, SecretMap,
-    SentMessage,
+    AuditEvent, Failure, Invocation, InvokeError, MemoryChannels, NetworkOverride, Runtime,
+    SecretMap, SentMessage,
 };
 
-use crate::trust::{TrustArgs, admit};
-use crate::{EXIT_INVALID, EXIT_SKILL_FAILED, RuntimeArgs, report_cache, runtime_config};
+use crate::trust::{self, Refusal, TrustArgs};
+use crate::{
+    EXIT_INVALID, EXIT_LIMIT, EXIT_SKILL_FAILED, RuntimeArgs, report_cache, runtime_config,
+};
 
 /// Arguments of `skill-run run`.
 #[derive(Args)]
@@ -94,17 +96,16 @@ fn write_line(file: &Mutex<File>, value: &impl serde::Serialize) {
 
 pub fn run(args: RunArgs) -> Result<u8> {
     let mut input = read_input(&args)?;
-    if let Some(code) = admit(&args.package, &args.trust)? {
-        return Ok(code);
-    }
+    let policy = trust::policy(&args.trust)?;
     let runtime = Runtime::new(runtime_config(&args.runtime))?;
     let audit_file = args.audit.as_deref().map(jsonl_file).transpose()?;
-    let skill = match runtime.load(&args.package) {
+    let skill = match trust::admit(&runtime, &args.package, &policy) {
         Ok(skill) => {
             report_cache(&skill);
             skill
         }
-        Err(error) => {
+        Err(Refusal::Refused(code)) => return Ok(code),
+        Err(Refusal::Load(error)) => {
             if let Some(file) = &audit_file {
                 let name = args
                     .package
@@ -188,7 +189,14 @@ pub fn run(args: RunArgs) -> Result<u8> {
     let outcome = match tokio.block_on(skill.invoke(request)) {
         Ok(outcome) => outcome,
         Err(error) => {
-            eprintln!("error: {error}");
+            let hint = match &error {
+                // The library says the input is JSON; on the command line that is --input.
+                InvokeError::BadInput { .. } if !args.args.is_empty() => {
+                    " (with skill-run: --input JSON)"
+                }
+                _ => "",
+            };
+            eprintln!("error: {}{hint}", invoke_error(&error));
             return Ok(EXIT_INVALID);
         }
     };
@@ -236,7 +244,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return Ok(match &outcome.result {
             Ok(_) => 0,
-            Err(failure) => u8::try_from(failure.exit_code()).unwrap_or(EXIT_SKILL_FAILED),
+            Err(failure) => exit_code(failure),
         });
     }
     match &outcome.result {
@@ -266,9 +274,27 @@ pub fn run(args: RunArgs) -> Result<u8> {
                 );
             }
             eprintln!("error: {}", failure.message());
-            let code = u8::try_from(failure.exit_code()).unwrap_or(EXIT_SKILL_FAILED);
+            let code = exit_code(failure);
             Ok(code)
         }
+    }
+}
+
+/// The exit code for a failed invocation: 3 for a limit, 1 otherwise.
+pub fn exit_code(failure: &Failure) -> u8 {
+    match failure {
+        Failure::Limit { .. } => EXIT_LIMIT,
+        _ => EXIT_SKILL_FAILED,
+    }
+}
+
+/// An invocation that could not start, with the flag that fixes it.
+pub fn invoke_error(error: &InvokeError) -> String {
+    match error {
+        InvokeError::SelfModification { .. } => {
+            format!("{error} (with skill-run: --workspace DIR, a folder outside the package)")
+        }
+        _ => error.to_string(),
     }
 }
 

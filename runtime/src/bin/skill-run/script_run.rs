@@ -5,7 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use skill_runtime::{Failure, Outcome};
+use skill_runtime::Outcome;
 
 /// The Python runner: `$SKILL_RUN_PYTHON_RUNNER`, else the one
 /// `scripts/install-toolchains python` builds into the toolchains folder.
@@ -57,10 +57,7 @@ pub fn finish(outcome: &Outcome) -> u8 {
             Some(status) => u8::try_from(status).unwrap_or(1),
             None => {
                 eprintln!("error: {}", failure.message());
-                match failure {
-                    Failure::Limit { .. } => 3,
-                    _ => 1,
-                }
+                crate::run::exit_code(failure)
             }
         },
     }
@@ -70,6 +67,6 @@ pub fn finish(outcome: &Outcome) -> u8 {
 pub fn runtime_name(manifest: &skill_runtime::Manifest) -> Option<&'static str> {
     match manifest.executable {
         skill_runtime::package::Executable::Script(runtime) => Some(runtime.as_str()),
-        skill_runtime::package::Executable::Component(_) => None,
+        _ => None,
     }
 }

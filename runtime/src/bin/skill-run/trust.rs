@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use skill_runtime::Package;
-use skill_runtime::trust::{self, ApprovalCheck, Approvals, TrustedKeys};
+use skill_runtime::trust::{self, ApprovalCheck, Approvals, TrustError, TrustedKeys};
+use skill_runtime::{AdmitError, LoadError, Package, Runtime, Skill, TrustPolicy};
 
 use crate::EXIT_INVALID;
 
@@ -70,33 +70,85 @@ fn trusted_keys(paths: &[PathBuf]) -> Result<TrustedKeys> {
     Ok(keys)
 }
 
-/// Applies `--trust` and `--lock`: `Ok(None)` to go on, `Ok(Some(code))`
-/// when the package is refused (the reason is printed).
-pub fn admit(package: &Path, args: &TrustArgs) -> Result<Option<u8>> {
+/// `--trust`, `--lock` and `--frozen` as the library's policy.
+pub fn policy(args: &TrustArgs) -> Result<TrustPolicy> {
+    let mut policy = TrustPolicy::default();
     if !args.trust.is_empty() {
-        let keys = trusted_keys(&args.trust)?;
-        if let Err(e) = trust::verify_package(package, &keys) {
-            say_err!("error: refused: {e}");
-            return Ok(Some(EXIT_INVALID));
-        }
+        policy = policy.signed_by(trusted_keys(&args.trust)?);
     }
     if let Some(lock) = &args.lock {
-        let approvals = Approvals::open(lock)?;
-        let read = Package::read(package)
-            .with_context(|| format!("reading the skill package at {}", package.display()))?;
-        match approvals.check(&read, args.frozen) {
-            Ok(ApprovalCheck::Unchanged { .. }) => {}
-            Ok(ApprovalCheck::Changed { approved, now }) => say_err!(
-                "note: skill `{}` changed since it was approved ({approved} -> {now}) but asks for nothing new; running it (--frozen would refuse)",
-                read.name()
-            ),
-            Err(e) => {
-                say_err!("error: refused: {e}");
-                return Ok(Some(EXIT_INVALID));
+        policy = policy
+            .approved_in(Approvals::open(lock)?)
+            .frozen(args.frozen);
+    }
+    Ok(policy)
+}
+
+/// What `run` and `heartbeat` do with a package that `Runtime::admit` refused.
+pub enum Refusal {
+    /// Refused by the policy, or changed while being admitted: the reason was printed.
+    Refused(u8),
+    /// It could not be loaded.
+    Load(LoadError),
+}
+
+/// Admits the package at `path` under `policy`: prints the note for a
+/// changed approval, and the reason (with the flag that fixes it) for a
+/// refusal.
+pub fn admit(
+    runtime: &Runtime,
+    path: &Path,
+    policy: &TrustPolicy,
+) -> std::result::Result<Skill, Refusal> {
+    match runtime.admit(path, policy) {
+        Ok(admitted) => {
+            if let Some(ApprovalCheck::Changed { approved, now }) = &admitted.approval {
+                say_err!(
+                    "note: skill `{}` changed since it was approved ({approved} -> {now}) but asks for nothing new; running it (--frozen would refuse)",
+                    admitted.package.name()
+                );
             }
+            admitted.into_skill().map_err(Refusal::Load)
+        }
+        Err(AdmitError::Load(error)) => Err(Refusal::Load(error)),
+        Err(refused) => {
+            say_err!("error: refused: {}", explain(&refused));
+            Err(Refusal::Refused(EXIT_INVALID))
         }
     }
-    Ok(None)
+}
+
+/// A refusal as the CLI says it: the library's reason, then the command or
+/// flag that fixes it.
+pub fn explain(refused: &AdmitError) -> String {
+    match refused {
+        AdmitError::Untrusted(e) => untrusted(e),
+        other => other.to_string(),
+    }
+}
+
+/// A trust error followed by the `skill-run` flag or command that fixes it.
+pub fn untrusted(error: &TrustError) -> String {
+    let hint = match error {
+        TrustError::Unsigned { .. } => {
+            "ask its author for a signed copy, or sign it yourself with `skill-run sign` after reviewing it".to_owned()
+        }
+        TrustError::UnknownKey { .. } => {
+            "if you trust its author, pass their public key with --trust KEY.pub".to_owned()
+        }
+        TrustError::NotApproved { lock, .. } | TrustError::CapabilityGrowth { lock, .. } => {
+            format!(
+                "review it with `skill-run inspect`, then `skill-run approve PACKAGE --lock {}`",
+                lock.display()
+            )
+        }
+        TrustError::DigestChanged { lock, .. } => format!(
+            "--frozen allows no change; to accept the new version, review it and re-approve it with `skill-run approve PACKAGE --lock {}`",
+            lock.display()
+        ),
+        _ => return error.to_string(),
+    };
+    format!("{error}; {hint}")
 }
 
 pub fn keygen(args: KeygenArgs) -> Result<u8> {
@@ -111,7 +163,12 @@ pub fn keygen(args: KeygenArgs) -> Result<u8> {
 }
 
 pub fn sign(args: SignArgs) -> Result<u8> {
-    let digest = trust::sign_package(&args.package, &args.key)?;
+    let digest = trust::sign_package(&args.package, &args.key).map_err(|e| match e {
+        TrustError::Key { .. } => {
+            anyhow::anyhow!("{e}; make a key pair with `skill-run keygen --out KEY`")
+        }
+        other => other.into(),
+    })?;
     say!(
         "signed {} ({digest}); the signature is {}",
         args.package.display(),
@@ -133,7 +190,7 @@ pub fn verify(args: VerifyArgs) -> Result<u8> {
             Ok(0)
         }
         Err(e) => {
-            say_err!("error: {e}");
+            say_err!("error: {}", untrusted(&e));
             Ok(EXIT_INVALID)
         }
     }

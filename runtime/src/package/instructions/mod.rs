@@ -29,6 +29,7 @@ pub const MAX_SKILL_MD_BYTES: usize = 1024 * 1024;
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Severity {
     /// Something to refuse or fix before use.
     Error,

@@ -191,6 +191,7 @@ pub fn ending(outcome: &Outcome) -> String {
                 format!("refused ({})", errno_name(told))
             }
         }
+        Err(other) => other.message().to_owned(),
     }
 }
 

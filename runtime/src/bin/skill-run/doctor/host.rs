@@ -42,7 +42,7 @@ pub fn human(bytes: u64) -> String {
 pub fn pool(runtime: &Runtime, reserved: Option<u64>) -> Check {
     let tried = format!(
         "reserve the instance pool's address space ({} concurrent invocations, guard regions included)",
-        runtime.config().max_concurrent_invocations
+        runtime.config().max_concurrent_invocations()
     );
     let size = reserved.map_or("size unknown on this system".into(), |b| {
         format!("{} of address space reserved", human(b))

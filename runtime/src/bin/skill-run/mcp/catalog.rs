@@ -9,8 +9,8 @@ use std::sync::{Arc, RwLock};
 
 use rmcp::model::Tool;
 use serde_json::{Value, json};
-use skill_runtime::trust::{self, ApprovalCheck, Approvals, TrustedKeys};
-use skill_runtime::{ComponentKind, Package, Runtime, Skill};
+use skill_runtime::trust::{ApprovalCheck, Approvals, TrustedKeys};
+use skill_runtime::{AdmitError, ComponentKind, Package, Runtime, Skill, TrustPolicy};
 
 use super::annotations::annotations;
 use super::naming::{CLI_COMMAND, Names, tool_name};
@@ -37,29 +37,18 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// `Ok(note)` when `package` may be served (a note when it changed but
-    /// asks for nothing new), `Err(reason)` otherwise.
-    fn admit(&self, dir: &Path, package: &Package) -> Result<Option<String>, String> {
+    /// The library's policy for one load: the lock file is read again each
+    /// time, so an approval recorded while serving counts at the next reload.
+    fn for_load(&self) -> Result<TrustPolicy, String> {
+        let mut policy = TrustPolicy::default();
         if let Some(keys) = &self.keys {
-            trust::verify_package(dir, keys).map_err(|e| e.to_string())?;
+            policy = policy.signed_by(keys.clone());
         }
-        let Some(lock) = &self.lock else {
-            return Ok(None);
-        };
-        if package.manifest.is_none() {
-            // Instruction-only: no capabilities to approve, and nothing runs.
-            return Ok(None);
+        if let Some(lock) = &self.lock {
+            let approvals = Approvals::open(lock).map_err(|e| e.to_string())?;
+            policy = policy.approved_in(approvals).frozen(self.frozen);
         }
-        let approvals = Approvals::open(lock).map_err(|e| e.to_string())?;
-        match approvals
-            .check(package, self.frozen)
-            .map_err(|e| e.to_string())?
-        {
-            ApprovalCheck::Unchanged { .. } => Ok(None),
-            ApprovalCheck::Changed { approved, now } => Ok(Some(format!(
-                "changed since it was approved ({approved} -> {now}) but asks for nothing new"
-            ))),
-        }
+        Ok(policy)
     }
 }
 
@@ -273,9 +262,19 @@ fn tools_of(skill: &Skill, description: &str) -> Result<Vec<Arc<ToolEntry>>, Str
 
 /// Admits and loads one package. `Err` is the reason it is not served.
 pub fn load(runtime: &Runtime, dir: &Path, policy: &Policy) -> Result<Served, String> {
-    let package = Package::read(dir).map_err(|e| e.to_string())?;
-    if let Some(note) = policy.admit(dir, &package)? {
-        say_err!("skill-run mcp: note: skill `{}` {note}", package.name());
+    // Read, checked and loaded in one call: what is served is what was checked.
+    let admitted = runtime
+        .admit(dir, &policy.for_load()?)
+        .map_err(|e| match e {
+            AdmitError::Load(e) => format!("{e:#}"),
+            refused => crate::trust::explain(&refused),
+        })?;
+    let package = admitted.package;
+    if let Some(ApprovalCheck::Changed { approved, now }) = &admitted.approval {
+        say_err!(
+            "skill-run mcp: note: skill `{}` changed since it was approved ({approved} -> {now}) but asks for nothing new",
+            package.name()
+        );
     }
     let name = package.name();
     let description = package
@@ -285,14 +284,9 @@ pub fn load(runtime: &Runtime, dir: &Path, policy: &Policy) -> Result<Served, St
         .clone()
         .unwrap_or_default();
     let files = instruction_files(dir, &package);
-    let tools = match package.manifest {
+    let tools = match &admitted.skill {
         None => Vec::new(),
-        Some(_) => {
-            let skill = runtime
-                .load_package(package)
-                .map_err(|e| format!("{e:#}"))?;
-            tools_of(&skill, &description)?
-        }
+        Some(skill) => tools_of(skill, &description)?,
     };
     Ok(Served {
         dir: dir.to_path_buf(),

@@ -157,7 +157,7 @@ pub fn mcp(args: McpArgs) -> Result<u8> {
         .transpose()?;
 
     let runtime = Runtime::new(runtime_config(&args.runtime))?;
-    let max_admitted = runtime.config().max_concurrent_invocations as usize * 8;
+    let max_admitted = runtime.config().max_concurrent_invocations() as usize * 8;
     let (watcher, snapshot, refused) = watch::Watcher::start(runtime, args.paths.clone(), policy);
     watch::report_refused(&refused);
     if snapshot.packages.is_empty() {

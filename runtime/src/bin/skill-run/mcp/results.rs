@@ -125,27 +125,12 @@ pub fn refused(skill: &str, reason: &str) -> CallToolResult {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use skill_runtime::Usage;
 
     fn outcome(result: Result<Value, Failure>, origins: &[&str]) -> Outcome {
-        Outcome {
-            skill: "moltbook".into(),
-            command: "feed".into(),
-            result,
-            stdout: String::new(),
-            stderr: String::new(),
-            stderr_dropped: 0,
-            audit: Vec::new(),
-            usage: Usage {
-                wall_time: Duration::ZERO,
-                peak_memory: 0,
-                output_bytes: 0,
-            },
-            origins: origins.iter().map(|s| s.to_string()).collect(),
-        }
+        let mut outcome = Outcome::new("moltbook", "feed", result);
+        outcome.origins = origins.iter().map(|s| s.to_string()).collect();
+        outcome
     }
 
     #[test]
