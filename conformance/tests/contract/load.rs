@@ -357,7 +357,7 @@ fn load_030_same_length_tampering_anywhere_in_a_cache_entry_is_recompiled() {
         .expect("started");
         assert_eq!(
             outcome.result.as_ref().expect("greeting"),
-            &serde_json::json!("Hello, Ada!")
+            &serde_json::json!("Hello, Ada.")
         );
         skill.cache_status().clone()
     };
