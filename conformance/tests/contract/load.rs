@@ -286,7 +286,7 @@ fn load_013_bad_cache_entries_are_recompiled_not_trusted() {
         .map(|e| e.expect("entry").path())
         .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
         .expect("a cached component");
-    let sum = code.with_extension("sha256");
+    let sum = code.with_extension("blake3");
     let good = fs::read(&code).expect("cached code");
 
     // One flipped bit in the machine code.
@@ -322,7 +322,7 @@ fn load_013_bad_cache_entries_are_recompiled_not_trusted() {
         .precompile_component(&fs::read(skill_test_artifacts::HELLO).expect("hello"))
         .expect("precompile");
     fs::write(&code, &foreign).expect("foreign code");
-    fs::write(&sum, sha256_hex(&foreign)).expect("foreign checksum");
+    fs::write(&sum, blake3::hash(&foreign).to_hex().as_bytes()).expect("foreign checksum");
     let status = load();
     assert!(
         matches!(&status, CacheStatus::Replaced(why) if why.contains("wasmtime refused")),
@@ -342,10 +342,62 @@ fn load_013_bad_cache_entries_are_recompiled_not_trusted() {
     assert_eq!(load(), CacheStatus::Hit);
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// LOAD-030: A compile-cache entry changed without changing its length (its first byte, its last byte, bytes between) is refused by its BLAKE3 checksum and recompiled, never run; the rewritten entry is used next time.
+#[test]
+fn load_030_same_length_tampering_anywhere_in_a_cache_entry_is_recompiled() {
+    let cache = tempfile::tempdir().expect("cache");
+    let state = tempfile::tempdir().expect("state");
+    let package = TempPackage::example("hello", skill_test_artifacts::HELLO);
+    let load = || {
+        let config = RuntimeConfig::new(state.path()).with_compile_cache(cache.path());
+        let runtime = Runtime::new(config).expect("runtime");
+        let skill = runtime.load(package.path()).expect("load");
+        let outcome = block_on(
+            skill.invoke(Invocation::new("greet").input(serde_json::json!({"name": "Ada"}))),
+        )
+        .expect("started");
+        assert_eq!(
+            outcome.result.as_ref().expect("greeting"),
+            &serde_json::json!("Hello, Ada.")
+        );
+        skill.cache_status().clone()
+    };
+    assert_eq!(load(), CacheStatus::Miss);
+    let code = fs::read_dir(cache.path())
+        .expect("cache dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .expect("a cached component");
+    let good = fs::read(&code).expect("cached code");
+    assert_eq!(
+        fs::read_to_string(code.with_extension("blake3"))
+            .expect("checksum")
+            .trim(),
+        blake3::hash(&good).to_hex().as_str(),
+        "the checksum file holds the BLAKE3 of the compiled code"
+    );
+    assert_eq!(load(), CacheStatus::Hit);
+    let len = good.len();
+    for offset in [0, len / 4, 3 * len / 4, len - 1] {
+        // The same length, and for most bytes still what wasmtime's own
+        // header, version and settings checks accept: only the checksum tells.
+        let mut tampered = good.clone();
+        tampered[offset] ^= 0x01;
+        fs::write(&code, &tampered).expect("tamper");
+        let status = load();
+        assert!(
+            matches!(&status, CacheStatus::Replaced(why) if why.contains("corrupt")),
+            "byte {offset} of {len}: {status:?}"
+        );
+        assert_eq!(
+            fs::read(&code).expect("replaced"),
+            good,
+            "byte {offset}: the entry was rewritten"
+        );
+        assert_eq!(
+            load(),
+            CacheStatus::Hit,
+            "byte {offset}: the rewritten entry is used"
+        );
+    }
 }
