@@ -114,7 +114,9 @@ pub(super) async fn finish(context: Context<'_>, ended: Ended) -> Outcome {
     Outcome {
         skill: name.to_string(),
         command: command_name,
-        stdout: if skill.kind == ComponentKind::Typed || crate::script_runtime::is_script(&skill.manifest) {
+        stdout: if skill.kind == ComponentKind::Typed
+            || crate::script_runtime::is_script(&skill.manifest)
+        {
             scrub_text(&out_bytes)
         } else {
             String::new()

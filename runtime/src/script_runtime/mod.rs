@@ -22,11 +22,11 @@ use wasmtime_wasi::{FsPerms, OpenMode};
 use crate::audit::{AuditKind, Decision};
 use crate::capabilities::Grants;
 use crate::capabilities::files::{Access, HostBase};
+use crate::config::RuntimeConfig;
 use crate::error::{InvokeError, LoadError};
 use crate::invocation::Failure;
 use crate::invocation::state::InvocationState;
 use crate::package::{Executable, Manifest, Package, ScriptRuntime};
-use crate::config::RuntimeConfig;
 
 /// Where a script skill's package folder appears inside the sandbox,
 /// read-only. A script `scripts/draw.py` runs as `/skill/scripts/draw.py`.
