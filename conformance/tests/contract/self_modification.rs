@@ -28,7 +28,8 @@ fn self_001_a_skill_cannot_rewrite_its_own_manifest() {
             Err(e @ InvokeError::SelfModification { .. }) => {
                 let text = e.to_string();
                 assert!(
-                    text.contains("/ws") && text.contains("--workspace"),
+                    text.contains("/ws")
+                        && text.contains("a workspace folder that does not contain the package"),
                     "{text}"
                 );
             }
