@@ -120,6 +120,10 @@ fn check_and_inspect_name_the_flavour() {
         let said = String::from_utf8_lossy(&out.stdout);
         assert!(said.contains(phrase) && said.contains(kind), "{said}");
         let out = skill_run(&["inspect", text(&p)], state.path());
-        assert!(String::from_utf8_lossy(&out.stdout).contains(phrase));
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            said.contains(phrase),
+            "inspect of a {format} should say {phrase:?}: {said}"
+        );
     }
 }

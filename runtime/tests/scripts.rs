@@ -468,7 +468,7 @@ fn init_proposals_pass_check_and_are_pinned() {
         let run = skill_run(&["run", p, "main"], state.path());
         assert_eq!(run.status.code(), Some(2), "{folder}: {}", err(&run));
         assert!(
-            err(&run).contains("not available yet")
+            err(&run).contains("only `runtime = \"python\"` has a script runtime")
                 || err(&run).contains("not a Python script")
                 || err(&run).contains("Python runner"),
             "{folder}: {}",

@@ -229,7 +229,8 @@ fn print_report(doc: &Value) {
     match doc["component"].as_object() {
         None if shipped::ships_files(doc) => {}
         None => say!("Instruction-only skill: no component, nothing to run."),
-        Some(c) if c.contains_key("runtime") => {}
+        // A script skill runs in the runner; its scripts are reported above.
+        Some(c) if c.get("runtime").is_some_and(|r| !r.is_null()) => {}
         Some(c) if c.contains_key("error") => {
             say!("Component: cannot be loaded (see findings).")
         }
