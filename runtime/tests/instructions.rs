@@ -11,7 +11,7 @@ use skill_runtime::package::instructions::{self, MAX_SKILL_MD_BYTES};
 use skill_runtime::{LoadError, Package};
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/skills")
 }
 
 fn skill_files(dir: &Path, out: &mut Vec<PathBuf>) {

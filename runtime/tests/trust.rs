@@ -373,7 +373,7 @@ fn capability_growth_is_refused_until_reapproved_and_frozen_refuses_any_change()
 #[test]
 fn diff_of_two_real_moltbook_versions_reports_instruction_changes() {
     let home = tempfile::tempdir().expect("home");
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus/moltbook");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/skills/moltbook");
     let old = corpus.join("clawhub-mattprd-1.7.0");
     let new = corpus.join("moltbook.com-1.9.0-2026-02-11");
     let out = skill_run(home.path(), &["diff", text(&old), text(&new), "--json"]);
