@@ -236,6 +236,7 @@ fn main() {
         "examples",
         "conformance/guests",
         "conformance/script-guests",
+        "script-runner",
         "skill-sdk/src",
         "skill-sdk/python",
         "skill-sdk/js",

@@ -243,11 +243,15 @@ impl Runtime {
     /// Compiles an already-read package.
     pub fn load_package(&self, package: Package) -> Result<Skill, LoadError> {
         let max = self.config.max_component_size().0;
-        self.load_with(package, |package| {
-            package
-                .read_component_file(max)
-                .map(|(path, file)| (path, file.bytes))
-        })
+        self.load_with(
+            package,
+            |package| {
+                package
+                    .read_component_file(max)
+                    .map(|(path, file)| (path, file.bytes))
+            },
+            None,
+        )
     }
 
     /// Loads `package` with the component bytes `read_component` gives.
@@ -255,12 +259,14 @@ impl Runtime {
         &self,
         package: Package,
         read_component: impl FnOnce(&Package) -> Result<(PathBuf, Arc<[u8]>), LoadError>,
+        snapshot: Option<crate::script_runtime::PackageSnapshot>,
     ) -> Result<Skill, LoadError> {
         Skill::load(
             &self.engines,
             &self.config,
             package,
             read_component,
+            snapshot,
             self.invocations.clone(),
             self.slots.clone(),
             self.folders.clone(),

@@ -21,6 +21,7 @@ use crate::invocation::state::InvocationState;
 use crate::invocation::{self, Invocation, Outcome};
 use crate::package::{Manifest, Package};
 use crate::runtime::Engines;
+use crate::script_runtime::PackageSnapshot;
 
 pub(crate) struct SkillInner {
     pub name: Arc<str>,
@@ -46,6 +47,9 @@ pub(crate) struct SkillInner {
     pub max_descriptors: usize,
     /// Checked `{workspace}` folders, shared by the runtime's skills.
     pub folders: Arc<FolderCache>,
+    /// For a script skill: the private copy of its package that its
+    /// scripts run from (see [`crate::script_runtime::PackageSnapshot`]).
+    pub script_package: Option<Arc<PackageSnapshot>>,
 }
 
 /// A loaded skill. Cheap to clone; clones share the compiled component.
@@ -66,12 +70,16 @@ impl std::fmt::Debug for Skill {
 impl Skill {
     /// Validates `package` against the host's settings and compiles the
     /// component bytes `read_component` gives (asked for only once the package
-    /// passed its checks, so the order of errors stays the same).
+    /// passed its checks, so the order of errors stays the same). A script
+    /// skill runs from `snapshot`, the copy of its package that admission
+    /// checked, or from a copy taken here.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn load(
         engines: &Engines,
         config: &RuntimeConfig,
         package: Package,
         read_component: impl FnOnce(&Package) -> Result<(PathBuf, Arc<[u8]>), LoadError>,
+        snapshot: Option<PackageSnapshot>,
         invocations: Arc<AtomicU64>,
         slots: Arc<Semaphore>,
         folders: Arc<FolderCache>,
@@ -101,6 +109,13 @@ impl Skill {
             crate::script_runtime::runner(&package, &manifest, config)?
         } else {
             read_component(&package)?
+        };
+        let script_package = match snapshot {
+            Some(snapshot) => Some(Arc::new(snapshot)),
+            None if crate::script_runtime::is_script(&manifest) => {
+                Some(Arc::new(PackageSnapshot::take(&name, &package.root)?))
+            }
+            None => None,
         };
         let compiled = component::compile(
             engines,
@@ -187,6 +202,7 @@ impl Skill {
                 blocking_file_io: config.blocking_file_io(),
                 max_descriptors: crate::runtime::descriptors_per_invocation(config),
                 folders,
+                script_package,
             }),
         })
     }

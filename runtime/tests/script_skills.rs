@@ -33,6 +33,11 @@ fn skill_run(args: &[&str], state: &Path) -> Output {
         .args(args)
         .env("SKILL_RUN_STATE", state)
         .env("SKILL_RUN_CACHE_DIR", cache_dir())
+        // The runner built from this checkout's script-runner/ sources.
+        .env(
+            "SKILL_RUN_PYTHON_RUNNER",
+            skill_test_artifacts::PYTHON_RUNNER,
+        )
         .output()
         .expect("skill-run runs")
 }
@@ -305,4 +310,151 @@ fn a_missing_toolchain_names_the_install_step() {
             && text.contains("scripts/install-toolchains python"),
         "{text}"
     );
+}
+
+/// Writes a wheel named `file` into `dir` holding `files` (path, text),
+/// with the dist-info pip needs (`name`, `version`, wheel `tag`).
+fn wheel(dir: &Path, file: &str, name: &str, version: &str, tag: &str, files: &[(&str, &str)]) {
+    let info = format!("{name}-{version}.dist-info");
+    let mut entries: Vec<(String, String)> = files
+        .iter()
+        .map(|(p, t)| (p.to_string(), t.to_string()))
+        .collect();
+    entries.push((
+        format!("{info}/METADATA"),
+        format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"),
+    ));
+    entries.push((
+        format!("{info}/WHEEL"),
+        format!("Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n"),
+    ));
+    let record: String = entries
+        .iter()
+        .map(|(p, _)| format!("{p},,\n"))
+        .chain([format!("{info}/RECORD,,\n")])
+        .collect();
+    entries.push((format!("{info}/RECORD"), record));
+    let spec = serde_json::to_string(&entries).expect("json");
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            "import json,sys,zipfile\nwith zipfile.ZipFile(sys.argv[1],'w') as z:\n for p,t in json.loads(sys.argv[2]): z.writestr(p,t)",
+        ])
+        .arg(dir.join(file))
+        .arg(spec)
+        .status()
+        .expect("python3 writes the wheel");
+    assert!(status.success());
+}
+
+#[test]
+fn vendor_installs_pure_python_wheels_the_sandbox_imports_and_refuses_native_ones() {
+    let wheels = tempfile::tempdir().expect("wheels");
+    wheel(
+        wheels.path(),
+        "puredemo-1.0-py3-none-any.whl",
+        "puredemo",
+        "1.0",
+        "py3-none-any",
+        &[(
+            "puredemo/__init__.py",
+            "def shout(s):\n    return s.upper() + '!'\n",
+        )],
+    );
+    wheel(
+        wheels.path(),
+        "nativedemo-1.0-cp314-cp314-manylinux_2_17_x86_64.whl",
+        "nativedemo",
+        "1.0",
+        "cp314-cp314-manylinux_2_17_x86_64",
+        &[("nativedemo/__init__.py", "")],
+    );
+    // Tagged pure, but carrying a shared library.
+    wheel(
+        wheels.path(),
+        "sneaky-1.0-py3-none-any.whl",
+        "sneaky",
+        "1.0",
+        "py3-none-any",
+        &[
+            ("sneaky/__init__.py", ""),
+            ("sneaky/_speed.abi3.so", "\u{7f}ELF"),
+        ],
+    );
+    let package = tempfile::tempdir().expect("package");
+    let pkg = package.path();
+    std::fs::write(
+        pkg.join("SKILL.md"),
+        "---\nname: shouter\ndescription: Shouts.\n---\nRun scripts/use.py.\n",
+    )
+    .expect("SKILL.md");
+    std::fs::write(
+        pkg.join("skill.toml"),
+        "[skill]\nname = \"shouter\"\nversion = \"0.1.0\"\nruntime = \"python\"\n",
+    )
+    .expect("skill.toml");
+    std::fs::create_dir(pkg.join("scripts")).expect("scripts");
+    std::fs::write(
+        pkg.join("scripts/use.py"),
+        "import puredemo\nprint(puredemo.shout('hi'))\n",
+    )
+    .expect("script");
+    std::fs::write(pkg.join("requirements.txt"), "puredemo==1.0\n").expect("requirements");
+    let state = tempfile::tempdir().expect("state");
+    let pkg_text = pkg.to_str().expect("utf-8");
+    let find_links = wheels.path().to_str().expect("utf-8");
+    let vendor = |requirements: Option<&str>| {
+        let file = pkg.join("wanted.txt");
+        let mut args = vec!["vendor", pkg_text];
+        if let Some(text) = requirements {
+            std::fs::write(&file, text).expect("requirements");
+            args.extend(["--requirements", file.to_str().expect("utf-8")]);
+        }
+        args.extend(["--", "--no-index", "--find-links", find_links]);
+        skill_run(&args, state.path())
+    };
+
+    // Before vendoring, the import fails in the sandbox.
+    let before = skill_run(&["run", pkg_text, "scripts/use.py"], state.path());
+    assert_ne!(before.status.code(), Some(0));
+    assert!(
+        stderr(&before).contains("ModuleNotFoundError"),
+        "{}",
+        stderr(&before)
+    );
+
+    let done = vendor(None);
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+    assert!(stderr(&done).contains("puredemo 1.0"), "{}", stderr(&done));
+    assert!(pkg.join("vendor/puredemo/__init__.py").is_file());
+    let ran = skill_run(&["run", pkg_text, "scripts/use.py"], state.path());
+    assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+    assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), "HI!");
+
+    // A requirement with only a native wheel is refused by name.
+    let native = vendor(Some("nativedemo==1.0\n"));
+    assert_eq!(native.status.code(), Some(2), "{}", stderr(&native));
+    assert!(
+        stderr(&native).contains("cannot vendor `nativedemo==1.0`"),
+        "{}",
+        stderr(&native)
+    );
+    // One that claims to be pure but ships a shared library is refused too.
+    let sneaky = vendor(Some("sneaky==1.0\n"));
+    assert_eq!(sneaky.status.code(), Some(2), "{}", stderr(&sneaky));
+    let why = stderr(&sneaky);
+    assert!(
+        why.contains("sneaky 1.0") && why.contains("_speed.abi3.so"),
+        "{why}"
+    );
+    // Neither refusal changed the package: the first vendor folder stands,
+    // and no staging folder is left behind.
+    assert!(pkg.join("vendor/puredemo/__init__.py").is_file());
+    assert!(!pkg.join("vendor/sneaky").exists());
+    let leftovers: Vec<String> = std::fs::read_dir(pkg)
+        .expect("package")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".vendor"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -186,7 +186,10 @@ def _run_script(args) -> int:
         return 2
     script = args[1]
     sys.argv = [script, *args[2:]]
-    sys.path[0:0] = [os.path.dirname(script)]
+    # The script's folder first, as python3 does; then the package's
+    # vendored pure-Python packages (`skill-run vendor`).
+    vendored = "/skill/vendor"
+    sys.path[0:0] = [os.path.dirname(script)] + ([vendored] if os.path.isdir(vendored) else [])
     try:
         runpy.run_path(script, run_name="__main__")
     except SystemExit as e:

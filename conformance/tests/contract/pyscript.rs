@@ -376,20 +376,23 @@ fn pys_009_only_the_packages_scripts_run() {
     let outside = tempfile::tempdir().expect("outside");
     let evil = outside.path().join("evil.py");
     std::fs::write(&evil, format!("print({CANARY:?})\n")).expect("write");
-    let link = py.package.path().join("scripts/link.py");
-    #[cfg(unix)]
-    std::os::unix::fs::symlink(&evil, &link).expect("symlink");
+    // The symlink is in the package when it is loaded, so it is in the copy
+    // the scripts run from.
+    let (_host, linked, _package) = script_package(&manifest(), |root| {
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&evil, root.join("scripts/link.py")).expect("symlink");
+    });
     let evil_path = evil.display().to_string();
-    for command in [
-        "../evil.py",
-        "scripts/../../evil.py",
-        evil_path.as_str(),
-        "SKILL.md",
-        "scripts/missing.py",
-        "scripts/link.py",
+    for (skill, command) in [
+        (&py.skill, "../evil.py"),
+        (&py.skill, "scripts/../../evil.py"),
+        (&py.skill, evil_path.as_str()),
+        (&py.skill, "SKILL.md"),
+        (&py.skill, "scripts/missing.py"),
+        (&linked, "scripts/link.py"),
     ] {
         let request = Invocation::new(command).workspace(py.workspace.path());
-        match block_on(py.skill.invoke(request)) {
+        match block_on(skill.invoke(request)) {
             Err(InvokeError::BadInput { reason, .. }) => {
                 assert!(!reason.contains(CANARY), "{reason}");
             }
@@ -397,7 +400,106 @@ fn pys_009_only_the_packages_scripts_run() {
             Ok(outcome) => panic!("{command} ran: {:?}", outcome.stdout),
         }
     }
-    let _ = std::fs::remove_file(&link);
+    // Positive control: the linked skill runs its own script.
+    let own = attempt_with(
+        &linked,
+        Invocation::new(SCRIPT).args(["hash"]),
+        Some(py.workspace.path()),
+    );
+    assert!(own.result.is_ok(), "{:?} {}", own.result, own.stderr);
+}
+
+/// A script package from the hostile script guest with `manifest`, changed
+/// by `prepare` before it is loaded, on a runtime of its own.
+fn script_package(manifest: &str, prepare: impl FnOnce(&Path)) -> (Host, Skill, tempfile::TempDir) {
+    let package = tempfile::tempdir().expect("package");
+    copy_tree(
+        &Path::new(skill_test_artifacts::WORKSPACE)
+            .join("conformance/script-guests/hostile-script"),
+        package.path(),
+    );
+    std::fs::write(package.path().join("skill.toml"), manifest).expect("manifest");
+    prepare(package.path());
+    let host = python_host();
+    let skill = host
+        .runtime
+        .load(package.path())
+        .unwrap_or_else(|e| panic!("loading the script skill: {e}"));
+    (host, skill, package)
+}
+
+/// PYS-011: A script skill runs the package as it was when loaded and admitted: a script rewritten, added or replaced on disk afterwards (by a `git pull`, or another skill with a read-write grant over the folder) never runs, and reading it from /skill gives the checked bytes; admitting again sees the change (refused once signed), and a fresh load runs it.
+#[test]
+fn pys_011_a_script_changed_after_admission_is_not_what_runs() {
+    use skill_runtime::TrustPolicy;
+    use skill_runtime::trust::{self, TrustedKeys};
+    let original = "print('the checked script')\n";
+    let (host, _, package) = script_package(&manifest(), |root| {
+        std::fs::write(root.join("scripts/tell.py"), original).expect("script");
+    });
+    let keys_dir = tempfile::tempdir().expect("keys");
+    let key = keys_dir.path().join("author");
+    let mut keys = TrustedKeys::default();
+    keys.add(trust::generate_key(&key).expect("key"));
+    trust::sign_package(package.path(), &key).expect("sign");
+    let policy = TrustPolicy::default().signed_by(keys);
+    let skill = host
+        .runtime
+        .admit(package.path(), &policy)
+        .expect("the signed package is admitted")
+        .into_skill()
+        .expect("skill");
+    let workspace = tempfile::tempdir().expect("workspace");
+    for folder in ["data", "work"] {
+        std::fs::create_dir(workspace.path().join(folder)).expect("grant folder");
+    }
+    let run = |skill: &Skill, script: &str, args: &[&str]| {
+        attempt_with(
+            skill,
+            Invocation::new(script).args(args.iter().copied()),
+            Some(workspace.path()),
+        )
+    };
+    let before = run(&skill, "scripts/tell.py", &[]);
+    assert_eq!(
+        before.stdout.trim(),
+        "the checked script",
+        "{}",
+        before.stderr
+    );
+
+    // After admission: the script is rewritten and a new one appears.
+    let hostile = format!("print({CANARY:?})\n");
+    std::fs::write(package.path().join("scripts/tell.py"), &hostile).expect("rewrite");
+    std::fs::write(package.path().join("scripts/added.py"), &hostile).expect("add");
+    let after = run(&skill, "scripts/tell.py", &[]);
+    assert_eq!(
+        after.stdout.trim(),
+        "the checked script",
+        "{}",
+        after.stderr
+    );
+    assert!(!after.stdout.contains(CANARY) && !after.stderr.contains(CANARY));
+    match block_on(skill.invoke(Invocation::new("scripts/added.py").workspace(workspace.path()))) {
+        Err(InvokeError::BadInput { reason, .. }) => assert!(!reason.contains(CANARY), "{reason}"),
+        Err(other) => panic!("wrong refusal: {other}"),
+        Ok(outcome) => panic!("a script added after admission ran: {:?}", outcome.stdout),
+    }
+    let read = printed(&run(&skill, SCRIPT, &["read", "/skill/scripts/tell.py"]));
+    let text = read["/skill/scripts/tell.py"]["ok"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        text.contains("the checked script") && !text.contains(CANARY),
+        "{read}"
+    );
+
+    // The change is real: admitting again refuses it, and a plain load runs it.
+    let again = host.runtime.admit(package.path(), &policy);
+    assert!(again.is_err(), "the changed package was admitted");
+    let reloaded = host.runtime.load(package.path()).expect("load");
+    let changed = run(&reloaded, "scripts/tell.py", &[]);
+    assert_eq!(changed.stdout.trim(), CANARY, "{}", changed.stderr);
 }
 
 /// PYS-010: urllib.request and http.client work unmodified through wasi:http under the network grant (a granted origin, sent to a loopback server), and a URL outside the grant fails with the fix and is audited, the server seeing only the granted requests; a script skill without a network grant loads, and each request is denied.

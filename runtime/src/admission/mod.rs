@@ -183,10 +183,22 @@ impl Runtime {
         if let Some(Ok((_, file))) = &component {
             read.push(file.clone());
         }
+        // A script skill's scripts are read while it runs, so it runs from a
+        // copy taken now, and the digest is the copy's: the bytes checked
+        // are the bytes that run.
+        let snapshot = match &package.manifest {
+            Some(manifest) if crate::script_runtime::is_script(manifest) => Some(
+                crate::script_runtime::PackageSnapshot::take(&package.name(), &package.root)?,
+            ),
+            _ => None,
+        };
         at(Stage::Read);
         let (mut signer, mut approval) = (None, None);
         if policy.needs_digest(&package) {
-            let digest = held_digest(&package.root, &read)?;
+            let hashed_root = snapshot
+                .as_ref()
+                .map_or(package.root.as_path(), |s| s.path());
+            let digest = held_digest(&package.root, hashed_root, &read)?;
             if let Some(keys) = &policy.keys {
                 let text = read_signature(&package.root)?;
                 signer = Some(verify_signature(&package.root, &text, keys, || {
@@ -203,16 +215,20 @@ impl Runtime {
         at(Stage::Verified);
         let skill = match (&package.manifest, component) {
             (None, _) => None,
-            (Some(_), component) => Some(self.load_with(package.clone(), move |package| {
-                match component {
-                    Some(read) => read.map(|(path, file)| (path, file.bytes)),
-                    // A script runtime: nothing is read, and the error is
-                    // the one `Runtime::load` gives.
-                    None => package
-                        .read_component_file(0)
-                        .map(|(path, file)| (path, file.bytes)),
-                }
-            })?),
+            (Some(_), component) => Some(self.load_with(
+                package.clone(),
+                move |package| {
+                    match component {
+                        Some(read) => read.map(|(path, file)| (path, file.bytes)),
+                        // A script runtime: nothing is read, and the error is
+                        // the one `Runtime::load` gives.
+                        None => package
+                            .read_component_file(0)
+                            .map(|(path, file)| (path, file.bytes)),
+                    }
+                },
+                snapshot,
+            )?),
         };
         Ok(Admitted {
             package,
@@ -224,14 +240,15 @@ impl Runtime {
 }
 
 /// The digest of the package at `root` over the bytes in `read` (hashed
-/// from memory) and every other file (hashed from disk), refusing a held
-/// file that the walk did not find where and as it was read.
-fn held_digest(root: &Path, read: &[ReadFile]) -> Result<PackageDigest, AdmitError> {
+/// from memory) and every other file (hashed from disk under `hashed`: the
+/// package folder itself, or the copy a script skill runs from), refusing a
+/// held file that the walk did not find where and as it was read.
+fn held_digest(root: &Path, hashed: &Path, read: &[ReadFile]) -> Result<PackageDigest, AdmitError> {
     let held: HashMap<String, Arc<[u8]>> = read
         .iter()
         .map(|f| (slash_path(&f.resolved), f.bytes.clone()))
         .collect();
-    let (digest, links) = PackageDigest::of_read(root, &held)?;
+    let (digest, links) = PackageDigest::of_read(hashed, &held)?;
     let canonical_root = std::fs::canonicalize(root).map_err(|source| LoadError::Read {
         path: root.to_path_buf(),
         source,

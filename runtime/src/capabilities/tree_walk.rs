@@ -1,4 +1,5 @@
-//! Walks of a `{state}` tree: iterative, with every folder opened relative
+//! Walks of a `{state}` tree (and of a script package, copied at load):
+//! iterative, with every folder opened relative
 //! to its parent's open handle, so no path grows with the depth (a chain of
 //! long names cannot make a walk fail "file name too long"), and refused
 //! past [`MAX_DEPTH`] levels, so a walk holds a fixed number of host handles
@@ -75,6 +76,10 @@ trait Visitor {
     fn file(&mut self, dir: &Dir, name: &OsStr) -> io::Result<()>;
     /// The symlink `name` of `dir`, pointing at `target`.
     fn symlink(&mut self, name: &OsStr, target: &Path) -> io::Result<()>;
+    /// Whether the entry `name` is left out, with everything under it.
+    fn skips(&self, _name: &OsStr) -> bool {
+        false
+    }
 }
 
 /// Only counts.
@@ -109,6 +114,9 @@ fn walk(root: Dir, max_entries: u64, visitor: &mut impl Visitor) -> Result<TreeU
             continue;
         };
         let entry = entry?;
+        if visitor.skips(&entry.file_name()) {
+            continue;
+        }
         usage.entries += 1;
         if usage.entries > max_entries {
             return Err(WalkError::TooMany(max_entries));
@@ -193,6 +201,82 @@ pub(crate) fn link_tree(from: &Path, to: &Path, max_entries: u64) -> Result<Tree
     walk(open(from)?, max_entries, &mut into)
 }
 
+/// Copies a tree into the empty folder `to`: new folders, files copied
+/// byte for byte (never linked: the copy must not change when the original
+/// does), symlinks as links, not followed. Entries named in `skip` are left
+/// out wherever they are met, and count for nothing.
+struct CopyInto<'a> {
+    to: Vec<Dir>,
+    skip: &'a [&'a str],
+    max_bytes: u64,
+    copied: u64,
+}
+
+impl CopyInto<'_> {
+    fn here(&self) -> &Dir {
+        // The root is never popped: `leave` follows an `enter`.
+        &self.to[self.to.len() - 1]
+    }
+}
+
+impl Visitor for CopyInto<'_> {
+    fn enter(&mut self, name: &OsStr) -> io::Result<()> {
+        self.here().create_dir(name)?;
+        let sub = self.here().open_dir(name)?;
+        self.to.push(sub);
+        Ok(())
+    }
+    fn leave(&mut self) {
+        self.to.pop();
+    }
+    fn file(&mut self, dir: &Dir, name: &OsStr) -> io::Result<()> {
+        use std::io::Read;
+        // Copied through a reader that stops one byte past the budget, so a
+        // file that grows while it is copied cannot cost more than the cap.
+        let left = self.max_bytes.saturating_sub(self.copied);
+        let mut from = dir.open(name)?.into_std().take(left.saturating_add(1));
+        let mut to = self.here().create(name)?.into_std();
+        let n = io::copy(&mut from, &mut to)?;
+        self.copied = self.copied.saturating_add(n);
+        if self.copied > self.max_bytes {
+            return Err(io::Error::other(format!(
+                "its files hold more than {} bytes",
+                self.max_bytes
+            )));
+        }
+        Ok(())
+    }
+    fn symlink(&mut self, name: &OsStr, target: &Path) -> io::Result<()> {
+        #[cfg(unix)]
+        self.here().symlink_contents(target, name)?;
+        #[cfg(not(unix))]
+        let _ = (name, target);
+        Ok(())
+    }
+    fn skips(&self, name: &OsStr) -> bool {
+        self.skip.iter().any(|s| OsStr::new(s) == name)
+    }
+}
+
+/// Makes the empty folder `to` an independent copy of the tree `from`,
+/// leaving out entries named in `skip`; stops past `max_entries` entries,
+/// `max_bytes` bytes of files or [`MAX_DEPTH`] levels.
+pub(crate) fn copy_tree(
+    from: &Path,
+    to: &Path,
+    skip: &[&str],
+    max_entries: u64,
+    max_bytes: u64,
+) -> Result<TreeUsage, WalkError> {
+    let mut into = CopyInto {
+        to: vec![open(to)?],
+        skip,
+        max_bytes,
+        copied: 0,
+    };
+    walk(open(from)?, max_entries, &mut into)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +313,32 @@ mod tests {
                 .to_str(),
             Some("top")
         );
+    }
+
+    #[test]
+    fn a_copy_is_independent_of_its_original_and_bounded() {
+        let from = tempfile::tempdir().expect("from");
+        fs::create_dir_all(from.path().join("scripts")).expect("mkdir");
+        fs::write(from.path().join("scripts/a.py"), "print(1)").expect("a");
+        fs::create_dir_all(from.path().join(".git/objects")).expect("git");
+        fs::write(from.path().join(".git/objects/x"), "big").expect("x");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("scripts/a.py", from.path().join("link")).expect("link");
+        let to = tempfile::tempdir().expect("to");
+        let usage = copy_tree(from.path(), to.path(), &[".git"], 100, 1_000).expect("copied");
+        // scripts, scripts/a.py, link; .git left out.
+        assert_eq!(usage.entries, 3);
+        assert!(!to.path().join(".git").exists());
+        // Writing the original in place does not reach the copy (no shared inode).
+        fs::write(from.path().join("scripts/a.py"), "print(2)").expect("rewrite");
+        assert_eq!(
+            fs::read_to_string(to.path().join("scripts/a.py")).expect("read"),
+            "print(1)"
+        );
+        // Over the byte budget: refused.
+        let small = tempfile::tempdir().expect("small");
+        let err = copy_tree(from.path(), small.path(), &[".git"], 100, 4).expect_err("too big");
+        assert!(err.to_string().contains("more than 4 bytes"), "{err}");
     }
 
     #[test]

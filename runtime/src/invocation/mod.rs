@@ -64,6 +64,15 @@ enum Returned {
     Exited(Result<(), ()>),
 }
 
+/// Where a script skill's scripts are read from: the copy of its package
+/// taken at load (the package folder only if there is none).
+fn script_root(skill: &SkillInner) -> &std::path::Path {
+    skill
+        .script_package
+        .as_deref()
+        .map_or(skill.package.root.as_path(), |s| s.path())
+}
+
 fn resolve(skill: &SkillInner, request: &Invocation) -> Result<(String, Call), InvokeError> {
     let available = || {
         skill
@@ -75,7 +84,7 @@ fn resolve(skill: &SkillInner, request: &Invocation) -> Result<(String, Call), I
     };
     if script_runtime::is_script(&skill.manifest) {
         let command = request.command.as_deref();
-        let script = script_runtime::script_path(&skill.package.root, command)
+        let script = script_runtime::script_path(script_root(skill), command)
             .map_err(|reason| script_runtime::bad_script(&skill.name, command, reason))?;
         return Ok((script, Call::Cli));
     }
@@ -259,13 +268,13 @@ fn wasi_context(
     )?;
     if script {
         // After the grants, so each grant keeps its index among the preopens.
-        let package = script_runtime::package_preopen(&skill.package.root, skill.blocking_file_io)
+        let package = script_runtime::package_preopen(script_root(skill), skill.blocking_file_io)
             .map_err(|reason| InvokeError::Preopen {
-                skill: skill.name.to_string(),
-                guest: script_runtime::PACKAGE_GUEST_PATH.into(),
-                host: skill.package.root.display().to_string(),
-                reason,
-            })?;
+            skill: skill.name.to_string(),
+            guest: script_runtime::PACKAGE_GUEST_PATH.into(),
+            host: skill.package.root.display().to_string(),
+            reason,
+        })?;
         preopens.push(package);
     }
     for grant in &grants.files {

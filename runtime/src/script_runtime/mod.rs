@@ -3,13 +3,19 @@
 //! componentize-py from `script-runner/python/`), compiled once and kept in
 //! the compile cache like any component. Each invocation is a fresh
 //! instance with exactly the manifest's grants; on top of them the runner
-//! sees the package folder read-only at [`PACKAGE_GUEST_PATH`].
+//! sees the package read-only at [`PACKAGE_GUEST_PATH`]: a private copy
+//! taken when the skill is loaded (see [`PackageSnapshot`]), so a script
+//! changed on disk afterwards is not what runs.
 //!
 //! This module owns what differs from a component skill: where the runner
 //! comes from, which script a command names, the runner's arguments, stdin
 //! and working folder, the package mount, the exit status, and the
 //! `sandbox` interface through which the runner reports the processes and
 //! sockets a script tried to use (audited as denied).
+
+mod snapshot;
+
+pub(crate) use snapshot::PackageSnapshot;
 
 use std::path::{Component as PathPart, Path, PathBuf};
 use std::sync::Arc;

@@ -21,6 +21,7 @@ mod script_run;
 mod shipped;
 mod toolchain;
 mod trust;
+mod vendor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +77,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Write a proposed skill.toml for a skill that ships scripts and has none, from a scan of them.
     Init(init::InitArgs),
+    /// Install a script skill's requirements into its package's vendor/ folder, as pure-Python wheels only.
+    Vendor(vendor::VendorArgs),
     /// Create a new Rust skill in a new folder, ready for `skill-run build`.
     New(scaffold::NewArgs),
     /// Build a Rust, Python or JavaScript skill into the component skill.toml names.
@@ -129,6 +132,7 @@ fn main() -> ExitCode {
         Command::Check { package, runtime } => inspect::check(&package, &runtime),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Init(args) => init::init(args),
+        Command::Vendor(args) => vendor::vendor(args),
         Command::New(args) => scaffold::new(args),
         Command::Build(args) => build::build(args),
         Command::Bench(args) => bench::bench(args),
