@@ -473,15 +473,18 @@ fn p3_010_read_write_state_commits_successes_and_discards_failures() {
 fn p3_017_bytes_written_past_disk_write_stop_the_skill() {
     for blocking in [true, false] {
         let host = host_with(blocking);
-        let skill = host.load(&p3_package(
-            WORKSPACE,
-            "[limits]\ndisk-write = \"1 MiB\"\n",
-        ));
+        let skill = host.load(&p3_package(WORKSPACE, "[limits]\ndisk-write = \"1 MiB\"\n"));
         let workspace = tempfile::tempdir().expect("workspace");
         let ws = Some(workspace.path());
         let attacks = [
-            ("stream.bin", disk_write("stream", "/w", "stream.bin", 65536, 64)),
-            ("append.bin", disk_write("append", "/w", "append.bin", 65536, 64)),
+            (
+                "stream.bin",
+                disk_write("stream", "/w", "stream.bin", 65536, 64),
+            ),
+            (
+                "append.bin",
+                disk_write("append", "/w", "append.bin", 65536, 64),
+            ),
             (
                 "far.bin",
                 json!({"dir": "/w", "file": "far.bin", "route": "stream", "chunk": 1, "count": 1, "offset": 1u64 << 30}),

@@ -4,11 +4,14 @@
 //! the write or creation happens, before it reaches the disk. Going past one
 //! stops the guest with a trap that the invocation reports as that limit.
 //!
-//! Writes reach files through three routes of `wasi:filesystem`:
+//! Writes reach files through three routes of WASI 0.2's `wasi:filesystem`:
 //! `descriptor.write`, and the output streams of `write-via-stream` and
 //! `append-via-stream`. The runtime shadows the first (see `file_audit`) and
 //! wraps every stream the other two return in a [`MeteredStream`], so each
-//! byte is charged whichever route the guest uses.
+//! byte is charged whichever route the guest uses. WASI 0.3 has only the two
+//! stream routes, which take the guest's `stream<u8>`: the runtime consumes
+//! it itself, charging each chunk through a [`WriteMeter`] before writing it
+//! (see `file_audit_p3`).
 //!
 //! The `{state}` size is the sum of its files' sizes. It starts at the size of
 //! the committed state and grows by what each write adds past a file's end

@@ -9,7 +9,8 @@
 //! `{state}` copy from touching the committed version it shares files with
 //! (see `state`): a shared file gets its own inode before it is opened for
 //! writing, and nothing is renamed or linked between `{state}` and another
-//! grant.
+//! grant. The WASI 0.3 filesystem has the same shadows in `file_audit_p3`,
+//! which shares this module's `{state}` helpers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -111,7 +112,10 @@ pub(crate) fn convert<T>(
 }
 
 /// The host folder behind `fd` if it is a folder of the writer's `{state}` copy.
-pub(crate) fn state_dir(state: &InvocationState, fd: &Resource<Descriptor>) -> Option<Arc<std::fs::File>> {
+pub(crate) fn state_dir(
+    state: &InvocationState,
+    fd: &Resource<Descriptor>,
+) -> Option<Arc<std::fs::File>> {
     match state.table.get(fd) {
         Ok(Descriptor::Dir(d)) if state.state_tree.has_dir(&d.dir) => Some(d.dir.clone()),
         _ => None,

@@ -100,7 +100,9 @@ fn record<T>(
 /// Shadows the WASI 0.3 filesystem operations that open, create, write,
 /// grow, move or link, in `types` (`wasi:filesystem/types@0.3.0`, with
 /// shadowing allowed). Call after wasmtime-wasi's p3 filesystem is linked.
-pub(crate) fn add_to_linker(types: &mut LinkerInstance<'_, InvocationState>) -> wasmtime::Result<()> {
+pub(crate) fn add_to_linker(
+    types: &mut LinkerInstance<'_, InvocationState>,
+) -> wasmtime::Result<()> {
     add_open(types)?;
     add_path_ops(types)?;
     add_moves_and_links(types)?;
@@ -175,7 +177,9 @@ fn add_open(types: &mut LinkerInstance<'_, InvocationState>) -> wasmtime::Result
                                 Ok(Descriptor::File(f)) if write => {
                                     Some((f.file.clone(), InState::Writable))
                                 }
-                                Ok(Descriptor::File(f)) => Some((f.file.clone(), InState::ReadOnly)),
+                                Ok(Descriptor::File(f)) => {
+                                    Some((f.file.clone(), InState::ReadOnly))
+                                }
                                 Err(_) => None,
                             };
                             if let Some((handle, kind)) = opened {
@@ -511,7 +515,11 @@ fn write_via_stream(
         Ok(file) => {
             let in_state = state.state_tree.get(&file).is_some();
             let writer = StreamWriter {
-                meter: WriteMeter::new(state.disk.clone(), Some((file.clone(), in_state)), position),
+                meter: WriteMeter::new(
+                    state.disk.clone(),
+                    Some((file.clone(), in_state)),
+                    position,
+                ),
                 budget: state.disk.clone(),
                 file,
                 blocking: state.listings.blocking(),

@@ -65,7 +65,8 @@ async fn stream_chunks(
         }
     }
     drop(tx);
-    done.await.map_err(|e| (format!("stream: {e:?}"), written))?;
+    done.await
+        .map_err(|e| (format!("stream: {e:?}"), written))?;
     Ok(written)
 }
 
@@ -103,10 +104,7 @@ async fn create(dirs: &Dirs, input: &Value) -> Result<u64, (String, u64)> {
         let name = format!("{prefix}{n}");
         let result = match text(input, "kind") {
             "dir" => dir.create_directory_at(name).await.map_err(code),
-            "symlink" => dir
-                .symlink_at("target".into(), name)
-                .await
-                .map_err(code),
+            "symlink" => dir.symlink_at("target".into(), name).await.map_err(code),
             _ => open(dir, &name, OpenFlags::CREATE, true).await.map(drop),
         };
         match result {
@@ -178,15 +176,9 @@ pub async fn attempt(dirs: &Dirs, name: &str, input: &Value) -> Option<Then> {
     let value = match name {
         "disk-write" => outcome(write(dirs, input).await),
         "disk-create" => outcome(create(dirs, input).await),
-        "overwrite" | "append" | "truncate" => unit(
-            change(
-                dirs,
-                name,
-                text(input, "path"),
-                text(input, "content"),
-            )
-            .await,
-        ),
+        "overwrite" | "append" | "truncate" => {
+            unit(change(dirs, name, text(input, "path"), text(input, "content")).await)
+        }
         // Changes a file in place (`how`: overwrite, append, truncate),
         // then panics (a trap) or fails, as `then` says.
         "write-then" => {
