@@ -758,3 +758,52 @@ fn p3_021_no_moves_or_links_between_state_and_other_grants() {
     assert_eq!(committed(&host, "moved").as_deref(), Some("committed"));
     assert_eq!(committed(&host, "linked").as_deref(), Some("committed"));
 }
+
+/// P3-022: Giving a shared `{state}` file its own copy before a WASI 0.3 write is charged to `limits.disk-write` before the copy is made: appending to a 2 MiB committed file under a 1 MiB limit stops the skill as that limit, leaves the state as it was and no copy behind; a small file's copy fits and the append is committed.
+#[test]
+fn p3_022_copies_before_a_state_write_are_charged() {
+    let host = Host::new();
+    let roomy = host.load(&p3_package(STATE, ""));
+    ok_value(&attempt(
+        &roomy,
+        "disk-write",
+        disk_write("stream", "/state", "big", 65536, 32),
+        None,
+    ));
+    ok_value(&attempt(
+        &roomy,
+        "disk-write",
+        disk_write("stream", "/state", "small", 4096, 1),
+        None,
+    ));
+    let tight = host.load(&p3_package(STATE, "[limits]\ndisk-write = \"1 MiB\"\n"));
+    let outcome = attempt(
+        &tight,
+        "append",
+        json!({"path": "/state/big", "content": "x"}),
+        None,
+    );
+    let (kind, message) = limit_of(&outcome);
+    assert_eq!(kind, LimitKind::DiskWrite, "{message}");
+    let current = host.state.path().join("p3/current");
+    assert_eq!(size_of(&current.join("big")), 2048 * 1024);
+    let leftovers = fs::read_dir(host.state.path().join("p3"))
+        .expect("state")
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .flat_map(|d| fs::read_dir(d.path()).into_iter().flatten().flatten())
+        .filter(|e| e.file_name().to_string_lossy().contains("skill-run-copy"))
+        .count();
+    assert_eq!(leftovers, 0, "a copy was left behind");
+    // Positive control: the small file's copy fits, and the append lands.
+    let outcome = attempt(
+        &tight,
+        "append",
+        json!({"path": "/state/small", "content": "y"}),
+        None,
+    );
+    assert_eq!(ok_value(&outcome), true);
+    let small = fs::read(current.join("small")).expect("small");
+    assert_eq!(small.len(), 4097);
+    assert_eq!(small.last(), Some(&b'y'));
+}
