@@ -4,11 +4,14 @@
 //! the write or creation happens, before it reaches the disk. Going past one
 //! stops the guest with a trap that the invocation reports as that limit.
 //!
-//! Writes reach files through three routes of `wasi:filesystem`:
+//! Writes reach files through three routes of WASI 0.2's `wasi:filesystem`:
 //! `descriptor.write`, and the output streams of `write-via-stream` and
 //! `append-via-stream`. The runtime shadows the first (see `file_audit`) and
 //! wraps every stream the other two return in a [`MeteredStream`], so each
-//! byte is charged whichever route the guest uses.
+//! byte is charged whichever route the guest uses. WASI 0.3 has only the two
+//! stream routes, which take the guest's `stream<u8>`: the runtime consumes
+//! it itself, charging each chunk through a [`WriteMeter`] before writing it
+//! (see `file_audit_p3`).
 //!
 //! The `{state}` size is the sum of its files' sizes. It starts at the size of
 //! the committed state and grows by what each write adds past a file's end
@@ -56,6 +59,9 @@ pub(crate) struct DiskBudget {
     /// invocation cannot write its state.
     state_dir: Option<PathBuf>,
     flag: LimitFlag,
+    /// Held (shared) by each WASI 0.3 file write running on a background
+    /// thread, so that [`DiskBudget::settle_writes`] can wait for them.
+    writes: Arc<tokio::sync::RwLock<()>>,
 }
 
 impl DiskBudget {
@@ -80,6 +86,7 @@ impl DiskBudget {
             max_state: limits.state_size.0,
             state_dir,
             flag,
+            writes: Arc::default(),
         }
     }
 
@@ -141,6 +148,21 @@ impl DiskBudget {
     /// The write streams handed out, forgotten here.
     pub(crate) fn take_streams(&self) -> Vec<u32> {
         std::mem::take(&mut self.usage().streams)
+    }
+
+    /// A token a background file write holds until it has landed; `None`
+    /// once [`DiskBudget::settle_writes`] has begun (the guest is no longer
+    /// running then).
+    pub(crate) fn write_token(&self) -> Option<tokio::sync::OwnedRwLockReadGuard<()>> {
+        self.writes.clone().try_read_owned().ok()
+    }
+
+    /// Waits until every background file write holding a
+    /// [`DiskBudget::write_token`] has landed (a dropped stream does not
+    /// stop a write already handed to a thread, which would otherwise land
+    /// after `{state}` was committed).
+    pub(crate) async fn settle_writes(&self) {
+        drop(self.writes.clone().write_owned().await);
     }
 
     /// Charges one file, folder or link about to be created.
@@ -229,16 +251,64 @@ impl StateTree {
     }
 }
 
-/// An output stream to a file that charges every byte to the invocation's
-/// [`DiskBudget`] before the wrapped stream sees it, and the gap a write
-/// past the file's end leaves.
-pub(crate) struct MeteredStream {
-    inner: Box<dyn OutputStream>,
+/// What writes through one stream to a file cost: every byte, and the gap a
+/// write past the file's end leaves, charged to the invocation's
+/// [`DiskBudget`] before the bytes are written. Shared by WASI 0.2's
+/// [`MeteredStream`] and WASI 0.3's stream writer (see `file_audit_p3`).
+pub(crate) struct WriteMeter {
     budget: DiskBudget,
     /// The file, to learn its size, and whether it lies in `{state}`.
     file: Option<(Arc<std::fs::File>, bool)>,
     /// Where the next byte lands; `None` for an appending stream.
     position: Option<u64>,
+}
+
+impl WriteMeter {
+    /// A meter for writes at `position` (or appends) to `file`, given with
+    /// whether it lies in `{state}`.
+    pub(crate) fn new(
+        budget: DiskBudget,
+        file: Option<(Arc<std::fs::File>, bool)>,
+        position: Option<u64>,
+    ) -> Self {
+        WriteMeter {
+            budget,
+            file,
+            position,
+        }
+    }
+
+    /// Where the next byte lands; `None` for an appending stream.
+    pub(crate) fn position(&self) -> Option<u64> {
+        self.position
+    }
+
+    /// Charges the next `len` bytes and moves past them. `Err` is the trap
+    /// of a limit: those bytes must not be written.
+    pub(crate) fn charge(&mut self, len: u64) -> wasmtime::Result<()> {
+        let (cost, state_growth) = match (&self.file, self.position) {
+            (None, _) => (len, 0),
+            (Some((_, in_state)), None) => (len, if *in_state { len } else { 0 }),
+            (Some((file, in_state)), Some(at)) => {
+                let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                let end = growth(at, len, size);
+                (len.max(end), if *in_state { end } else { 0 })
+            }
+        };
+        self.budget.charge_write(cost, state_growth)?;
+        if let Some(at) = &mut self.position {
+            *at = at.saturating_add(len);
+        }
+        Ok(())
+    }
+}
+
+/// An output stream to a file that charges every byte to the invocation's
+/// [`DiskBudget`] before the wrapped stream sees it, and the gap a write
+/// past the file's end leaves.
+pub(crate) struct MeteredStream {
+    inner: Box<dyn OutputStream>,
+    meter: WriteMeter,
 }
 
 impl MeteredStream {
@@ -252,29 +322,12 @@ impl MeteredStream {
     ) -> Self {
         MeteredStream {
             inner,
-            budget,
-            file,
-            position,
+            meter: WriteMeter::new(budget, file, position),
         }
     }
 
     fn charge(&mut self, len: u64) -> StreamResult<()> {
-        let (cost, state_growth) = match (&self.file, self.position) {
-            (None, _) => (len, 0),
-            (Some((_, in_state)), None) => (len, if *in_state { len } else { 0 }),
-            (Some((file, in_state)), Some(at)) => {
-                let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-                let end = growth(at, len, size);
-                (len.max(end), if *in_state { end } else { 0 })
-            }
-        };
-        self.budget
-            .charge_write(cost, state_growth)
-            .map_err(StreamError::Trap)?;
-        if let Some(at) = &mut self.position {
-            *at = at.saturating_add(len);
-        }
-        Ok(())
+        self.meter.charge(len).map_err(StreamError::Trap)
     }
 }
 

@@ -9,7 +9,8 @@
 //! `{state}` copy from touching the committed version it shares files with
 //! (see `state`): a shared file gets its own inode before it is opened for
 //! writing, and nothing is renamed or linked between `{state}` and another
-//! grant.
+//! grant. The WASI 0.3 filesystem has the same shadows in `file_audit_p3`,
+//! which shares this module's `{state}` helpers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -111,7 +112,10 @@ pub(crate) fn convert<T>(
 }
 
 /// The host folder behind `fd` if it is a folder of the writer's `{state}` copy.
-fn state_dir(state: &InvocationState, fd: &Resource<Descriptor>) -> Option<Arc<std::fs::File>> {
+pub(crate) fn state_dir(
+    state: &InvocationState,
+    fd: &Resource<Descriptor>,
+) -> Option<Arc<std::fs::File>> {
     match state.table.get(fd) {
         Ok(Descriptor::Dir(d)) if state.state_tree.has_dir(&d.dir) => Some(d.dir.clone()),
         _ => None,
@@ -119,7 +123,7 @@ fn state_dir(state: &InvocationState, fd: &Resource<Descriptor>) -> Option<Arc<s
 }
 
 /// The host file behind `fd`, and how it was opened in the writer's `{state}` copy.
-fn file_of(
+pub(crate) fn file_of(
     state: &InvocationState,
     fd: &Resource<Descriptor>,
 ) -> Option<(Arc<std::fs::File>, Option<InState>)> {
@@ -152,14 +156,14 @@ pub(crate) fn within_budget(
 }
 
 /// A borrow of the same descriptor, to pass to a second host call.
-fn again(fd: &Resource<Descriptor>) -> Resource<Descriptor> {
+pub(crate) fn again(fd: &Resource<Descriptor>) -> Resource<Descriptor> {
     Resource::new_borrow(fd.rep())
 }
 
 const CROSS_STATE: &str = "moving or linking between {state} and another grant is refused (as across devices): copy the file instead";
 
-/// Records a refusal to rename or link between `{state}` and another grant.
-fn refuse_cross_state(state: &mut InvocationState, op: &str, target: &str) -> ErrorCode {
+/// Audits a refusal to rename or link between `{state}` and another grant.
+pub(crate) fn record_cross_state(state: &mut InvocationState, op: &str, target: &str) {
     state.audit.record(
         AuditKind::File,
         target,
@@ -167,20 +171,27 @@ fn refuse_cross_state(state: &mut InvocationState, op: &str, target: &str) -> Er
         &format!("{op}: {CROSS_STATE}"),
         None,
     );
+}
+
+/// Audits a refusal to rename or link between `{state}` and another grant,
+/// and gives WASI 0.2's error code for it.
+fn refuse_cross_state(state: &mut InvocationState, op: &str, target: &str) -> ErrorCode {
+    record_cross_state(state, op, target);
     ErrorCode::CrossDevice
 }
 
 /// Gives a shared file in the `{state}` copy its own inode before it changes,
-/// charging the copy to `limits.disk-write`. `Ok(Err(code))` when that failed
-/// and the change must not happen; `Err` is the trap of a limit.
-fn unshare(
+/// charging the copy to `limits.disk-write`. `Ok(false)` (audited) when that
+/// failed and the change must not happen; `Err` is the trap of a limit.
+/// Nothing to do when `dir` (the `{state}` folder `path` is taken in) is `None`.
+pub(crate) fn give_own_copy(
     state: &mut InvocationState,
     dir: Option<&Arc<std::fs::File>>,
     path: &str,
     follow: bool,
     target: &str,
-) -> wasmtime::Result<Result<(), ErrorCode>> {
-    let Some(dir) = dir else { return Ok(Ok(())) };
+) -> wasmtime::Result<bool> {
+    let Some(dir) = dir else { return Ok(true) };
     let mut trap = None;
     let disk = state.disk.clone();
     let result = break_link(dir, path, follow, &mut |len| {
@@ -192,7 +203,7 @@ fn unshare(
     if let Some(trap) = trap {
         return Err(trap);
     }
-    Ok(result.map_err(|e| {
+    if let Err(e) = result {
         state.audit.record(
             AuditKind::File,
             target,
@@ -200,8 +211,24 @@ fn unshare(
             &format!("cannot give the file its own copy in {{state}} before changing it: {e}"),
             None,
         );
-        ErrorCode::Io
-    }))
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// [`give_own_copy`] with WASI 0.2's error code.
+fn unshare(
+    state: &mut InvocationState,
+    dir: Option<&Arc<std::fs::File>>,
+    path: &str,
+    follow: bool,
+    target: &str,
+) -> wasmtime::Result<Result<(), ErrorCode>> {
+    Ok(if give_own_copy(state, dir, path, follow, target)? {
+        Ok(())
+    } else {
+        Err(ErrorCode::Io)
+    })
 }
 
 /// Shadows the path-taking operations with audited ones. Call after the
@@ -616,6 +643,8 @@ fn add_write_shadows(
 /// committed, or be cancelled half-done). Called when the guest has
 /// returned; closes those streams.
 pub(crate) async fn settle_streams(state: &mut InvocationState) {
+    // WASI 0.3 writes handed to a background thread (see `file_audit_p3`).
+    state.disk.settle_writes().await;
     for rep in state.disk.take_streams() {
         if let Ok(mut stream) = state
             .table

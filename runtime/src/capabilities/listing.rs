@@ -123,6 +123,12 @@ impl Listings {
         }
     }
 
+    /// Whether file I/O may block the executor thread
+    /// (`RuntimeConfig::blocking_file_io`).
+    pub(crate) fn blocking(&self) -> bool {
+        self.blocking
+    }
+
     /// The empty folder, as a descriptor to list.
     pub(crate) fn empty_dir(&self) -> Option<Dir> {
         self.store.empty_dir(self.blocking)

@@ -7,6 +7,7 @@ pub mod channels;
 pub(crate) mod disk;
 pub mod env;
 pub(crate) mod file_audit;
+mod file_audit_p3;
 pub mod files;
 pub(crate) mod folders;
 pub mod http;

@@ -268,9 +268,6 @@ pub(crate) fn compile(
     } else {
         ComponentFormat::Wasi02
     };
-    if format == ComponentFormat::Wasi03 {
-        refuse_wasi03_state_writes(skill, &imports, grants)?;
-    }
     Ok(Compiled {
         component,
         kind,
@@ -340,37 +337,6 @@ fn command(
 /// The first line of a message: errors shown to users stay one line.
 pub(crate) fn first_line(message: &str) -> String {
     message.lines().next().unwrap_or("").trim().to_owned()
-}
-
-/// WASI 0.3 filesystem calls do not pass through the WASI 0.2 shadows that
-/// keep `{state}` copy-on-write (a writer's copy shares its files with the
-/// committed version until they are written) and meter the disk limits, so
-/// a WASI 0.3 component that imports the filesystem may not hold a
-/// read-write `{state}` grant: it could change the committed state in place.
-fn refuse_wasi03_state_writes(
-    skill: &str,
-    imports: &[String],
-    grants: &Grants,
-) -> Result<(), LoadError> {
-    use crate::capabilities::files::{Access, HostBase};
-    let Some(filesystem) = imports
-        .iter()
-        .find(|name| name.starts_with("wasi:filesystem/") && format::is_wasi_03(name))
-    else {
-        return Ok(());
-    };
-    let writes_state = grants
-        .files
-        .iter()
-        .any(|g| matches!(g.access, Access::ReadWrite) && matches!(g.host.base, HostBase::State));
-    if writes_state {
-        return Err(LoadError::Unavailable {
-            skill: skill.to_owned(),
-            import: filesystem.clone(),
-            why: "a WASI 0.3 component may not have a read-write {state} grant yet: this runtime keeps {state} atomic and meters the disk limits only for WASI 0.2 filesystem calls. Make the {state} grant `access = \"read\"`, or build the skill for WASI 0.2 (wasm32-wasip2)",
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

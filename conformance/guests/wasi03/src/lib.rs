@@ -5,13 +5,16 @@
 //! `{"err": ...}`, ones that succeed `{"ok": ...}`, resource attacks never
 //! return. `ops` runs a fixed list of ordinary filesystem, clock, random,
 //! environment and stdio operations and prints every result, for
-//! comparison with a plain wasmtime run.
+//! comparison with a plain wasmtime run. `disk` holds the attempts on the
+//! disk limits and on `{state}`.
 
 wit_bindgen::generate!({
     path: "wit",
     world: "test:wasi03/guest",
     generate_all,
 });
+
+mod disk;
 
 use serde_json::{Value, json};
 use wasi::cli::{environment, stderr, stdin, stdout};
@@ -371,6 +374,14 @@ impl exports::wasi::cli::run::Guest for Guest03 {
         }
         let input: Value =
             serde_json::from_str(&read_stdin().await.unwrap_or_default()).unwrap_or(Value::Null);
+        match disk::attempt(&dirs, &attempt, &input).await {
+            Some(disk::Then::Return(result)) => {
+                print(format!("{result}\n")).await;
+                return Ok(());
+            }
+            Some(disk::Then::Fail) => return Err(()),
+            None => {}
+        }
         let arg = |key: &str| input[key].as_str().unwrap_or_default().to_owned();
         let result = match attempt.as_str() {
             "echo" => json!({"ok": input, "args": environment::get_arguments()}),
