@@ -94,7 +94,7 @@ impl Fixture {
     /// variable to /work/key.txt.
     fn run(&self, requests: Value) -> (Outcome, Value) {
         let invocation = Invocation::new(SCRIPT)
-            .args([NAME, &requests.to_string(), "/work/key.txt"])
+            .args(["secret", NAME, &requests.to_string(), "/work/key.txt"])
             .secrets(Arc::new(SecretMap::new([(
                 NAME.to_owned(),
                 SECRET.to_owned(),
@@ -164,7 +164,7 @@ fn sec_004_placeholder_is_replaced_only_for_the_declared_host() {
     let api = format!("{}/api/v1", f.declared.origin());
     let (outcome, out) = f.run(json!([
         {"url": format!("{api}/me"), "headers": {"Authorization": "Bearer {key}"}},
-        {"url": format!("{api}/search?q=x&api_key={key}")},
+        {"url": format!("{api}/search?q=x&api_key={{key}}")},
         {"method": "POST", "url": format!("{api}/post"), "body": "token={key}&again={key}"},
         {"method": "POST", "url": format!("{api}/stream"), "body": "streamed {key} end",
          "client": "http.client"},
@@ -204,7 +204,7 @@ fn sec_004_placeholder_is_replaced_only_for_the_declared_host() {
             "request {i}: {r}"
         );
     }
-    assert_eq!(results[0]["ok"][2]["X-Echo"], "Bearer [redacted]");
+    assert_eq!(results[0]["ok"][2]["x-echo"], "Bearer [redacted]");
     let all = everything(&outcome, &out, f.workspace.path());
     assert!(!all.contains(SECRET), "the secret leaked: {all}");
     assert!(!all.contains(&url_encoded(SECRET)), "the secret leaked: {all}");
@@ -227,12 +227,12 @@ fn sec_005_placeholder_to_another_host_is_refused_and_audited() {
     let outside = format!("{}/admin", f.declared.origin());
     let (outcome, out) = f.run(json!([
         {"url": format!("{other}/me"), "headers": {"Authorization": "Bearer {key}"}},
-        {"url": format!("{other}/search?api_key={key}")},
+        {"url": format!("{other}/search?api_key={{key}}")},
         {"method": "POST", "url": format!("{other}/post"), "body": "token={key}"},
         {"method": "POST", "url": format!("{other}/stream"), "body": "streamed {key}",
          "client": "http.client"},
         {"url": format!("{other}/me"), "headers": {"X-Up": "{KEY}"}},
-        {"url": format!("{outside}?k={key}")},
+        {"url": format!("{outside}?k={{key}}")},
     ]));
     let key = out["key"].as_str().expect("the variable is set").to_owned();
     assert_placeholder(&key);
