@@ -207,11 +207,16 @@ fn sec_004_placeholder_is_replaced_only_for_the_declared_host() {
     assert_eq!(results[0]["ok"][2]["x-echo"], "Bearer [redacted]");
     let all = everything(&outcome, &out, f.workspace.path());
     assert!(!all.contains(SECRET), "the secret leaked: {all}");
-    assert!(!all.contains(&url_encoded(SECRET)), "the secret leaked: {all}");
+    assert!(
+        !all.contains(&url_encoded(SECRET)),
+        "the secret leaked: {all}"
+    );
     for place in ["request headers", "URL", "request body"] {
         assert!(
             outcome.audit.iter().any(|e| e.decision == Decision::Allow
-                && e.reason.contains(&format!("{NAME}'s placeholder replaced by its value in the {place}"))),
+                && e.reason.contains(&format!(
+                    "{NAME}'s placeholder replaced by its value in the {place}"
+                ))),
             "{place}: {:#?}",
             outcome.audit
         );
@@ -239,7 +244,9 @@ fn sec_005_placeholder_to_another_host_is_refused_and_audited() {
     let results = out["results"].as_array().expect("results");
     assert_eq!(results.len(), 6);
     for (i, r) in results.iter().enumerate() {
-        let err = r["err"].as_str().unwrap_or_else(|| panic!("request {i} went: {r}"));
+        let err = r["err"]
+            .as_str()
+            .unwrap_or_else(|| panic!("request {i} went: {r}"));
         assert!(err.contains("HttpRequestDenied"), "request {i}: {err}");
     }
     // Nothing reached the other server, not even a connection; nor the
@@ -262,15 +269,25 @@ fn sec_005_placeholder_to_another_host_is_refused_and_audited() {
         "the URL",
     ]) {
         assert!(
-            denial.reason.contains(&format!("placeholder of secret {NAME}"))
-                && denial.reason.contains(&format!("in {place} of a request to"))
-                && denial.reason.contains("declared for 127.0.0.1 under /api/ only")
+            denial
+                .reason
+                .contains(&format!("placeholder of secret {NAME}"))
+                && denial
+                    .reason
+                    .contains(&format!("in {place} of a request to"))
+                && denial
+                    .reason
+                    .contains("declared for 127.0.0.1 under /api/ only")
                 && denial.reason.contains("set that secret's host"),
             "{place}: {}",
             denial.reason
         );
     }
-    assert!(denials[0].reason.contains("127.0.0.2"), "{}", denials[0].reason);
+    assert!(
+        denials[0].reason.contains("127.0.0.2"),
+        "{}",
+        denials[0].reason
+    );
     let all = everything(&outcome, &out, f.workspace.path());
     assert!(!all.contains(SECRET), "the secret leaked: {all}");
 
@@ -286,7 +303,10 @@ fn sec_005_placeholder_to_another_host_is_refused_and_audited() {
     assert!(results.iter().all(|r| r["ok"][0] == 200), "{results:?}");
     let seen = f.other.seen();
     assert_eq!(seen.len(), 3, "{seen:?}");
-    assert_eq!(seen[0].header("authorization").as_deref(), Some("Bearer mine"));
+    assert_eq!(
+        seen[0].header("authorization").as_deref(),
+        Some("Bearer mine")
+    );
     assert_eq!(seen[1].body, b"token=mine");
     assert_eq!(seen[2].body, b"streamed mine");
     // The declared host outside the secret's path took the control only.

@@ -242,13 +242,17 @@ impl HttpPolicy {
         url: &url::Url,
     ) -> Result<(), HttpError> {
         let deny = |reason: &str| {
-            self.audit
-                .record(AuditKind::Network, url.as_str(), Decision::Deny, reason, None);
+            self.audit.record(
+                AuditKind::Network,
+                url.as_str(),
+                Decision::Deny,
+                reason,
+                None,
+            );
             Err(HttpError::HttpRequestDenied)
         };
-        let refuse = |found, place: &str| {
-            deny(&PlaceholderPlan::refusal(&self.skill, url, found, place))
-        };
+        let refuse =
+            |found, place: &str| deny(&PlaceholderPlan::refusal(&self.skill, url, found, place));
         if let Some(found) = plan.foreign_in(request.method().as_str().as_bytes()) {
             return refuse(found, "the method");
         }
@@ -267,7 +271,8 @@ impl HttpPolicy {
                 return refuse(found, &format!("header {name}"));
             }
         }
-        let (replaced, invalid) = placeholders::replace_in_headers(&plan.replace, request.headers_mut());
+        let (replaced, invalid) =
+            placeholders::replace_in_headers(&plan.replace, request.headers_mut());
         if let Some(name) = invalid.first() {
             return deny(&format!(
                 "skill `{}` put a secret's placeholder in header {name}, but the secret's value is not a valid header value; not sent",
@@ -278,8 +283,13 @@ impl HttpPolicy {
             let reason = format!(
                 "secret {name}'s placeholder replaced by its value in the request headers (the skill never sees it)"
             );
-            self.audit
-                .record(AuditKind::Network, url.as_str(), Decision::Allow, &reason, None);
+            self.audit.record(
+                AuditKind::Network,
+                url.as_str(),
+                Decision::Allow,
+                &reason,
+                None,
+            );
         }
         Ok(())
     }
@@ -401,8 +411,13 @@ impl HttpPolicy {
                     let reason = format!(
                         "secret {name}'s placeholder replaced by its value in the URL (the skill never sees it)"
                     );
-                    self.audit
-                        .record(AuditKind::Network, url.as_str(), Decision::Allow, &reason, None);
+                    self.audit.record(
+                        AuditKind::Network,
+                        url.as_str(),
+                        Decision::Allow,
+                        &reason,
+                        None,
+                    );
                 }
                 text
             }
@@ -434,9 +449,7 @@ impl HttpPolicy {
         // when it might carry one it may not (so a refused request sends
         // nothing) or declares a length (to write the new one); else
         // rewritten as it streams.
-        let declares_length = request
-            .headers()
-            .contains_key(http::header::CONTENT_LENGTH);
+        let declares_length = request.headers().contains_key(http::header::CONTENT_LENGTH);
         let body_plan = if strip_body || plan.is_empty() {
             None
         } else if plan.foreign.is_empty() && !declares_length {
@@ -450,9 +463,8 @@ impl HttpPolicy {
                 }
             });
             let substitution = plan.replace.clone();
-            request = request.map(|body| {
-                BodyExt::boxed_unsync(SubstituteBody::new(body, substitution, note))
-            });
+            request = request
+                .map(|body| BodyExt::boxed_unsync(SubstituteBody::new(body, substitution, note)));
             None
         } else {
             Some(plan)
@@ -494,8 +506,13 @@ impl Prepared {
         let data = collected.to_bytes();
         let refuse = |found, place: &str| {
             let reason = PlaceholderPlan::refusal(&self.skill, &self.url, found, place);
-            self.audit
-                .record(AuditKind::Network, self.url.as_str(), Decision::Deny, &reason, None);
+            self.audit.record(
+                AuditKind::Network,
+                self.url.as_str(),
+                Decision::Deny,
+                &reason,
+                None,
+            );
             Err(HttpError::HttpRequestDenied)
         };
         if let Some(found) = plan.foreign_in(&data) {
@@ -512,8 +529,13 @@ impl Prepared {
                     let reason = format!(
                         "secret {name}'s placeholder replaced by its value in the request body (the skill never sees it)"
                     );
-                    self.audit
-                        .record(AuditKind::Network, self.url.as_str(), Decision::Allow, &reason, None);
+                    self.audit.record(
+                        AuditKind::Network,
+                        self.url.as_str(),
+                        Decision::Allow,
+                        &reason,
+                        None,
+                    );
                 }
                 bytes::Bytes::from(new)
             }
@@ -526,14 +548,16 @@ impl Prepared {
         let body = http_body_util::Full::new(data).map_err(|never| match never {});
         let body = match trailers {
             None => {
-                parts
-                    .headers
-                    .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(length));
+                parts.headers.insert(
+                    http::header::CONTENT_LENGTH,
+                    http::HeaderValue::from(length),
+                );
                 body.boxed_unsync()
             }
             Some(t) => {
                 parts.headers.remove(http::header::CONTENT_LENGTH);
-                body.with_trailers(async move { Some(Ok(t)) }).boxed_unsync()
+                body.with_trailers(async move { Some(Ok(t)) })
+                    .boxed_unsync()
             }
         };
         self.request = http::Request::from_parts(parts, body);
@@ -1058,7 +1082,12 @@ mod tests {
         policy
     }
 
-    fn with_body(method: &str, uri: &str, headers: &[(&str, &str)], body: String) -> http::Request<WasiBody> {
+    fn with_body(
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: String,
+    ) -> http::Request<WasiBody> {
         let mut request = request(method, uri, headers);
         *request.body_mut() = http_body_util::Full::new(bytes::Bytes::from(body))
             .map_err(|never| match never {})
@@ -1097,16 +1126,39 @@ mod tests {
         // The audit keeps the URL the skill wrote.
         let events = policy.audit.take();
         assert!(events.iter().all(|e| !e.target.contains("KEY-value-1234")));
-        assert!(events.iter().any(|e| e.reason.contains("KEY's placeholder replaced by its value in the URL")));
+        assert!(events.iter().any(|e| {
+            e.reason
+                .contains("KEY's placeholder replaced by its value in the URL")
+        }));
         let refused: &[(&str, &str, &[(&str, &str)], &str)] = &[
             ("GET", "http://b.example/x?k={}", &[], "in the URL"),
             ("GET", "http://b.example/{}", &[], "in the URL"),
-            ("GET", "http://b.example/x", &[("x-a", "{}")], "in header x-a"),
-            ("GET", "http://b.example/x", &[("x-a", "UPPER")], "in header x-a"),
-            ("GET", "http://b.example/x", &[("{}", "v")], "in a header name"),
+            (
+                "GET",
+                "http://b.example/x",
+                &[("x-a", "{}")],
+                "in header x-a",
+            ),
+            (
+                "GET",
+                "http://b.example/x",
+                &[("x-a", "UPPER")],
+                "in header x-a",
+            ),
+            (
+                "GET",
+                "http://b.example/x",
+                &[("{}", "v")],
+                "in a header name",
+            ),
             ("{}", "http://b.example/x", &[], "in the method"),
             // B's own host, but not over https or to a loopback literal.
-            ("GET", "http://b.example/x?k=PB", &[], "B is only sent over https, and this request is http"),
+            (
+                "GET",
+                "http://b.example/x?k=PB",
+                &[],
+                "B is only sent over https, and this request is http",
+            ),
         ];
         for (method, uri, headers, want) in refused {
             let policy = placeholder_policy();
@@ -1117,20 +1169,26 @@ mod tests {
             };
             let headers: Vec<(String, String)> =
                 headers.iter().map(|(n, v)| (fill(n), fill(v))).collect();
-            let headers: Vec<(&str, &str)> =
-                headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
             let got = policy.prepare(request(&fill(method), &fill(uri), &headers), None);
             assert!(got.is_err(), "{method} {uri} {headers:?} went");
             let events = policy.audit.take();
             assert!(
-                events.iter().any(|e| e.decision == Decision::Deny && e.reason.contains(want)),
+                events
+                    .iter()
+                    .any(|e| e.decision == Decision::Deny && e.reason.contains(want)),
                 "{method} {uri}: {events:?}"
             );
             if !want.contains("https") {
                 assert!(
-                    events.iter().any(|e| e.reason.contains("placeholder of secret KEY")
-                        && e.reason.contains("KEY is declared for 127.0.0.1 only")
-                        && e.reason.contains("b.example")),
+                    events
+                        .iter()
+                        .any(|e| e.reason.contains("placeholder of secret KEY")
+                            && e.reason.contains("KEY is declared for 127.0.0.1 only")
+                            && e.reason.contains("b.example")),
                     "{events:?}"
                 );
             }
@@ -1155,14 +1213,19 @@ mod tests {
                 None,
             )
             .expect("allowed");
-        let plan = prepared.body_plan.take().expect("read whole: it declares a length");
+        let plan = prepared
+            .body_plan
+            .take()
+            .expect("read whole: it declares a length");
         run(prepared.settle_body(&plan)).expect("settled");
         let expected = "a KEY-value-1234 b KEY-value-1234";
         assert_eq!(
             prepared.request.headers()["content-length"],
             expected.len().to_string().as_str()
         );
-        let sent = run(prepared.request.into_body().collect()).expect("body").to_bytes();
+        let sent = run(prepared.request.into_body().collect())
+            .expect("body")
+            .to_bytes();
         assert_eq!(sent.as_ref(), b"a KEY-value-1234 b KEY-value-1234");
 
         // Streamed (no declared length) when no other placeholder could be
@@ -1180,16 +1243,24 @@ mod tests {
             .collect::<Vec<_>>()
             .into();
         let prepared = only_key
-            .prepare(with_body("POST", "http://127.0.0.1:8080/api/x", &[], body.clone()), None)
+            .prepare(
+                with_body("POST", "http://127.0.0.1:8080/api/x", &[], body.clone()),
+                None,
+            )
             .expect("allowed");
         assert!(prepared.body_plan.is_none());
         assert!(prepared.request.headers().get("content-length").is_none());
-        let sent = run(prepared.request.into_body().collect()).expect("body").to_bytes();
+        let sent = run(prepared.request.into_body().collect())
+            .expect("body")
+            .to_bytes();
         assert_eq!(sent.as_ref(), b"a KEY-value-1234 b KEY-value-1234");
 
         // To another host: refused when the body is read, before sending.
         let mut prepared = policy
-            .prepare(with_body("POST", "http://b.example/x", &[], body.clone()), None)
+            .prepare(
+                with_body("POST", "http://b.example/x", &[], body.clone()),
+                None,
+            )
             .expect("the head is clean");
         let plan = prepared.body_plan.take().expect("read whole: another host");
         assert!(matches!(
@@ -1201,7 +1272,10 @@ mod tests {
             && e.reason.contains("placeholder of secret KEY (its environment variable KEY) in the body of a request to b.example")));
         // Positive control: the same request without it goes, length written.
         let mut prepared = policy
-            .prepare(with_body("POST", "http://b.example/x", &[], "plain".into()), None)
+            .prepare(
+                with_body("POST", "http://b.example/x", &[], "plain".into()),
+                None,
+            )
             .expect("allowed");
         let plan = prepared.body_plan.take().expect("read whole");
         run(prepared.settle_body(&plan)).expect("clean");

@@ -56,9 +56,9 @@ pub(crate) fn new_placeholder(name: &str, value: &str) -> Option<String> {
 pub(crate) fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty()
         && haystack.len() >= needle.len()
-        && haystack.windows(needle.len()).any(|w| {
-            w[0].eq_ignore_ascii_case(&needle[0]) && w.eq_ignore_ascii_case(needle)
-        })
+        && haystack
+            .windows(needle.len())
+            .any(|w| w[0].eq_ignore_ascii_case(&needle[0]) && w.eq_ignore_ascii_case(needle))
 }
 
 /// The first position of `needle` in `haystack` (exact bytes).
@@ -106,7 +106,11 @@ impl Substitution {
 
     /// The longest placeholder's length.
     fn longest(&self) -> usize {
-        self.0.iter().map(|p| p.placeholder.len()).max().unwrap_or(0)
+        self.0
+            .iter()
+            .map(|p| p.placeholder.len())
+            .max()
+            .unwrap_or(0)
     }
 
     /// The earliest complete placeholder in `data` at or after `from`:
@@ -220,7 +224,10 @@ impl SubstituteBody {
     /// What may go out of `held` now (all of it at the end).
     fn release(&mut self, end: bool) -> Bytes {
         let data = self.held.split().freeze();
-        let (mut out, copied) = match self.substitution.rewrite(&data, |value, out| out.extend_from_slice(value)) {
+        let (mut out, copied) = match self
+            .substitution
+            .rewrite(&data, |value, out| out.extend_from_slice(value))
+        {
             Some((out, copied, names)) => {
                 if let Some(note) = self.on_replace.take() {
                     note(&names);
@@ -233,7 +240,8 @@ impl SubstituteBody {
         let keep = if end {
             0
         } else {
-            rest.len().min(self.substitution.longest().saturating_sub(1))
+            rest.len()
+                .min(self.substitution.longest().saturating_sub(1))
         };
         out.extend_from_slice(&rest[..rest.len() - keep]);
         self.held.extend_from_slice(&rest[rest.len() - keep..]);
@@ -377,12 +385,19 @@ mod tests {
         assert_eq!(names, vec!["KEY".to_string(), "OTHER".to_string()]);
         assert!(substitution().replace(b"nothing here").is_none());
         // Case matters for replacement (detection of foreign ones ignores it).
-        assert!(substitution().replace(P.to_lowercase().as_bytes()).is_none());
+        assert!(
+            substitution()
+                .replace(P.to_lowercase().as_bytes())
+                .is_none()
+        );
         assert!(contains_ignore_case(
             format!("x{}y", P.to_uppercase()).as_bytes(),
             P.as_bytes()
         ));
-        assert!(!contains_ignore_case(b"skill-run-secret-KEY-", P.as_bytes()));
+        assert!(!contains_ignore_case(
+            b"skill-run-secret-KEY-",
+            P.as_bytes()
+        ));
     }
 
     #[test]

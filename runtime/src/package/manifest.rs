@@ -447,7 +447,11 @@ mod tests {
         let secret = &m.grants.secrets[0];
         assert!(secret.exposed_in_env() && secret.header.is_none());
         let both = with("header = \"Authorization\", format = \"Bearer {}\", expose = \"env\"");
-        assert!(Manifest::parse(&both).expect("both").grants.secrets[0].header.is_some());
+        assert!(
+            Manifest::parse(&both).expect("both").grants.secrets[0]
+                .header
+                .is_some()
+        );
         // An unknown value is refused where it is written.
         let err = Manifest::parse(&with("expose = \"file\"")).expect_err("unknown");
         assert!(
@@ -464,8 +468,10 @@ mod tests {
             .expect_err("format without header");
         assert!(err.contains("has a `format` but no `header`"), "{err}");
         // The placeholder carries the secret's name: still never also an env grant.
-        let err = Manifest::parse(&with("expose = \"env\"").replace("secrets =", "env = [\"K\"]\nsecrets ="))
-            .expect_err("both env and secret");
+        let err = Manifest::parse(
+            &with("expose = \"env\"").replace("secrets =", "env = [\"K\"]\nsecrets ="),
+        )
+        .expect_err("both env and secret");
         assert!(err.contains("both a secret and an env name"), "{err}");
     }
 }
