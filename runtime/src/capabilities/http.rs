@@ -1130,7 +1130,8 @@ mod tests {
             e.reason
                 .contains("KEY's placeholder replaced by its value in the URL")
         }));
-        let refused: &[(&str, &str, &[(&str, &str)], &str)] = &[
+        type Refused<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+        let refused: &[Refused] = &[
             ("GET", "http://b.example/x?k={}", &[], "in the URL"),
             ("GET", "http://b.example/{}", &[], "in the URL"),
             (

@@ -191,6 +191,9 @@ impl Substitution {
     }
 }
 
+/// Hears, once, the names of the secrets a streamed body first replaced.
+pub(crate) type OnReplace = Box<dyn FnOnce(&[String]) + Send>;
+
 /// A request body whose placeholders are replaced as it streams: each
 /// chunk is appended to what was held back, every complete placeholder is
 /// replaced, and the last (longest placeholder - 1) bytes are held back,
@@ -200,18 +203,14 @@ pub(crate) struct SubstituteBody {
     substitution: Substitution,
     held: BytesMut,
     /// Called once, with the secrets' names, when a first placeholder is replaced.
-    on_replace: Option<Box<dyn FnOnce(&[String]) + Send>>,
+    on_replace: Option<OnReplace>,
     ended: bool,
 }
 
 impl SubstituteBody {
     /// `inner` with `substitution` applied; `on_replace` hears of the first
     /// replacement.
-    pub(crate) fn new(
-        inner: WasiBody,
-        substitution: Substitution,
-        on_replace: Box<dyn FnOnce(&[String]) + Send>,
-    ) -> Self {
+    pub(crate) fn new(inner: WasiBody, substitution: Substitution, on_replace: OnReplace) -> Self {
         SubstituteBody {
             inner,
             substitution,
