@@ -6,7 +6,10 @@
 //!
 //! Four steps, each its own function: *authorise* ([`HttpPolicy::prepare`]:
 //! URL, user info, method, body framing, budget, see `request_check`; then
-//! the request is rewritten as checked, with its secrets), *resolve* (a
+//! the request is rewritten as checked, with its secrets, and the
+//! placeholders of secrets exposed through the environment replaced where
+//! their secret applies or the request refused where it does not, see
+//! `placeholders`), *resolve* (a
 //! granted host name must resolve only to public addresses, every address
 //! checked by [`address_denial`]), *send* (to the checked addresses, on a
 //! connection of its own that is closed after the response), *wrap*
