@@ -484,3 +484,49 @@ fn runs_where_the_instance_pool_cannot_reserve_its_address_space() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout_json(&out), json!("Hello, Ada."));
 }
+
+#[test]
+fn inspect_shows_a_secret_exposed_through_the_environment() {
+    let cli = Cli::new();
+    let package = escape_package(
+        "network = [\"https://api.example.com/\"]\nsecrets = [\n  { name = \"API_KEY\", host = \"api.example.com\", path = \"/v1/\", expose = \"env\" },\n  { name = \"OTHER\", host = \"api.example.com\", header = \"X-Key\" },\n]\n",
+    );
+    let p = package.path();
+    let out = cli.run(&["inspect", text(&p), "--json"], &p);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc = stdout_json(&out);
+    assert_eq!(
+        doc["capabilities"]["secrets"],
+        json!([
+            {"name": "API_KEY", "host": "api.example.com", "path": "/v1/", "header": null, "expose": "env"},
+            {"name": "OTHER", "host": "api.example.com", "path": null, "header": "X-Key", "expose": null},
+        ])
+    );
+    let words = doc["capabilities_in_words"].to_string();
+    assert!(
+        words.contains("see a placeholder for secret API_KEY in environment variable API_KEY")
+            && words.contains("requests for api.example.com/v1/"),
+        "{words}"
+    );
+    let out = cli.run(&["inspect", text(&p)], &p);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("placeholder for secret API_KEY"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // An unknown exposure is refused by check, with where it is written.
+    std::fs::write(
+        p.join("skill.toml"),
+        std::fs::read_to_string(p.join("skill.toml"))
+            .expect("manifest")
+            .replace("expose = \"env\"", "expose = \"file\""),
+    )
+    .expect("manifest");
+    let out = cli.run(&["check", text(&p)], &p);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("unknown variant `file`") && stderr(&out).contains("line"),
+        "{}",
+        stderr(&out)
+    );
+}

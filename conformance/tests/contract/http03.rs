@@ -385,3 +385,91 @@ fn p3_016_connection_cap_and_deadline_bind_requests() {
     );
     drop(silent);
 }
+
+/// Echoes the request line, the Authorization header and the body.
+fn full_echo(seen: &Seen) -> Vec<Vec<u8>> {
+    let auth = seen.header("authorization").unwrap_or_default();
+    let body = format!(
+        "{} auth={auth} body={}",
+        seen.line,
+        String::from_utf8_lossy(&seen.body)
+    );
+    vec![response(
+        "200 OK",
+        &format!("X-Echo: {auth}\r\n"),
+        body.as_bytes(),
+    )]
+}
+
+/// P3-023: A secret exposed as a placeholder works for a WASI 0.3 component as for WASI 0.2: its environment holds the placeholder, the declared host receives the value in the header, the query and a streamed body and its echo comes back redacted, and the placeholder sent to another granted host is refused before anything reaches it.
+#[test]
+fn p3_023_placeholder_reaches_only_its_host() {
+    let host = Host::new();
+    let declared = Loopback::start("127.0.0.1", Box::new(full_echo));
+    let author = Loopback::start("127.0.0.2", Box::new(full_echo));
+    let skill = host.load(&http03_package(
+        &format!(
+            "network = [\"{}/\", \"{}/\"]\nsecrets = [{{ name = \"KEY\", host = \"127.0.0.1\", expose = \"env\" }}]\n",
+            declared.origin(),
+            author.origin()
+        ),
+        "",
+    ));
+    let (outcome, results) = send(
+        &skill,
+        json!([
+            {"method": "POST", "url": format!("{}/me?k={{env:KEY}}", declared.origin()),
+             "headers": {"authorization": "Bearer {env:KEY}"}, "body": "key={env:KEY}"},
+            {"method": "POST", "url": format!("{}/me", author.origin()), "body": "key={env:KEY}"},
+            {"method": "GET", "url": format!("{}/me", author.origin()),
+             "headers": {"authorization": "Bearer {env:KEY}"}},
+            {"method": "GET", "url": format!("{}/me", author.origin()),
+             "headers": {"authorization": "Bearer mine"}},
+        ]),
+        Some(SECRET),
+    );
+    let seen = declared.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        seen[0].header("authorization").as_deref(),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    assert_eq!(seen[0].body, format!("key={SECRET}").as_bytes());
+    assert_eq!(seen[0].path(), "/me?k=sk_live%2Fp3%2BCAN%22ARY%3Dkey");
+    let body = results[0]["ok"]["body"].as_str().unwrap_or_default();
+    assert!(
+        body.contains("auth=Bearer [redacted] body=key=[redacted]"),
+        "{results:?}"
+    );
+    assert_eq!(results[0]["ok"]["headers"]["x-echo"], "Bearer [redacted]");
+    for refused in &results[1..3] {
+        assert!(
+            refused["err"]
+                .as_str()
+                .is_some_and(|e| e.contains("HttpRequestDenied")),
+            "{results:?}"
+        );
+    }
+    // Only the request without the placeholder reached the author's host.
+    let other = author.seen();
+    assert_eq!(other.len(), 1, "{other:?}");
+    assert_eq!(
+        other[0].header("authorization").as_deref(),
+        Some("Bearer mine")
+    );
+    assert_eq!(results[3]["ok"]["status"], 200);
+    let denials = outcome
+        .audit
+        .iter()
+        .filter(|e| e.decision == Decision::Deny && e.reason.contains("placeholder of secret KEY"))
+        .count();
+    assert_eq!(denials, 2, "{:#?}", outcome.audit);
+    let everything = format!(
+        "{results:?} {} {} {:?}",
+        outcome.stdout, outcome.stderr, outcome.audit
+    );
+    assert!(
+        !everything.contains(SECRET) && !everything.contains("sk_live%2Fp3"),
+        "the secret leaked: {everything}"
+    );
+}

@@ -21,6 +21,7 @@ mod load;
 mod loopback;
 mod moltbook;
 mod network;
+mod placeholders;
 mod preview1;
 mod provenance;
 mod pyscript;

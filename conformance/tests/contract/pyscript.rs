@@ -42,7 +42,7 @@ fn manifest() -> String {
 }
 
 /// A runtime that has the Python runner, with the shared compile cache.
-fn python_host() -> Host {
+pub(super) fn python_host() -> Host {
     let state = tempfile::tempdir().expect("state folder");
     let config = RuntimeConfig::new(state.path())
         .with_compile_cache(shared_compile_cache())
@@ -51,7 +51,7 @@ fn python_host() -> Host {
     Host { runtime, state }
 }
 
-fn copy_tree(from: &Path, to: &Path) {
+pub(super) fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read_dir") {
         let entry = entry.expect("entry");
@@ -108,7 +108,7 @@ impl Loaded {
 }
 
 /// The JSON line a case printed, from a run that ended with status 0.
-fn printed(outcome: &Outcome) -> Value {
+pub(super) fn printed(outcome: &Outcome) -> Value {
     assert!(
         outcome.result.is_ok(),
         "the script failed: {:?}\nstderr: {}",

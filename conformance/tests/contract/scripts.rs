@@ -404,6 +404,8 @@ fn script_006_init_proposes_only_what_the_scan_found() {
         [("ACME_API_KEY".to_owned(), "api.acme.io".to_owned())],
         "{text}"
     );
+    // The script reads it from the environment: a placeholder there.
+    assert!(manifest.grants.secrets[0].exposed_in_env(), "{text}");
     let env: Vec<String> = manifest
         .grants
         .env

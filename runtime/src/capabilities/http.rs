@@ -6,7 +6,10 @@
 //!
 //! Four steps, each its own function: *authorise* ([`HttpPolicy::prepare`]:
 //! URL, user info, method, body framing, budget, see `request_check`; then
-//! the request is rewritten as checked, with its secrets), *resolve* (a
+//! the request is rewritten as checked, with its secrets, and the
+//! placeholders of secrets exposed through the environment replaced where
+//! their secret applies or the request refused where it does not, see
+//! `placeholders`), *resolve* (a
 //! granted host name must resolve only to public addresses, every address
 //! checked by [`address_denial`]), *send* (to the checked addresses, on a
 //! connection of its own that is closed after the response), *wrap*
@@ -34,6 +37,7 @@ use crate::audit::{AuditKind, AuditRecorder, Decision};
 use crate::capabilities::http_client;
 use crate::capabilities::limits::LimitKind;
 use crate::capabilities::network::{NetworkGrant, NetworkOverride, is_public_address};
+use crate::capabilities::placeholders::{self, Pair, SubstituteBody, Substitution};
 use crate::capabilities::request_body::LimitedRequestBody;
 use crate::capabilities::request_check::{self, Checked};
 use crate::capabilities::response_body::{LimitedBody, ScrubBody};
@@ -55,6 +59,54 @@ pub const MAX_CONNECTIONS: usize = 16;
 pub(crate) struct ResolvedSecret {
     pub grant: SecretGrant,
     pub value: Option<String>,
+    /// This invocation's placeholder, for a secret exposed through the
+    /// environment whose value the host supplied.
+    pub placeholder: Option<String>,
+}
+
+/// Whether `url` is https, or names a loopback IP literally (local tests):
+/// the only requests a secret's value is written into.
+fn secret_transport(url: &url::Url) -> bool {
+    url.scheme() == "https"
+        || matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+        || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+}
+
+/// What one request does with the invocation's placeholders: those whose
+/// secret applies to it are replaced, finding any other refuses it.
+#[derive(Clone, Default)]
+pub(crate) struct PlaceholderPlan {
+    /// The placeholders of secrets that apply to this request.
+    pub replace: Substitution,
+    /// The others: secret name, placeholder, and why it may not go here.
+    pub foreign: Arc<[(String, String, String)]>,
+}
+
+impl PlaceholderPlan {
+    /// Whether the invocation has no placeholders at all.
+    fn is_empty(&self) -> bool {
+        self.replace.is_empty() && self.foreign.is_empty()
+    }
+
+    /// The first foreign placeholder in `data` (ASCII case ignored).
+    fn foreign_in(&self, data: &[u8]) -> Option<&(String, String, String)> {
+        self.foreign
+            .iter()
+            .find(|(_, text, _)| placeholders::contains_ignore_case(data, text.as_bytes()))
+    }
+
+    /// Why the request may not go: a foreign placeholder in `place`.
+    fn refusal(
+        skill: &str,
+        url: &url::Url,
+        (name, _, why): &(String, String, String),
+        place: &str,
+    ) -> String {
+        let host = url.host_str().unwrap_or_default();
+        format!(
+            "skill `{skill}` put the placeholder of secret {name} (its environment variable {name}) in {place} of a request to {host}, but {why}; not sent. If {name} is meant for {host}, set that secret's host (and path) in [capabilities].secrets of skill.toml"
+        )
+    }
 }
 
 /// The per-invocation cap on open connections; see [`MAX_CONNECTIONS`].
@@ -111,11 +163,13 @@ impl HttpPolicy {
             self.audit
                 .record(AuditKind::Network, url.as_str(), decision, reason, None)
         };
-        let loopback_literal = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
-            || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
         for secret in self.secrets.iter().filter(|s| s.grant.applies_to(url)) {
             let name = secret.grant.name.as_str();
-            let header = secret.grant.header.name();
+            // A placeholder-only secret: replaced where the skill put it.
+            let Some(declared) = &secret.grant.header else {
+                continue;
+            };
+            let header = declared.name();
             let Some(value) = &secret.value else {
                 let reason = format!(
                     "secret {name} is declared for {host} but the host supplied no value; sent without {header}"
@@ -123,7 +177,7 @@ impl HttpPolicy {
                 note(Decision::Allow, &reason);
                 continue;
             };
-            if url.scheme() != "https" && !loopback_literal {
+            if !secret_transport(url) {
                 let reason = format!(
                     "secret {name} is only sent over https; this request is {}",
                     url.scheme()
@@ -135,10 +189,8 @@ impl HttpPolicy {
                 Ok(mut value_h) => {
                     value_h.set_sensitive(true);
                     request.headers_mut().insert(header.clone(), value_h);
-                    let reason = format!(
-                        "secret {name} added as {} (the skill never sees it)",
-                        secret.grant.header
-                    );
+                    let reason =
+                        format!("secret {name} added as {declared} (the skill never sees it)");
                     note(Decision::Allow, &reason);
                 }
                 Err(_) => {
@@ -148,6 +200,101 @@ impl HttpPolicy {
                 }
             }
         }
+    }
+
+    /// Which of the invocation's placeholders a request to `url` replaces
+    /// (their secret applies to it, over https or to a loopback IP
+    /// literal), and which it may not carry.
+    fn placeholder_plan(&self, url: &url::Url) -> PlaceholderPlan {
+        let (mut replace, mut foreign) = (Vec::new(), Vec::new());
+        for s in self.secrets.iter() {
+            let (Some(text), Some(value)) = (&s.placeholder, &s.value) else {
+                continue;
+            };
+            let name = s.grant.name.as_str();
+            let applies = s.grant.applies_to(url);
+            if applies && secret_transport(url) {
+                replace.push(Pair::new(name, text, value));
+                continue;
+            }
+            let why = match (&s.grant.path, applies) {
+                (_, true) => format!(
+                    "{name} is only sent over https, and this request is {}",
+                    url.scheme()
+                ),
+                (Some(path), false) => {
+                    format!("{name} is declared for {} under {path} only", s.grant.host)
+                }
+                (None, false) => format!("{name} is declared for {} only", s.grant.host),
+            };
+            foreign.push((name.to_owned(), text.clone(), why));
+        }
+        PlaceholderPlan {
+            replace: Substitution::new(replace),
+            foreign: foreign.into(),
+        }
+    }
+
+    /// Refuses a request whose method, URL or headers carry a placeholder
+    /// it may not (ASCII case ignored), and replaces the others in header
+    /// values. Nothing has been sent; a refusal is audited.
+    fn placeholders_in_head(
+        &self,
+        plan: &PlaceholderPlan,
+        request: &mut http::Request<WasiBody>,
+        url: &url::Url,
+    ) -> Result<(), HttpError> {
+        let deny = |reason: &str| {
+            self.audit.record(
+                AuditKind::Network,
+                url.as_str(),
+                Decision::Deny,
+                reason,
+                None,
+            );
+            Err(HttpError::HttpRequestDenied)
+        };
+        let refuse =
+            |found, place: &str| deny(&PlaceholderPlan::refusal(&self.skill, url, found, place));
+        if let Some(found) = plan.foreign_in(request.method().as_str().as_bytes()) {
+            return refuse(found, "the method");
+        }
+        let uri = request.uri().to_string();
+        if let Some(found) = plan
+            .foreign_in(url.as_str().as_bytes())
+            .or_else(|| plan.foreign_in(uri.as_bytes()))
+        {
+            return refuse(found, "the URL");
+        }
+        for (name, value) in request.headers() {
+            if let Some(found) = plan.foreign_in(name.as_str().as_bytes()) {
+                return refuse(found, "a header name");
+            }
+            if let Some(found) = plan.foreign_in(value.as_bytes()) {
+                return refuse(found, &format!("header {name}"));
+            }
+        }
+        let (replaced, invalid) =
+            placeholders::replace_in_headers(&plan.replace, request.headers_mut());
+        if let Some(name) = invalid.first() {
+            return deny(&format!(
+                "skill `{}` put a secret's placeholder in header {name}, but the secret's value is not a valid header value; not sent",
+                self.skill
+            ));
+        }
+        for name in replaced {
+            let reason = format!(
+                "secret {name}'s placeholder replaced by its value in the request headers (the skill never sees it)"
+            );
+            self.audit.record(
+                AuditKind::Network,
+                url.as_str(),
+                Decision::Allow,
+                &reason,
+                None,
+            );
+        }
+        Ok(())
     }
 
     /// Whether responses from `url`'s host are scrubbed: a secret with a
@@ -214,6 +361,9 @@ pub(crate) struct Prepared {
     pub url: url::Url,
     /// Where it really goes (an override may send it elsewhere).
     pub target: url::Url,
+    /// The placeholders to look for in the body, read whole before sending.
+    body_plan: Option<PlaceholderPlan>,
+    skill: Arc<str>,
     options: RequestOptions,
     scrubber: Scrubber,
     max_response: u64,
@@ -237,6 +387,10 @@ impl HttpPolicy {
     ) -> Result<Prepared, HttpError> {
         let Checked { url, strip_body } = request_check::authorise(self, &request)?;
         let mut request = request;
+        let plan = self.placeholder_plan(&url);
+        if !plan.is_empty() {
+            self.placeholders_in_head(&plan, &mut request, &url)?;
+        }
         if strip_body {
             let empty = http_body_util::Empty::<bytes::Bytes>::new()
                 .map_err(|never| match never {})
@@ -252,10 +406,30 @@ impl HttpPolicy {
             http::HeaderValue::from_static("close"),
         );
         let target = self.target(&url);
+        // Placeholders in the path and query become their values,
+        // percent-encoded (the audit keeps the URL with the placeholders).
+        let sent = match plan.replace.replace_in_url(target.as_str()) {
+            Some((text, names)) => {
+                for name in names {
+                    let reason = format!(
+                        "secret {name}'s placeholder replaced by its value in the URL (the skill never sees it)"
+                    );
+                    self.audit.record(
+                        AuditKind::Network,
+                        url.as_str(),
+                        Decision::Allow,
+                        &reason,
+                        None,
+                    );
+                }
+                text
+            }
+            None => target.as_str().to_owned(),
+        };
         // Send exactly the path that was checked (the parser normalised
         // `..` and encoded dot segments); never the guest's own text, and
         // never the unchecked URI when the checked one does not convert.
-        let Ok(checked_uri) = http::Uri::try_from(target.as_str()) else {
+        let Ok(checked_uri) = http::Uri::try_from(sent.as_str()) else {
             self.audit.record(
                 AuditKind::Network,
                 url.as_str(),
@@ -267,13 +441,37 @@ impl HttpPolicy {
         };
         *request.uri_mut() = checked_uri;
         let (max_request_body, limit) = (self.max_request_body, self.limit.clone());
-        let request = request.map(|body| {
+        let mut request = request.map(|body| {
             BodyExt::boxed_unsync(LimitedRequestBody::new(
                 body,
                 max_request_body,
                 limit.clone(),
             ))
         });
+        // The body: as is without placeholders; read whole before sending
+        // when it might carry one it may not (so a refused request sends
+        // nothing) or declares a length (to write the new one); else
+        // rewritten as it streams.
+        let declares_length = request.headers().contains_key(http::header::CONTENT_LENGTH);
+        let body_plan = if strip_body || plan.is_empty() {
+            None
+        } else if plan.foreign.is_empty() && !declares_length {
+            let (audit, shown) = (self.audit.clone(), url.as_str().to_owned());
+            let note = Box::new(move |names: &[String]| {
+                for name in names {
+                    let reason = format!(
+                        "secret {name}'s placeholder replaced by its value in the request body (the skill never sees it)"
+                    );
+                    audit.record(AuditKind::Network, &shown, Decision::Allow, &reason, None);
+                }
+            });
+            let substitution = plan.replace.clone();
+            request = request
+                .map(|body| BodyExt::boxed_unsync(SubstituteBody::new(body, substitution, note)));
+            None
+        } else {
+            Some(plan)
+        };
         let scrubber = if self.scrubs(&url) {
             self.scrubber.clone()
         } else {
@@ -281,6 +479,8 @@ impl HttpPolicy {
         };
         Ok(Prepared {
             request,
+            body_plan,
+            skill: self.skill.clone(),
             options: self.options(options),
             scrubber,
             max_response: self.max_response,
@@ -295,8 +495,80 @@ impl HttpPolicy {
 }
 
 impl Prepared {
+    /// The body read whole (within `limits.http-request-body`): refused
+    /// when it carries a placeholder it may not, else the others replaced
+    /// and its `Content-Length` written anew. Nothing has been sent.
+    async fn settle_body(&mut self, plan: &PlaceholderPlan) -> Result<(), HttpError> {
+        let empty = http_body_util::Empty::<bytes::Bytes>::new()
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let request = std::mem::replace(&mut self.request, http::Request::new(empty));
+        let (mut parts, body) = request.into_parts();
+        let collected = body.collect().await?;
+        let mut trailers = collected.trailers().cloned();
+        let data = collected.to_bytes();
+        let refuse = |found, place: &str| {
+            let reason = PlaceholderPlan::refusal(&self.skill, &self.url, found, place);
+            self.audit.record(
+                AuditKind::Network,
+                self.url.as_str(),
+                Decision::Deny,
+                &reason,
+                None,
+            );
+            Err(HttpError::HttpRequestDenied)
+        };
+        if let Some(found) = plan.foreign_in(&data) {
+            return refuse(found, "the body");
+        }
+        for (name, value) in trailers.iter().flatten() {
+            if let Some(found) = plan.foreign_in(value.as_bytes()) {
+                return refuse(found, &format!("trailer {name}"));
+            }
+        }
+        let data = match plan.replace.replace(&data) {
+            Some((new, names)) => {
+                for name in names {
+                    let reason = format!(
+                        "secret {name}'s placeholder replaced by its value in the request body (the skill never sees it)"
+                    );
+                    self.audit.record(
+                        AuditKind::Network,
+                        self.url.as_str(),
+                        Decision::Allow,
+                        &reason,
+                        None,
+                    );
+                }
+                bytes::Bytes::from(new)
+            }
+            None => data,
+        };
+        if let Some(t) = trailers.as_mut() {
+            placeholders::replace_in_headers(&plan.replace, t);
+        }
+        let length = data.len();
+        let body = http_body_util::Full::new(data).map_err(|never| match never {});
+        let body = match trailers {
+            None => {
+                parts.headers.insert(
+                    http::header::CONTENT_LENGTH,
+                    http::HeaderValue::from(length),
+                );
+                body.boxed_unsync()
+            }
+            Some(t) => {
+                parts.headers.remove(http::header::CONTENT_LENGTH);
+                body.with_trailers(async move { Some(Ok(t)) })
+                    .boxed_unsync()
+            }
+        };
+        self.request = http::Request::from_parts(parts, body);
+        Ok(())
+    }
+
     /// Steps 2 to 4: resolve, send, wrap.
-    async fn go(self) -> wasmtime_wasi_http::Result<(http::Response<WasiBody>, BodyDone)> {
+    async fn go(mut self) -> wasmtime_wasi_http::Result<(http::Response<WasiBody>, BodyDone)> {
         let overridden = self.target != self.url;
         // 2. Resolve.
         let addresses = resolve(&self.target, self.url.as_str(), overridden, &self.audit).await?;
@@ -305,9 +577,15 @@ impl Prepared {
         let permit = self
             .connections
             .0
+            .clone()
             .acquire_owned()
             .await
             .map_err(|_| HttpError::ConnectionLimitReached)?;
+        // Read after taking the slot, so at most MAX_CONNECTIONS bodies
+        // are held at once.
+        if let Some(plan) = self.body_plan.take() {
+            self.settle_body(&plan).await?;
+        }
         let shown: Vec<String> = addresses.iter().map(ToString::to_string).collect();
         self.audit.record(
             AuditKind::Network,
@@ -486,6 +764,7 @@ mod tests {
             .into_iter()
             .map(|grant| ResolvedSecret {
                 value: Some(format!("{}-value-1234", grant.name)),
+                placeholder: None,
                 grant,
             })
             .collect();
@@ -780,5 +1059,242 @@ mod tests {
         .expect("within limits");
         assert_eq!(plain.headers()["content-length"], "5");
         assert_eq!(collect(plain).expect("body"), b"hello");
+    }
+
+    const PH: &str = "skill-run-secret-KEY-0123456789abcdef0123456789abcdef";
+    const PB: &str = "skill-run-secret-B-0123456789abcdef0123456789abcdef";
+
+    /// `policy` with KEY (for 127.0.0.1) exposed as the placeholder [`PH`],
+    /// B (for b.example, only ever over https) as [`PB`].
+    fn placeholder_policy() -> HttpPolicy {
+        let mut policy = policy(100);
+        policy.max_request_body = 1000;
+        let secrets: Vec<ResolvedSecret> = policy
+            .secrets
+            .iter()
+            .map(|s| ResolvedSecret {
+                grant: s.grant.clone(),
+                value: s.value.clone(),
+                placeholder: match s.grant.name.as_str() {
+                    "KEY" => Some(PH.to_owned()),
+                    _ => Some(PB.to_owned()),
+                },
+            })
+            .collect();
+        policy.secrets = secrets.into();
+        policy
+    }
+
+    fn with_body(
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: String,
+    ) -> http::Request<WasiBody> {
+        let mut request = request(method, uri, headers);
+        *request.body_mut() = http_body_util::Full::new(bytes::Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        request
+    }
+
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("tokio")
+            .block_on(f)
+    }
+
+    /// The head of a request: placeholders of a secret that applies are
+    /// replaced in header values and the URL (percent-encoded); anywhere
+    /// else they refuse the request, audited with the secret and the fix.
+    #[test]
+    fn placeholders_in_the_head_are_replaced_for_their_host_only() {
+        let policy = placeholder_policy();
+        let prepared = policy
+            .prepare(
+                request(
+                    "GET",
+                    &format!("http://127.0.0.1:8080/api/x?k={PH}&again={PH}"),
+                    &[("x-token", &format!("t {PH}"))],
+                ),
+                None,
+            )
+            .expect("allowed");
+        assert_eq!(
+            prepared.request.uri().to_string(),
+            "http://127.0.0.1:8080/api/x?k=KEY-value-1234&again=KEY-value-1234"
+        );
+        assert_eq!(prepared.request.headers()["x-token"], "t KEY-value-1234");
+        // The audit keeps the URL the skill wrote.
+        let events = policy.audit.take();
+        assert!(events.iter().all(|e| !e.target.contains("KEY-value-1234")));
+        assert!(events.iter().any(|e| {
+            e.reason
+                .contains("KEY's placeholder replaced by its value in the URL")
+        }));
+        type Refused<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+        let refused: &[Refused] = &[
+            ("GET", "http://b.example/x?k={}", &[], "in the URL"),
+            ("GET", "http://b.example/{}", &[], "in the URL"),
+            (
+                "GET",
+                "http://b.example/x",
+                &[("x-a", "{}")],
+                "in header x-a",
+            ),
+            (
+                "GET",
+                "http://b.example/x",
+                &[("x-a", "UPPER")],
+                "in header x-a",
+            ),
+            (
+                "GET",
+                "http://b.example/x",
+                &[("{}", "v")],
+                "in a header name",
+            ),
+            ("{}", "http://b.example/x", &[], "in the method"),
+            // B's own host, but not over https or to a loopback literal.
+            (
+                "GET",
+                "http://b.example/x?k=PB",
+                &[],
+                "B is only sent over https, and this request is http",
+            ),
+        ];
+        for (method, uri, headers, want) in refused {
+            let policy = placeholder_policy();
+            let fill = |t: &str| {
+                t.replace("{}", PH)
+                    .replace("UPPER", &PH.to_uppercase())
+                    .replace("PB", PB)
+            };
+            let headers: Vec<(String, String)> =
+                headers.iter().map(|(n, v)| (fill(n), fill(v))).collect();
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            let got = policy.prepare(request(&fill(method), &fill(uri), &headers), None);
+            assert!(got.is_err(), "{method} {uri} {headers:?} went");
+            let events = policy.audit.take();
+            assert!(
+                events
+                    .iter()
+                    .any(|e| e.decision == Decision::Deny && e.reason.contains(want)),
+                "{method} {uri}: {events:?}"
+            );
+            if !want.contains("https") {
+                assert!(
+                    events
+                        .iter()
+                        .any(|e| e.reason.contains("placeholder of secret KEY")
+                            && e.reason.contains("KEY is declared for 127.0.0.1 only")
+                            && e.reason.contains("b.example")),
+                    "{events:?}"
+                );
+            }
+        }
+    }
+
+    /// Bodies: with a declared length, read whole, replaced, and the new
+    /// length written; streamed, replaced as they stream; to another host,
+    /// read whole and refused before anything is sent.
+    #[test]
+    fn placeholders_in_bodies_are_replaced_or_refuse_the_request() {
+        let policy = placeholder_policy();
+        let body = format!("a {PH} b {PH}");
+        let mut prepared = policy
+            .prepare(
+                with_body(
+                    "POST",
+                    "http://127.0.0.1:8080/api/x",
+                    &[("content-length", &body.len().to_string())],
+                    body.clone(),
+                ),
+                None,
+            )
+            .expect("allowed");
+        let plan = prepared
+            .body_plan
+            .take()
+            .expect("read whole: it declares a length");
+        run(prepared.settle_body(&plan)).expect("settled");
+        let expected = "a KEY-value-1234 b KEY-value-1234";
+        assert_eq!(
+            prepared.request.headers()["content-length"],
+            expected.len().to_string().as_str()
+        );
+        let sent = run(prepared.request.into_body().collect())
+            .expect("body")
+            .to_bytes();
+        assert_eq!(sent.as_ref(), b"a KEY-value-1234 b KEY-value-1234");
+
+        // Streamed (no declared length) when no other placeholder could be
+        // in it: rewritten on the way. (With B's placeholder too, the body
+        // was read whole, as B's may not go to 127.0.0.1.)
+        let mut only_key = placeholder_policy();
+        only_key.secrets = only_key
+            .secrets
+            .iter()
+            .map(|s| ResolvedSecret {
+                grant: s.grant.clone(),
+                value: s.value.clone(),
+                placeholder: s.placeholder.clone().filter(|p| p == PH),
+            })
+            .collect::<Vec<_>>()
+            .into();
+        let prepared = only_key
+            .prepare(
+                with_body("POST", "http://127.0.0.1:8080/api/x", &[], body.clone()),
+                None,
+            )
+            .expect("allowed");
+        assert!(prepared.body_plan.is_none());
+        assert!(prepared.request.headers().get("content-length").is_none());
+        let sent = run(prepared.request.into_body().collect())
+            .expect("body")
+            .to_bytes();
+        assert_eq!(sent.as_ref(), b"a KEY-value-1234 b KEY-value-1234");
+
+        // To another host: refused when the body is read, before sending.
+        let mut prepared = policy
+            .prepare(
+                with_body("POST", "http://b.example/x", &[], body.clone()),
+                None,
+            )
+            .expect("the head is clean");
+        let plan = prepared.body_plan.take().expect("read whole: another host");
+        assert!(matches!(
+            run(prepared.settle_body(&plan)),
+            Err(HttpError::HttpRequestDenied)
+        ));
+        let events = policy.audit.take();
+        assert!(events.iter().any(|e| e.decision == Decision::Deny
+            && e.reason.contains("placeholder of secret KEY (its environment variable KEY) in the body of a request to b.example")));
+        // Positive control: the same request without it goes, length written.
+        let mut prepared = policy
+            .prepare(
+                with_body("POST", "http://b.example/x", &[], "plain".into()),
+                None,
+            )
+            .expect("allowed");
+        let plan = prepared.body_plan.take().expect("read whole");
+        run(prepared.settle_body(&plan)).expect("clean");
+        assert_eq!(prepared.request.headers()["content-length"], "5");
+        // The request-body limit still binds a body read whole.
+        let mut small = placeholder_policy();
+        small.max_request_body = 10;
+        let mut prepared = small
+            .prepare(with_body("POST", "http://b.example/x", &[], body), None)
+            .expect("no declared length");
+        let plan = prepared.body_plan.take().expect("read whole");
+        assert!(matches!(
+            run(prepared.settle_body(&plan)),
+            Err(HttpError::HttpRequestBodySize(Some(10)))
+        ));
+        assert_eq!(small.limit.get(), Some(LimitKind::HttpRequestBody));
     }
 }

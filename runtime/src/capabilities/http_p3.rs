@@ -7,7 +7,7 @@
 //! client, and this runtime's hooks are [`super::http::HttpPolicy`]: a WASI
 //! 0.3 request passes exactly the same steps (authorise, resolve, send,
 //! wrap), so the same URL grants and methods, special-address and user-info
-//! refusals, secrets, scrubbing, request/response limits, connection cap,
+//! refusals, secrets and their placeholders, scrubbing, request/response limits, connection cap,
 //! deadline, audit and provenance apply. Headers are filtered by the same
 //! hooks too (a guest cannot set `Host` or hop-by-hop headers).
 

@@ -16,6 +16,7 @@ pub(crate) mod http_p3;
 pub mod limits;
 pub(crate) mod listing;
 pub mod network;
+pub(crate) mod placeholders;
 mod request_body;
 mod request_check;
 mod response_body;
@@ -144,10 +145,22 @@ impl Grants {
             lines.push(format!("read environment variable {e} if the host sets it"));
         }
         for s in &self.secrets {
-            lines.push(format!(
-                "have the host add secret {} to requests for {} (header {}); the skill never sees it",
-                s.name, s.host, s.header
-            ));
+            let scope = match &s.path {
+                Some(path) => format!("{}{path}", s.host),
+                None => s.host.to_string(),
+            };
+            if let Some(header) = &s.header {
+                lines.push(format!(
+                    "have the host add secret {} to requests for {} (header {header}); the skill never sees it",
+                    s.name, s.host
+                ));
+            }
+            if s.exposed_in_env() {
+                lines.push(format!(
+                    "see a placeholder for secret {} in environment variable {}, which the host replaces by the value only in requests for {scope}; the skill never sees the value",
+                    s.name, s.name
+                ));
+            }
         }
         lines
     }

@@ -1,9 +1,11 @@
 //! The `secrets` capability as declared: which secret may be added to
-//! requests for which host, in which header and format.
+//! requests for which host, in which header and format, and whether the
+//! skill sees a placeholder for it in its environment (`expose = "env"`).
 //!
 //! Values are never part of a skill's environment, files or memory: the host
-//! adds them to matching outgoing requests. Injection happens in the network
-//! capability (see `network`), which is the only place requests leave.
+//! adds them to matching outgoing requests, or writes them over their
+//! placeholder in requests to their host (see `placeholders`). Both happen
+//! in the network capability (see `http`), the only place requests leave.
 
 use serde::Deserialize;
 
@@ -24,14 +26,62 @@ pub struct SecretGrant {
     /// never `/apix`.
     #[serde(default, deserialize_with = "path_prefix")]
     pub path: Option<String>,
-    /// The request header it is written into.
-    pub header: SecretHeader,
-    /// How the value is written; `{}` stands for the value. Default `{}`.
+    /// The request header it is written into. Optional only for a secret
+    /// exposed through the environment (its placeholder says where it goes).
+    #[serde(default)]
+    pub header: Option<SecretHeader>,
+    /// How the value is written into `header`; `{}` stands for the value.
+    /// Default `{}`.
     #[serde(default)]
     pub format: SecretFormat,
+    /// `expose = "env"`: the skill's environment holds a variable of the
+    /// secret's name whose value is a per-invocation placeholder, which the
+    /// host replaces by the value in requests to the secret's host only.
+    #[serde(default)]
+    pub expose: Option<SecretExposure>,
+}
+
+/// How a secret is shown to the skill besides the host adding it itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretExposure {
+    /// An environment variable of the secret's name holds a placeholder.
+    Env,
+}
+
+impl SecretExposure {
+    /// The manifest's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretExposure::Env => "env",
+        }
+    }
 }
 
 impl SecretGrant {
+    /// Whether the skill's environment holds a placeholder for this secret.
+    pub fn exposed_in_env(&self) -> bool {
+        self.expose == Some(SecretExposure::Env)
+    }
+
+    /// The checks across keys of one entry, for the manifest parser: a
+    /// secret needs a `header` unless it is exposed through the
+    /// environment, and a `format` only means something with a `header`.
+    pub fn check(&self) -> Result<(), String> {
+        let name = &self.name;
+        if self.header.is_none() && !self.exposed_in_env() {
+            return Err(format!(
+                "capabilities.secrets: secret `{name}` has no `header`, so it would never be sent; add header = \"Authorization\" (and a format such as \"Bearer {{}}\"), or expose = \"env\" to give the skill a placeholder it can put in its requests"
+            ));
+        }
+        if self.header.is_none() && self.format != SecretFormat::default() {
+            return Err(format!(
+                "capabilities.secrets: secret `{name}` has a `format` but no `header`; add the header the format is for, or remove the format"
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether a request to `url` receives this secret: its host is this
     /// host exactly, and its path lies under the prefix.
     pub fn applies_to(&self, url: &url::Url) -> bool {
@@ -272,7 +322,10 @@ mod tests {
         let g = grant("name = \"K\"\nhost = \"API.Example.com\"\npath = \"/api/v1\"\nheader = \"Authorization\"\nformat = \"Bearer {}\"")
             .expect("valid");
         assert_eq!(g.host.to_string(), "api.example.com");
-        assert_eq!(g.header.name(), &http::header::AUTHORIZATION);
+        assert_eq!(
+            g.header.as_ref().map(SecretHeader::name),
+            Some(&http::header::AUTHORIZATION)
+        );
         assert_eq!(g.format.apply("v"), "Bearer v");
         let url = |t: &str| url::Url::parse(t).expect("url");
         assert!(g.applies_to(&url("https://api.example.com/api/v1/x")));

@@ -33,6 +33,7 @@ use crate::capabilities::files::{Access, HostBase};
 use crate::capabilities::folders;
 use crate::capabilities::http::ResolvedSecret;
 use crate::capabilities::limits::{LimitKind, Limits};
+use crate::capabilities::placeholders;
 use crate::capabilities::secrets::{MAX_SECRET_BYTES, Scrubber, SecretSource};
 use crate::capabilities::state::StateView;
 use crate::component::{ComponentKind, values};
@@ -200,6 +201,8 @@ struct WasiInputs<'a> {
     stderr: &'a CapturedOutput,
     /// The folder backing `{state}` grants for this call.
     state_dir: &'a Path,
+    /// The secrets, with the placeholders of those exposed through the environment.
+    secrets: &'a [ResolvedSecret],
 }
 
 /// The WASI context (arguments `[skill, command]`, the granted environment,
@@ -219,6 +222,7 @@ fn wasi_context(
         stdout,
         stderr,
         state_dir,
+        secrets,
     } = inputs;
     let mut builder = WasiCtxBuilder::new();
     builder
@@ -253,6 +257,25 @@ fn wasi_context(
         );
     }
     builder.envs(&visible_env(&grants.env, &request.env));
+    for secret in secrets.iter().filter(|s| s.grant.exposed_in_env()) {
+        let name = secret.grant.name.as_str();
+        let reason = match (&secret.placeholder, &secret.value) {
+            (Some(placeholder), _) => {
+                builder.env(name, placeholder);
+                format!(
+                    "secret {name} exposed as a placeholder, replaced by its value only in requests for {} (the skill never sees the value)",
+                    secret.grant.host
+                )
+            }
+            (None, None) => format!(
+                "secret {name} is exposed through the environment, but the host supplied no value; not set"
+            ),
+            (None, Some(_)) => format!(
+                "secret {name} is exposed through the environment, but no placeholder could be made that does not contain its value; not set"
+            ),
+        };
+        audit.record(AuditKind::Env, name, Decision::Allow, &reason, None);
+    }
     let bases = folders::Bases {
         state: state_dir,
         workspace: request.workspace.as_deref(),
@@ -387,11 +410,20 @@ fn resolve_secrets(
     let secrets: Vec<ResolvedSecret> = grants
         .secrets
         .iter()
-        .map(|grant| ResolvedSecret {
-            value: source
+        .map(|grant| {
+            let value = source
                 .and_then(|s| s.secret(grant.name.as_str()))
-                .filter(|v| (4..=MAX_SECRET_BYTES).contains(&v.len())),
-            grant: grant.clone(),
+                .filter(|v| (4..=MAX_SECRET_BYTES).contains(&v.len()));
+            // A fresh placeholder per invocation, only for a value the host has.
+            let placeholder = value
+                .as_deref()
+                .filter(|_| grant.exposed_in_env())
+                .and_then(|v| placeholders::new_placeholder(grant.name.as_str(), v));
+            ResolvedSecret {
+                value,
+                placeholder,
+                grant: grant.clone(),
+            }
         })
         .collect();
     let scrubber = Scrubber::new(secrets.iter().filter_map(|s| s.value.clone()).collect());

@@ -110,6 +110,7 @@ pub(super) async fn prepare<'a>(
         stdout: &stdout,
         stderr: &stderr,
         state_dir: &state_dir,
+        secrets: &secrets,
     };
     let (wasi, preopens) = wasi_context(skill, &request, inputs, &audit)?;
 

@@ -263,6 +263,9 @@ impl Manifest {
             "secrets",
             file.capabilities.secrets.iter().map(|s| s.name.as_str()),
         )?;
+        for secret in &file.capabilities.secrets {
+            secret.check()?;
+        }
         if let Some(both) = file
             .capabilities
             .secrets
@@ -270,7 +273,7 @@ impl Manifest {
             .find(|s| file.capabilities.env.contains(&s.name))
         {
             return Err(format!(
-                "capabilities: `{}` is both a secret and an env name; a secret is never passed as an environment variable, remove it from env",
+                "capabilities: `{}` is both a secret and an env name; a secret's value is never passed as an environment variable; remove it from env (expose = \"env\" on the secret gives the skill a placeholder under that name instead)",
                 both.name
             ));
         }
@@ -431,5 +434,44 @@ mod tests {
         );
         let ok = text.replace("evil.example", "api.example.com");
         assert!(Manifest::parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn a_secret_may_be_exposed_as_a_placeholder_without_a_header() {
+        let with = |entry: &str| {
+            format!(
+                "{MINIMAL}[capabilities]\nnetwork = [\"https://api.example.com/\"]\nsecrets = [{{ name = \"K\", host = \"api.example.com\", {entry} }}]\n"
+            )
+        };
+        let m = Manifest::parse(&with("expose = \"env\"")).expect("placeholder only");
+        let secret = &m.grants.secrets[0];
+        assert!(secret.exposed_in_env() && secret.header.is_none());
+        let both = with("header = \"Authorization\", format = \"Bearer {}\", expose = \"env\"");
+        assert!(
+            Manifest::parse(&both).expect("both").grants.secrets[0]
+                .header
+                .is_some()
+        );
+        // An unknown value is refused where it is written.
+        let err = Manifest::parse(&with("expose = \"file\"")).expect_err("unknown");
+        assert!(
+            err.contains("file") && err.contains("`env`") && err.contains("line 7"),
+            "{err}"
+        );
+        // Neither a header nor a placeholder: it could never be sent.
+        let err = Manifest::parse(&with("format = \"{}\"")).expect_err("neither");
+        assert!(
+            err.contains("secret `K` has no `header`") && err.contains("expose = \"env\""),
+            "{err}"
+        );
+        let err = Manifest::parse(&with("expose = \"env\", format = \"Bearer {}\""))
+            .expect_err("format without header");
+        assert!(err.contains("has a `format` but no `header`"), "{err}");
+        // The placeholder carries the secret's name: still never also an env grant.
+        let err = Manifest::parse(
+            &with("expose = \"env\"").replace("secrets =", "env = [\"K\"]\nsecrets ="),
+        )
+        .expect_err("both env and secret");
+        assert!(err.contains("both a secret and an env name"), "{err}");
     }
 }

@@ -5,7 +5,8 @@
 //! `{"ok": {"status", "headers", "body"}}`, or `{"err": ...}` with what the
 //! host answered (the error code, or the body's trailer error after a
 //! partial body, which is kept as `partial`). With `"parallel": true` all
-//! requests are in flight at once.
+//! requests are in flight at once. `{env:NAME}` in a URL, a header value
+//! or a body stands for environment variable NAME's value.
 
 wit_bindgen::generate!({
     path: "wit",
@@ -14,7 +15,7 @@ wit_bindgen::generate!({
 });
 
 use serde_json::{Value, json};
-use wasi::cli::{stdin, stdout};
+use wasi::cli::{environment, stdin, stdout};
 use wasi::http::client;
 use wasi::http::types::{ErrorCode, Fields, Method, Request, Response, Scheme, Trailers};
 
@@ -54,19 +55,28 @@ fn split(url: &str) -> Result<(Scheme, String, String), String> {
     Ok((scheme, authority.to_owned(), path.to_owned()))
 }
 
+/// `text` with each `{env:NAME}` replaced by that variable's value.
+fn fill(text: &str) -> String {
+    let mut out = text.to_owned();
+    for (name, value) in environment::get_environment() {
+        out = out.replace(&format!("{{env:{name}}}"), &value);
+    }
+    out
+}
+
 async fn send(spec: &Value) -> Result<Value, String> {
-    let (scheme, authority, path) = split(spec["url"].as_str().unwrap_or_default())?;
+    let (scheme, authority, path) = split(&fill(spec["url"].as_str().unwrap_or_default()))?;
     let mut headers = Vec::new();
     if let Some(map) = spec["headers"].as_object() {
         for (name, value) in map {
             headers.push((
                 name.clone(),
-                value.as_str().unwrap_or_default().as_bytes().to_vec(),
+                fill(value.as_str().unwrap_or_default()).into_bytes(),
             ));
         }
     }
     let fields = Fields::from_list(&headers).map_err(|e| format!("headers: {e:?}"))?;
-    let body = spec["body"].as_str().map(|b| b.as_bytes().to_vec());
+    let body = spec["body"].as_str().map(|b| fill(b).into_bytes());
     let (contents, writer) = match body {
         Some(bytes) => {
             let (tx, rx) = wit_stream::new::<u8>();

@@ -38,7 +38,9 @@ fn grants_json(grants: &Grants) -> Value {
         "files": grants.files.iter().map(|f| json!({"guest": f.guest.as_str(), "host": f.host.to_string(), "access": f.access})).collect::<Vec<_>>(),
         "channels": grants.channels.iter().map(|c| json!({"name": c.name.as_str(), "direction": c.direction})).collect::<Vec<_>>(),
         "env": grants.env.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
-        "secrets": grants.secrets.iter().map(|s| json!({"name": s.name.as_str(), "host": s.host.to_string(), "header": s.header.to_string()})).collect::<Vec<_>>(),
+        // `header` is null for a placeholder-only secret; `expose` is "env" when the
+        // skill's environment holds a placeholder for it, else null.
+        "secrets": grants.secrets.iter().map(|s| json!({"name": s.name.as_str(), "host": s.host.to_string(), "path": s.path, "header": s.header.as_ref().map(ToString::to_string), "expose": s.expose.map(|e| e.as_str())})).collect::<Vec<_>>(),
     })
 }
 

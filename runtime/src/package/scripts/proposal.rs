@@ -209,6 +209,11 @@ pub fn propose(package: &Package, report: &ScriptReport) -> Result<String, Strin
             .iter()
             .find(|(_, fs)| fs.iter().any(|f| files.contains(&f.file.as_str())))
             .map(|(h, fs)| (h.clone(), fs.clone()));
+        // A Python script reads its key from the environment: with
+        // `expose = "env"` it gets a placeholder there, which the host
+        // replaces by the value only in requests to the proposed host.
+        let python = runtime == ScriptRuntime::Python;
+        let expose = if python { ", expose = \"env\"" } else { "" };
         match (host, header) {
             (Some((host, host_from)), Some((header, header_from))) => {
                 let (header_name, format) = match header.split_once(": ") {
@@ -216,7 +221,7 @@ pub fn propose(package: &Package, report: &ScriptReport) -> Result<String, Strin
                     None => (header.clone(), "{}".to_owned()),
                 };
                 secret_lines.push(format!(
-                    "  {{ name = {}, host = {}, header = {}, format = {} }},  # read at {}; host {}; header {}",
+                    "  {{ name = {}, host = {}, header = {}, format = {}{expose} }},  # read at {}; host {}; header {}",
                     quote(name),
                     quote(&host),
                     quote(&header_name),
@@ -226,6 +231,13 @@ pub fn propose(package: &Package, report: &ScriptReport) -> Result<String, Strin
                     origin(&header_from)
                 ));
             }
+            (Some((host, host_from)), None) if python => secret_lines.push(format!(
+                "  {{ name = {}, host = {}{expose} }},  # read at {}; host {}; the script puts it in its requests itself, as a placeholder",
+                quote(name),
+                quote(&host),
+                origin(from),
+                origin(&host_from)
+            )),
             (host, _) => unplaced.push(format!(
                 "# secret {name} (read at {}): not proposed, the scan found {}; the runtime adds a secret to requests itself, so name its host and header here by hand",
                 origin(from),
