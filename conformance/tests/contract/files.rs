@@ -467,3 +467,65 @@ fn fs_013_replaced_folders_are_not_served_stale() {
     std::os::unix::fs::symlink(root.path().join("b"), &link).expect("symlink");
     assert_eq!(read("/ro/keep.txt"), "from b");
 }
+
+/// FS-014: A read-write `{workspace}` grant at guest path `/` (the layout of `wasmtime run --dir DIR::/` and the WASI test suite) is the guest's whole file system, for a WASI 0.2 component, a preview-1 module and a WASI 0.3 component alike: `/a.txt` and `/sub/../a.txt` reach the workspace's file and writes land there, while `..` above the root, a symlink out and a host path reach nothing, and no canary leaks; a second grant beside `/` is refused at load.
+#[test]
+fn fs_014_a_grant_at_the_root_is_the_whole_file_system_and_nothing_more() {
+    let host = Host::new();
+    let base = tempfile::tempdir().expect("base");
+    let workspace = base.path().join("ws");
+    fs::create_dir_all(workspace.join("sub")).expect("workspace");
+    fs::write(workspace.join("a.txt"), "root file").expect("a.txt");
+    fs::write(base.path().join("secret.txt"), CANARY).expect("secret beside the workspace");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("../secret.txt", workspace.join("link")).expect("symlink");
+    let grant = "files = [{ guest = \"/\", host = \"{workspace}\", access = \"read-write\" }]\n";
+    let secret = base.path().join("secret.txt").display().to_string();
+    // The WASI 0.2 guest also sends on a channel, so it needs one granted.
+    let channel = "channels = [{ name = \"out\", direction = \"send\" }]\n";
+    for (kind, component, extra) in [
+        ("wasi-0.2", skill_test_artifacts::ESCAPE, channel),
+        ("preview-1", skill_test_artifacts::PREVIEW1, ""),
+        ("wasi-0.3", skill_test_artifacts::WASI03, ""),
+    ] {
+        let name = format!("root-{}", kind.replace('.', ""));
+        let package = TempPackage::new(
+            &name,
+            component,
+            &format!("{}[capabilities]\n{extra}{grant}", skill_table(&name)),
+        );
+        let skill = host.load(&package);
+        let ws = Some(workspace.as_path());
+        for path in ["/a.txt", "/sub/../a.txt"] {
+            let outcome = attempt(&skill, "read", json!({ "path": path }), ws);
+            assert_eq!(ok_value(&outcome), "root file", "{kind} {path}");
+        }
+        let file = format!("/written-by-{kind}.txt");
+        let outcome = attempt(&skill, "write", json!({"path": file, "content": kind}), ws);
+        assert_eq!(ok_value(&outcome), true, "{kind}");
+        assert_eq!(
+            fs::read_to_string(workspace.join(&file[1..])).expect("written on the host"),
+            kind
+        );
+        for path in ["/../secret.txt", "/sub/../../secret.txt", "/link", secret.as_str()] {
+            let outcome = attempt(&skill, "read", json!({ "path": path }), ws);
+            err_text(&outcome);
+            assert_no_canary(&outcome);
+        }
+        assert!(!base.path().join(format!("written-by-{kind}.txt")).exists());
+    }
+    // `/` holds every other guest path, so a grant beside it overlaps.
+    let beside = TempPackage::new(
+        "root-beside",
+        skill_test_artifacts::ESCAPE,
+        &format!(
+            "{}[capabilities]\nchannels = [{{ name = \"out\", direction = \"send\" }}]\nfiles = [\n  {{ guest = \"/\", host = \"{{workspace}}\", access = \"read\" }},\n  {{ guest = \"/data\", host = \"{{workspace}}/data\", access = \"read\" }},\n]\n",
+            skill_table("root-beside")
+        ),
+    );
+    let error = host
+        .runtime
+        .load(beside.path())
+        .expect_err("overlapping grants are refused");
+    assert!(error.to_string().contains("overlap"), "{error}");
+}

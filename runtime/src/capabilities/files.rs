@@ -29,12 +29,14 @@ impl fmt::Display for Access {
 }
 
 /// Where a guest directory lives inside the sandbox: absolute, normalised,
-/// never `/` itself and never containing `..`.
+/// never containing `..`. It may be `/` itself: the granted folder is then
+/// the guest's whole file system (as `wasmtime run --dir DIR::/` and the
+/// WASI test suite lay it out), and no other grant can sit beside it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GuestPath(String);
 
 impl GuestPath {
-    /// Parses `/notes`, `/data/in`; refuses relative paths, `..`, `.` and `/`.
+    /// Parses `/`, `/notes`, `/data/in`; refuses relative paths, `..` and `.`.
     pub fn parse(text: &str) -> Result<Self, String> {
         if !text.starts_with('/') {
             return Err(format!(
@@ -42,12 +44,6 @@ impl GuestPath {
             ));
         }
         let parts: Vec<&str> = text.split('/').filter(|p| !p.is_empty()).collect();
-        if parts.is_empty() {
-            return Err(
-                "guest path `/` would cover the whole sandbox: name a folder such as \"/data\""
-                    .into(),
-            );
-        }
         for part in &parts {
             if *part == ".." || *part == "." {
                 return Err(format!("guest path `{text}` must not contain `{part}`"));
@@ -66,7 +62,7 @@ impl GuestPath {
 
     /// Whether `other` is this path or lies below it.
     pub fn contains(&self, other: &GuestPath) -> bool {
-        other.0 == self.0 || other.0.starts_with(&format!("{}/", self.0))
+        self.0 == "/" || other.0 == self.0 || other.0.starts_with(&format!("{}/", self.0))
     }
 }
 
@@ -228,7 +224,11 @@ mod tests {
         );
         assert_eq!(GuestPath::parse("//a//b").map(|p| p.0), Ok("/a/b".into()));
         assert!(GuestPath::parse("notes").is_err());
-        assert!(GuestPath::parse("/").is_err());
+        assert_eq!(GuestPath::parse("/").map(|p| p.0), Ok("/".into()));
+        assert_eq!(GuestPath::parse("///").map(|p| p.0), Ok("/".into()));
+        let root = GuestPath::parse("/").expect("root");
+        let data = GuestPath::parse("/data").expect("data");
+        assert!(root.contains(&data) && root.contains(&root) && !data.contains(&root));
         assert!(GuestPath::parse("/a/../b").is_err());
     }
 

@@ -70,10 +70,14 @@ pub(crate) fn runner(
         skill: skill.clone(),
         reason,
     };
-    if let Some(grant) = manifest.grants.files.iter().find(|g| {
-        let guest = g.guest.as_str();
-        guest == PACKAGE_GUEST_PATH || guest.starts_with(&format!("{PACKAGE_GUEST_PATH}/"))
-    }) {
+    let mount = crate::capabilities::files::GuestPath::parse(PACKAGE_GUEST_PATH)
+        .expect("the package mount is a valid guest path");
+    if let Some(grant) = manifest
+        .grants
+        .files
+        .iter()
+        .find(|g| g.guest.contains(&mount) || mount.contains(&g.guest))
+    {
         return Err(fail(format!(
             "its files grant `{}` uses {PACKAGE_GUEST_PATH}, where the package itself is mounted read-only; give the grant another guest path",
             grant.guest
