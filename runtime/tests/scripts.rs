@@ -731,7 +731,9 @@ const SCRIPT_RUNS: &[ScriptRun] = &[
             assert_eq!(clean, CLEAN_BIB);
             let log = err(o);
             assert!(
-                log.contains("Duplicate DOI found: 10.1038/s41586-020-0001-1 (skipping smith2020dup)"),
+                log.contains(
+                    "Duplicate DOI found: 10.1038/s41586-020-0001-1 (skipping smith2020dup)"
+                ),
                 "{log}"
             );
             assert!(
@@ -744,7 +746,10 @@ const SCRIPT_RUNS: &[ScriptRun] = &[
         skill: SKILL_CREATOR,
         script: "scripts/aggregate_benchmark.py",
         files: &[
-            ("bench/eval-1/with_skill/run-1/grading.json", WITH_SKILL_GRADING),
+            (
+                "bench/eval-1/with_skill/run-1/grading.json",
+                WITH_SKILL_GRADING,
+            ),
             (
                 "bench/eval-1/without_skill/run-1/grading.json",
                 WITHOUT_SKILL_GRADING,
@@ -772,14 +777,20 @@ const SCRIPT_RUNS: &[ScriptRun] = &[
             assert_eq!(doc["metadata"]["skill_name"], "pdf");
             assert_eq!(doc["metadata"]["evals_run"], serde_json::json!([1]));
             assert_eq!(doc["run_summary"]["with_skill"]["pass_rate"]["mean"], 1.0);
-            assert_eq!(doc["run_summary"]["without_skill"]["time_seconds"]["mean"], 10.0);
+            assert_eq!(
+                doc["run_summary"]["without_skill"]["time_seconds"]["mean"],
+                10.0
+            );
             // datetime.now(timezone.utc) in the sandbox is the host's clock.
             let stamp = doc["metadata"]["timestamp"].as_str().expect("timestamp");
             let year: u32 = stamp[..4].parse().expect("year");
             assert!(year >= 2025 && stamp.ends_with('Z'), "{stamp}");
             let md = std::fs::read_to_string(ws.join("bench/benchmark.md")).expect("md written");
             assert!(md.starts_with("# Skill Benchmark: pdf\n"), "{md}");
-            assert!(md.contains("| Pass Rate | 100% ± 0% | 50% ± 0% | +0.50 |"), "{md}");
+            assert!(
+                md.contains("| Pass Rate | 100% ± 0% | 50% ± 0% | +0.50 |"),
+                "{md}"
+            );
         },
     },
     ScriptRun {
@@ -885,7 +896,11 @@ const FLAGGED_BUT_RUN: &[(&str, &str, &str)] = &[(
 fn python_scripts(state: &Path) -> Vec<(String, String, Vec<String>)> {
     let mut all = Vec::new();
     for skill in skills() {
-        let folder = skill.file_name().expect("name").to_string_lossy().into_owned();
+        let folder = skill
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         let doc = inspect_json(&skill, state);
         for f in doc["scripts"]["files"].as_array().expect("files") {
             if f["kind"] == "script" && f["language"] == "python" {
