@@ -1055,3 +1055,48 @@ fn corpus_scripts_that_cannot_run_say_why_with_their_lines() {
         "blockers by kind"
     );
 }
+
+/// What inspect says stops a script is what stops it in the sandbox:
+/// quick_validate.py imports yaml, which the package does not ship, and
+/// fails there with python3's traceback (the runner's frames left out).
+#[test]
+fn a_corpus_script_fails_in_the_sandbox_as_inspect_says() {
+    let state = tempfile::tempdir().expect("state");
+    let work = tempfile::tempdir().expect("work");
+    let package = work.path().join("pkg");
+    copy_tree(&corpus().join(SKILL_CREATOR), &package);
+    let init = skill_run(&["init", text(&package)], state.path());
+    assert_eq!(init.status.code(), Some(0), "{}", err(&init));
+    let workspace = work.path().join("workspace");
+    std::fs::create_dir_all(workspace.join("my-skill")).expect("workspace");
+    let o = skill_run_script(
+        &[
+            "run",
+            text(&package),
+            "scripts/quick_validate.py",
+            "--workspace",
+            text(&workspace),
+            "--",
+            "/workspace/my-skill",
+        ],
+        state.path(),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert_eq!(
+        err(&o),
+        "Traceback (most recent call last):\n  File \"/skill/scripts/quick_validate.py\", line 9, in <module>\n    import yaml\nModuleNotFoundError: No module named 'yaml'\n"
+    );
+    let doc = inspect_json(&package, state.path());
+    let blockers = doc["scripts"]["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["path"] == "scripts/quick_validate.py")
+        .map(|f| strings(&f["sandbox_blockers"]))
+        .expect("listed");
+    assert_eq!(
+        blockers.into_iter().collect::<Vec<_>>(),
+        ["imports yaml at line 9, which must ship inside the package to be importable"]
+    );
+}
