@@ -535,3 +535,568 @@ fn a_component_skill_without_scripts_has_no_script_report() {
         out(&checked)
     );
 }
+
+// ---------------------------------------------------------------------------
+// The corpus's Python scripts run in the sandbox, unmodified, from their
+// `init` proposals. The list of scripts to run comes from `inspect --json`
+// (every Python script without `sandbox_blockers`), so a script that loses
+// its blockers must get a case here, and a case whose script gained one
+// fails. Arguments, inputs and mocks are hard-coded per script.
+
+/// The compile cache the other script tests share (the runner compiles once).
+fn shared_cache() -> PathBuf {
+    let dir = Path::new(skill_test_artifacts::WORKSPACE).join("target/wasm-guests/compile-cache");
+    std::fs::create_dir_all(&dir).expect("cache folder");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("mode");
+    }
+    dir
+}
+
+/// `skill-run` with the runner built from this checkout and the given
+/// host environment (what a grant may pass on, and secrets).
+fn skill_run_script(args: &[&str], state: &Path, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_skill-run"));
+    command
+        .args(args)
+        .env("SKILL_RUN_STATE", state)
+        .env("SKILL_RUN_CACHE_DIR", shared_cache())
+        .env(
+            "SKILL_RUN_PYTHON_RUNNER",
+            skill_test_artifacts::PYTHON_RUNNER,
+        );
+    for name in ["GITHUB_TOKEN", "GH_TOKEN", "CODEX_HOME", "NCBI_EMAIL"] {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    command.output().expect("skill-run runs")
+}
+
+/// Requests a loopback mock saw: the request line, then `name: value`
+/// headers (names lower-cased).
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>;
+
+/// A loopback HTTP server that answers every request with `body` (JSON).
+fn mock_json(body: &'static str) -> (u16, Seen) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen: Seen = Default::default();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut request = Vec::new();
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            request.push(line.trim().to_owned());
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                let (name, value) = h.trim().split_once(':').unwrap_or((h.trim(), ""));
+                request.push(format!("{}: {}", name.to_ascii_lowercase(), value.trim()));
+            }
+            log.lock().expect("log").push(request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, seen)
+}
+
+/// How one corpus script is run: its arguments, the files put in the
+/// workspace (`/workspace` in the proposals), the host environment, the
+/// HTTP API a loopback mock stands in for, and what its output must show.
+struct ScriptRun {
+    skill: &'static str,
+    script: &'static str,
+    /// (path in the workspace, contents).
+    files: &'static [(&'static str, &'static str)],
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+    /// (origin the script calls, JSON the mock answers with).
+    mock: Option<(&'static str, &'static str)>,
+    check: fn(&Output, &Path, &[Vec<String>]),
+}
+
+const REFS_BIB: &str = "@article{smith2020,
+  title={Deep learning for cells},
+  author={Smith, John and Doe, Jane},
+  journal={Nature},
+  year={2020},
+  pages={1-10},
+  doi={10.1038/s41586-020-0001-1}
+}
+
+@article{adams2018,
+  author = {Adams, Ann},
+  title = {Protein folding},
+  year = {2018},
+  journal = {Science}
+}
+
+@article{smith2020dup,
+  title={Deep learning for cells},
+  author={Smith, John and Doe, Jane},
+  journal={Nature},
+  year={2020},
+  doi={10.1038/s41586-020-0001-1}
+}
+";
+
+const CLEAN_BIB: &str = "@article{adams2018,
+  author  = {Adams, Ann},
+  title   = {Protein folding},
+  journal = {Science},
+  year    = {2018}
+}
+
+@article{smith2020,
+  author  = {Smith, John and Doe, Jane},
+  title   = {Deep learning for cells},
+  journal = {Nature},
+  year    = {2020},
+  pages   = {1--10},
+  doi     = {10.1038/s41586-020-0001-1}
+}
+";
+
+const WITH_SKILL_GRADING: &str = r#"{"summary": {"pass_rate": 1.0, "passed": 2, "failed": 0, "total": 2},
+ "timing": {"total_duration_seconds": 12.5},
+ "expectations": [{"text": "fills the form", "passed": true, "evidence": "form.pdf has 3 fields set"}]}"#;
+
+const WITHOUT_SKILL_GRADING: &str = r#"{"summary": {"pass_rate": 0.5, "passed": 1, "failed": 1, "total": 2},
+ "timing": {"total_duration_seconds": 10.0},
+ "expectations": [{"text": "fills the form", "passed": false, "evidence": "no fields set"}]}"#;
+
+/// What `run_loop.py --output` writes (the fields generate_report.py reads).
+const LOOP_OUTPUT: &str = r#"{"original_description": "Fills PDF forms.",
+ "best_description": "Fills, reads and merges PDF forms & files.",
+ "best_score": "2/2", "iterations_run": 2, "train_size": 2, "test_size": 0, "holdout": 0,
+ "history": [
+  {"iteration": 1, "description": "Fills PDF forms.", "train_passed": 1, "train_total": 2,
+   "train_results": [
+    {"query": "fill this <form>", "should_trigger": true, "triggers": 3, "runs": 3, "pass": true},
+    {"query": "what is the weather", "should_trigger": false, "triggers": 2, "runs": 3, "pass": false}]},
+  {"iteration": 2, "description": "Fills, reads and merges PDF forms & files.", "train_passed": 2, "train_total": 2,
+   "train_results": [
+    {"query": "fill this <form>", "should_trigger": true, "triggers": 3, "runs": 3, "pass": true},
+    {"query": "what is the weather", "should_trigger": false, "triggers": 0, "runs": 3, "pass": true}]}]}"#;
+
+/// The GitHub contents API's answer for openai/skills `skills/.curated`, cut down.
+const CURATED_LISTING: &str = r#"[
+ {"name": "gh-fix-ci", "path": "skills/.curated/gh-fix-ci", "type": "dir"},
+ {"name": "README.md", "path": "skills/.curated/README.md", "type": "file"},
+ {"name": "figma", "path": "skills/.curated/figma", "type": "dir"}]"#;
+
+/// A module with no command line (definitions only): run as a script it
+/// prints nothing and exits 0, as under python3.
+fn prints_nothing(o: &Output, _: &Path, _: &[Vec<String>]) {
+    assert_eq!(o.status.code(), Some(0), "{}", err(o));
+    assert_eq!(out(o), "", "stdout");
+    assert_eq!(err(o), "", "stderr");
+}
+
+const SKILL_CREATOR: &str = "anthropics__skills__skill-creator";
+const CITATIONS: &str = "K-Dense-AI__claude-scientific-skills__citation-management";
+const INSTALLER: &str = "openai__skills__.system+skill-installer";
+
+/// Every Python script of the corpus that runs in the sandbox.
+const SCRIPT_RUNS: &[ScriptRun] = &[
+    ScriptRun {
+        skill: CITATIONS,
+        script: "scripts/format_bibtex.py",
+        files: &[("refs.bib", REFS_BIB)],
+        args: &[
+            "/workspace/refs.bib",
+            "--deduplicate",
+            "--sort",
+            "year",
+            "-o",
+            "/workspace/clean.bib",
+        ],
+        env: &[],
+        mock: None,
+        check: |o, ws, _| {
+            assert_eq!(o.status.code(), Some(0), "{}", err(o));
+            let clean = std::fs::read_to_string(ws.join("clean.bib")).expect("clean.bib written");
+            assert_eq!(clean, CLEAN_BIB);
+            let log = err(o);
+            assert!(
+                log.contains(
+                    "Duplicate DOI found: 10.1038/s41586-020-0001-1 (skipping smith2020dup)"
+                ),
+                "{log}"
+            );
+            assert!(
+                log.contains("Successfully wrote 2 entries to /workspace/clean.bib"),
+                "{log}"
+            );
+        },
+    },
+    ScriptRun {
+        skill: SKILL_CREATOR,
+        script: "scripts/aggregate_benchmark.py",
+        files: &[
+            (
+                "bench/eval-1/with_skill/run-1/grading.json",
+                WITH_SKILL_GRADING,
+            ),
+            (
+                "bench/eval-1/without_skill/run-1/grading.json",
+                WITHOUT_SKILL_GRADING,
+            ),
+        ],
+        args: &["/workspace/bench", "--skill-name", "pdf"],
+        env: &[],
+        mock: None,
+        check: |o, ws, _| {
+            assert_eq!(o.status.code(), Some(0), "{}", err(o));
+            let text = out(o);
+            for line in [
+                "Generated: /workspace/bench/benchmark.json",
+                "Generated: /workspace/bench/benchmark.md",
+                "  With Skill: 100.0% pass rate",
+                "  Without Skill: 50.0% pass rate",
+                "  Delta:         +0.50",
+            ] {
+                assert!(text.lines().any(|l| l == line), "{line:?} not in {text}");
+            }
+            let doc: Value = serde_json::from_str(
+                &std::fs::read_to_string(ws.join("bench/benchmark.json")).expect("json written"),
+            )
+            .expect("benchmark.json is JSON");
+            assert_eq!(doc["metadata"]["skill_name"], "pdf");
+            assert_eq!(doc["metadata"]["evals_run"], serde_json::json!([1]));
+            assert_eq!(doc["run_summary"]["with_skill"]["pass_rate"]["mean"], 1.0);
+            assert_eq!(
+                doc["run_summary"]["without_skill"]["time_seconds"]["mean"],
+                10.0
+            );
+            // datetime.now(timezone.utc) in the sandbox is the host's clock.
+            let stamp = doc["metadata"]["timestamp"].as_str().expect("timestamp");
+            let year: u32 = stamp[..4].parse().expect("year");
+            assert!(year >= 2025 && stamp.ends_with('Z'), "{stamp}");
+            let md = std::fs::read_to_string(ws.join("bench/benchmark.md")).expect("md written");
+            assert!(md.starts_with("# Skill Benchmark: pdf\n"), "{md}");
+            assert!(
+                md.contains("| Pass Rate | 100% ± 0% | 50% ± 0% | +0.50 |"),
+                "{md}"
+            );
+        },
+    },
+    ScriptRun {
+        skill: SKILL_CREATOR,
+        script: "scripts/generate_report.py",
+        files: &[("loop.json", LOOP_OUTPUT)],
+        args: &["/workspace/loop.json", "--skill-name", "pdf"],
+        env: &[],
+        mock: None,
+        check: |o, _, _| {
+            assert_eq!(o.status.code(), Some(0), "{}", err(o));
+            let html = out(o);
+            assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+            for part in [
+                "<title>pdf \u{2014} Skill Description Optimization</title>",
+                "<strong>Best:</strong> Fills, reads and merges PDF forms &amp; files.",
+                "<strong>Iterations:</strong> 2",
+                "fill this &lt;form&gt;",
+            ] {
+                assert!(html.contains(part), "{part:?} not in {html}");
+            }
+        },
+    },
+    ScriptRun {
+        skill: SKILL_CREATOR,
+        script: "scripts/__init__.py",
+        files: &[],
+        args: &[],
+        env: &[],
+        mock: None,
+        check: prints_nothing,
+    },
+    ScriptRun {
+        skill: SKILL_CREATOR,
+        script: "scripts/utils.py",
+        files: &[],
+        args: &[],
+        env: &[],
+        mock: None,
+        check: prints_nothing,
+    },
+    ScriptRun {
+        skill: INSTALLER,
+        script: "scripts/github_utils.py",
+        files: &[],
+        args: &[],
+        env: &[],
+        mock: None,
+        check: prints_nothing,
+    },
+    // inspect flags it (it names ~/.codex), but that path is only the
+    // fallback when CODEX_HOME is unset: with CODEX_HOME naming a folder in
+    // the workspace it runs, through github_utils.github_request, and the
+    // host adds GITHUB_TOKEN (a declared secret the script never sees).
+    ScriptRun {
+        skill: INSTALLER,
+        script: "scripts/list-curated-skills.py",
+        files: &[(
+            "codex/skills/figma/SKILL.md",
+            "---\nname: figma\ndescription: Figma.\n---\n",
+        )],
+        args: &["--format", "json"],
+        env: &[
+            ("CODEX_HOME", "/workspace/codex"),
+            ("GITHUB_TOKEN", "ghp_corpusTestToken0123456789"),
+        ],
+        mock: Some(("https://api.github.com", CURATED_LISTING)),
+        check: |o, _, seen| {
+            assert_eq!(o.status.code(), Some(0), "{}", err(o));
+            let listed: Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+            assert_eq!(
+                listed,
+                serde_json::json!([
+                    {"name": "figma", "installed": true},
+                    {"name": "gh-fix-ci", "installed": false},
+                ])
+            );
+            assert_eq!(seen.len(), 1, "{seen:?}");
+            let request = &seen[0];
+            assert_eq!(
+                request[0],
+                "GET /repos/openai/skills/contents/skills/.curated?ref=main HTTP/1.1"
+            );
+            for header in [
+                "host: api.github.com",
+                "user-agent: codex-skill-list",
+                "authorization: token ghp_corpusTestToken0123456789",
+            ] {
+                assert!(request.iter().any(|h| h == header), "{header}: {request:?}");
+            }
+        },
+    },
+];
+
+/// Runs flagged by inspect that run anyway, with the only blocker inspect names.
+const FLAGGED_BUT_RUN: &[(&str, &str, &str)] = &[(
+    INSTALLER,
+    "scripts/list-curated-skills.py",
+    "reaches paths outside the package (~, ~/.codex) at line 35: only granted folders exist in a sandbox",
+)];
+
+/// Every Python script `inspect --json` lists, per skill folder, with its blockers.
+fn python_scripts(state: &Path) -> Vec<(String, String, Vec<String>)> {
+    let mut all = Vec::new();
+    for skill in skills() {
+        let folder = skill
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let doc = inspect_json(&skill, state);
+        for f in doc["scripts"]["files"].as_array().expect("files") {
+            if f["kind"] == "script" && f["language"] == "python" {
+                assert_eq!(f["scanned"], true, "{folder}: {f}");
+                all.push((
+                    folder.clone(),
+                    f["path"].as_str().expect("path").to_owned(),
+                    f["sandbox_blockers"]
+                        .as_array()
+                        .expect("sandbox_blockers")
+                        .iter()
+                        .map(|b| b.as_str().expect("text").to_owned())
+                        .collect(),
+                ));
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn stdlib_only_corpus_scripts_run_in_the_sandbox_from_their_init_proposals() {
+    let state = tempfile::tempdir().expect("state");
+    let scripts = python_scripts(state.path());
+    assert_eq!(scripts.len(), 23, "the corpus ships 23 Python scripts");
+    let case = |skill: &str, script: &str| {
+        SCRIPT_RUNS
+            .iter()
+            .find(|r| r.skill == skill && r.script == script)
+    };
+    let mut clean = 0;
+    for (skill, script, blockers) in &scripts {
+        let flagged = FLAGGED_BUT_RUN
+            .iter()
+            .find(|(s, p, _)| s == skill && p == script);
+        if let Some((_, _, only)) = flagged {
+            assert_eq!(blockers, &[only.to_string()], "{skill}/{script}");
+        } else if blockers.is_empty() {
+            clean += 1;
+            assert!(
+                case(skill, script).is_some(),
+                "{skill}/{script}: inspect finds nothing that stops it in a sandbox, so it needs a case in SCRIPT_RUNS"
+            );
+        } else {
+            assert!(
+                case(skill, script).is_none(),
+                "{skill}/{script} has a case but inspect now says: {blockers:?}"
+            );
+        }
+    }
+    assert_eq!(clean, 6, "Python scripts inspect finds no blocker for");
+    assert_eq!(SCRIPT_RUNS.len(), clean + FLAGGED_BUT_RUN.len());
+
+    for run in SCRIPT_RUNS {
+        let name = format!("{}/{}", run.skill, run.script);
+        let work = tempfile::tempdir().expect("work");
+        let package = work.path().join("pkg");
+        copy_tree(&corpus().join(run.skill), &package);
+        let p = text(&package);
+        // The proposal `init` writes is the reviewed golden one, used as is.
+        let init = skill_run(&["init", p], state.path());
+        assert_eq!(init.status.code(), Some(0), "{name}: {}", err(&init));
+        let proposal = std::fs::read_to_string(package.join("skill.toml")).expect("skill.toml");
+        let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/data/golden/init/{}.toml", run.skill));
+        assert_eq!(
+            proposal,
+            std::fs::read_to_string(&golden).expect("golden proposal"),
+            "{name}: init proposes the golden skill.toml"
+        );
+
+        let workspace = work.path().join("workspace");
+        std::fs::create_dir_all(&workspace).expect("workspace");
+        for (path, contents) in run.files {
+            let file = workspace.join(path);
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("folders");
+            std::fs::write(file, contents).expect("input file");
+        }
+        let mock = run.mock.map(|(origin, body)| {
+            let (port, seen) = mock_json(body);
+            (format!("{origin}=http://127.0.0.1:{port}"), seen)
+        });
+        let mut args = vec!["run", p, run.script];
+        if proposal.contains("host = \"{workspace}\"") {
+            args.extend(["--workspace", text(&workspace)]);
+        } else {
+            assert!(run.files.is_empty(), "{name}: no workspace granted");
+        }
+        if let Some((redirect, _)) = &mock {
+            args.extend(["--network-override", redirect.as_str()]);
+        }
+        args.push("--");
+        args.extend_from_slice(run.args);
+        let o = skill_run_script(&args, state.path(), run.env);
+        let seen = mock
+            .map(|(_, seen)| seen.lock().expect("log").clone())
+            .unwrap_or_default();
+        eprintln!("{name}: exit {:?}", o.status.code());
+        (run.check)(&o, &workspace, &seen);
+    }
+}
+
+/// Each Python script that cannot run gets a precise reason from inspect:
+/// what stops it (programs started, a third-party package named, a path
+/// outside the package, a run-time install) and the lines that show it.
+#[test]
+fn corpus_scripts_that_cannot_run_say_why_with_their_lines() {
+    let state = tempfile::tempdir().expect("state");
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    let mut cannot = 0;
+    for (skill, script, blockers) in python_scripts(state.path()) {
+        let runs = SCRIPT_RUNS
+            .iter()
+            .any(|r| r.skill == skill && r.script == script);
+        if runs {
+            continue;
+        }
+        cannot += 1;
+        assert!(!blockers.is_empty(), "{skill}/{script} cannot run: why?");
+        for b in &blockers {
+            let kind = [
+                "starts other programs",
+                "imports ",
+                "reaches paths outside the package (",
+                "installs packages at run time",
+            ]
+            .into_iter()
+            .find(|k| b.starts_with(k))
+            .unwrap_or_else(|| panic!("{skill}/{script}: unknown blocker {b}"));
+            *counts.entry(kind).or_default() += 1;
+            assert!(
+                b.contains(" at line"),
+                "{skill}/{script}: {b} names no line"
+            );
+            if kind == "imports " {
+                let name = b["imports ".len()..].split([' ', ',']).next().unwrap_or("");
+                assert!(!name.is_empty(), "{skill}/{script}: {b}");
+            }
+        }
+    }
+    assert_eq!(cannot, 16, "Python scripts that cannot run in the sandbox");
+    assert_eq!(
+        counts,
+        [
+            ("starts other programs", 7),
+            ("imports ", 10),
+            ("reaches paths outside the package (", 2),
+            ("installs packages at run time", 1),
+        ]
+        .into_iter()
+        .collect(),
+        "blockers by kind"
+    );
+}
+
+/// What inspect says stops a script is what stops it in the sandbox:
+/// quick_validate.py imports yaml, which the package does not ship, and
+/// fails there with python3's traceback (the runner's frames left out).
+#[test]
+fn a_corpus_script_fails_in_the_sandbox_as_inspect_says() {
+    let state = tempfile::tempdir().expect("state");
+    let work = tempfile::tempdir().expect("work");
+    let package = work.path().join("pkg");
+    copy_tree(&corpus().join(SKILL_CREATOR), &package);
+    let init = skill_run(&["init", text(&package)], state.path());
+    assert_eq!(init.status.code(), Some(0), "{}", err(&init));
+    let workspace = work.path().join("workspace");
+    std::fs::create_dir_all(workspace.join("my-skill")).expect("workspace");
+    let o = skill_run_script(
+        &[
+            "run",
+            text(&package),
+            "scripts/quick_validate.py",
+            "--workspace",
+            text(&workspace),
+            "--",
+            "/workspace/my-skill",
+        ],
+        state.path(),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert_eq!(
+        err(&o),
+        "Traceback (most recent call last):\n  File \"/skill/scripts/quick_validate.py\", line 9, in <module>\n    import yaml\nModuleNotFoundError: No module named 'yaml'\n"
+    );
+    let doc = inspect_json(&package, state.path());
+    let blockers = doc["scripts"]["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["path"] == "scripts/quick_validate.py")
+        .map(|f| strings(&f["sandbox_blockers"]))
+        .expect("listed");
+    assert_eq!(
+        blockers.into_iter().collect::<Vec<_>>(),
+        ["imports yaml at line 9, which must ship inside the package to be importable"]
+    );
+}

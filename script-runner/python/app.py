@@ -196,8 +196,17 @@ def _run_script(args) -> int:
         return _exit_status(e.code)
     except KeyboardInterrupt:
         return 130
-    except BaseException:  # noqa: BLE001 - python3 prints it and exits 1
-        traceback.print_exc()
+    except BaseException as e:  # noqa: BLE001 - python3 prints it and exits 1
+        # From the script's first frame on, as python3 prints it: the
+        # runner's own frames (this function, runpy) are not the script's.
+        # A SyntaxError has no frame of the script and prints none; anything
+        # else raised before the script ran keeps every frame.
+        tb = e.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename != script:
+            tb = tb.tb_next
+        if tb is None and not isinstance(e, SyntaxError):
+            tb = e.__traceback__
+        traceback.print_exception(type(e), e, tb)
         return 1
     return 0
 

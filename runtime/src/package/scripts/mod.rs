@@ -101,33 +101,54 @@ impl Reach {
 
     /// Why a script with this reach could not run unchanged in a sandbox:
     /// what no grant gives (processes, paths outside the package, packages
-    /// from outside it). Empty when it needs only the standard library,
-    /// granted files, HTTP and environment names.
-    pub fn sandbox_blockers(&self) -> Vec<String> {
+    /// from outside it), each with the lines of `findings` (the file's own)
+    /// that show it. Empty when it needs only the standard library, granted
+    /// files, HTTP and environment names.
+    pub fn sandbox_blockers(&self, findings: &[&ScriptFinding]) -> Vec<String> {
+        let at = |codes: &[&str]| -> String {
+            let lines: BTreeSet<usize> = findings
+                .iter()
+                .filter(|f| codes.contains(&f.code))
+                .filter_map(|f| f.line)
+                .collect();
+            let shown: Vec<String> = lines.iter().take(3).map(usize::to_string).collect();
+            match lines.len() {
+                0 => String::new(),
+                1 => format!(" at line {}", shown[0]),
+                n if n <= 3 => format!(" at lines {}", shown.join(", ")),
+                n => format!(" at lines {} and {} more", shown.join(", "), n - 3),
+            }
+        };
         let mut out = Vec::new();
         if self.starts_processes {
+            let lines = at(&[code::RUNS_PROCESS]);
             out.push(if self.programs.is_empty() {
-                "starts other programs: a sandbox has no processes".to_owned()
+                format!("starts other programs{lines}: a sandbox has no processes")
             } else {
                 format!(
-                    "starts other programs ({}): a sandbox has no processes",
+                    "starts other programs ({}){lines}: a sandbox has no processes",
                     self.programs.join(", ")
                 )
             });
         }
         if self.installs_packages {
-            out.push("installs packages at run time".to_owned());
+            out.push(format!(
+                "installs packages at run time{}",
+                at(&[code::INSTALLS])
+            ));
         }
         if !self.third_party.is_empty() {
             out.push(format!(
-                "imports {}, which must ship inside the package to be importable",
-                self.third_party.join(", ")
+                "imports {}{}, which must ship inside the package to be importable",
+                self.third_party.join(", "),
+                at(&[code::THIRD_PARTY])
             ));
         }
         if !self.paths_outside.is_empty() {
             out.push(format!(
-                "reaches paths outside the package ({}): only granted folders exist in a sandbox",
-                self.paths_outside.join(", ")
+                "reaches paths outside the package ({}){}: only granted folders exist in a sandbox",
+                self.paths_outside.join(", "),
+                at(&[code::PATH_OUTSIDE, code::SENSITIVE_PATH])
             ));
         }
         out
@@ -521,7 +542,12 @@ pub fn scan(
     }
     for file in &mut report.files {
         if file.scanned {
-            file.sandbox_blockers = file.reaches.sandbox_blockers();
+            let own: Vec<&ScriptFinding> = report
+                .findings
+                .iter()
+                .filter(|f| f.file == file.path)
+                .collect();
+            file.sandbox_blockers = file.reaches.sandbox_blockers(&own);
         }
     }
     if let Some(why) = truncated {
@@ -558,7 +584,8 @@ pub fn scan(
 /// A Python script that imports one of the package's own modules which
 /// uses the network or starts programs does so too (`from github_utils
 /// import github_request`): one finding at the import, and its reach
-/// updated. One level deep, as the scan does not follow calls.
+/// updated; one that imports a third-party package needs it too. One
+/// level deep, as the scan does not follow calls.
 fn reach_through_local_modules(
     report: &mut ScriptReport,
     local_imports: &[(String, Vec<python::LocalImport>)],
@@ -579,19 +606,49 @@ fn reach_through_local_modules(
             "starts other programs",
         ),
     ];
+    // The third-party packages each file imports itself.
+    let mut third_party: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in &report.findings {
+        if f.code == code::THIRD_PARTY
+            && let Some(subject) = &f.subject
+        {
+            third_party
+                .entry(f.file.clone())
+                .or_default()
+                .insert(subject.clone());
+        }
+    }
     let mut added = Vec::new();
     for (file, imports) in local_imports {
         for (module, line, column) in imports {
             let last = module.rsplit('.').next().unwrap_or(module);
             let full = format!("{}.py", module.replace('.', "/"));
+            let is_target = |path: &String| {
+                path != file
+                    && (path.ends_with(&full)
+                        || path
+                            .strip_suffix(".py")
+                            .is_some_and(|stem| stem.rsplit('/').next() == Some(last)))
+            };
+            // `from scripts.quick_validate import validate_skill` where
+            // that module imports yaml: this script needs yaml too.
+            if let Some((target, names)) = third_party.iter().find(|(path, _)| is_target(path)) {
+                for name in names {
+                    added.push(ScriptFinding {
+                        code: code::THIRD_PARTY,
+                        severity: Severity::Info,
+                        file: file.clone(),
+                        line: Some(*line),
+                        column: Some(*column),
+                        message: format!(
+                            "imports `{name}` through the package's own `{module}` ({target}), which is neither the standard library nor in the package"
+                        ),
+                        subject: Some(name.clone()),
+                    });
+                }
+            }
             for (code, files, what) in &kinds {
-                let target = files.iter().find(|path| {
-                    *path != file
-                        && (path.ends_with(&full)
-                            || path
-                                .strip_suffix(".py")
-                                .is_some_and(|stem| stem.rsplit('/').next() == Some(last)))
-                });
+                let target = files.iter().find(|path| is_target(path));
                 if let Some(target) = target {
                     added.push(ScriptFinding {
                         code,
