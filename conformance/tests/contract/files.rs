@@ -507,7 +507,12 @@ fn fs_014_a_grant_at_the_root_is_the_whole_file_system_and_nothing_more() {
             fs::read_to_string(workspace.join(&file[1..])).expect("written on the host"),
             kind
         );
-        for path in ["/../secret.txt", "/sub/../../secret.txt", "/link", secret.as_str()] {
+        for path in [
+            "/../secret.txt",
+            "/sub/../../secret.txt",
+            "/link",
+            secret.as_str(),
+        ] {
             let outcome = attempt(&skill, "read", json!({ "path": path }), ws);
             err_text(&outcome);
             assert_no_canary(&outcome);
