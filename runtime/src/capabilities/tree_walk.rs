@@ -234,7 +234,9 @@ impl Visitor for CopyInto<'_> {
         // Copied through a reader that stops one byte past the budget, so a
         // file that grows while it is copied cannot cost more than the cap.
         let left = self.max_bytes.saturating_sub(self.copied);
-        let mut from = dir.open(name)?.into_std().take(left.saturating_add(1));
+        let mut from = open_regular(dir, name)?
+            .into_std()
+            .take(left.saturating_add(1));
         let mut to = self.here().create(name)?.into_std();
         let n = io::copy(&mut from, &mut to)?;
         self.copied = self.copied.saturating_add(n);
@@ -256,6 +258,34 @@ impl Visitor for CopyInto<'_> {
     fn skips(&self, name: &OsStr) -> bool {
         self.skip.iter().any(|s| OsStr::new(s) == name)
     }
+}
+
+/// Opens `name` in `dir` for reading if it is a regular file; anything else
+/// (a FIFO, a socket, a device) is refused. The open does not block (a FIFO
+/// with no writer would hold it forever) and the type is checked again on
+/// the handle, so an entry swapped after the first check is refused too.
+fn open_regular(dir: &Dir, name: &OsStr) -> io::Result<cap_std::fs::File> {
+    let not_regular = || {
+        io::Error::other(format!(
+            "{} is neither a file, a folder nor a link (a FIFO, socket or device?)",
+            Path::new(name).display()
+        ))
+    };
+    if !dir.symlink_metadata(name)?.is_file() {
+        return Err(not_regular());
+    }
+    let mut options = cap_std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use cap_std::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = dir.open_with(name, &options)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
 }
 
 /// Makes the empty folder `to` an independent copy of the tree `from`,
@@ -339,6 +369,23 @@ mod tests {
         let small = tempfile::tempdir().expect("small");
         let err = copy_tree(from.path(), small.path(), &[".git"], 100, 4).expect_err("too big");
         assert!(err.to_string().contains("more than 4 bytes"), "{err}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_fifo_in_a_package_is_refused_without_blocking() {
+        let from = tempfile::tempdir().expect("from");
+        fs::write(from.path().join("a.py"), "print(1)").expect("a");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            from.path().join("pipe"),
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .expect("mkfifo");
+        let to = tempfile::tempdir().expect("to");
+        // A blocking open of a FIFO with no writer would never return.
+        let err = copy_tree(from.path(), to.path(), &[], 100, 1_000).expect_err("refused");
+        assert!(err.to_string().contains("neither a file"), "{err}");
     }
 
     #[test]
