@@ -65,6 +65,46 @@ fn requirements(args: &VendorArgs) -> Result<PathBuf> {
         })
 }
 
+/// Refuses what a skill's requirements file may not ask pip for: options
+/// (`-e`, `-r`, `--index-url`, `--extra-index-url`, `--find-links`,
+/// `--trusted-host`...), which would let the skill choose where packages
+/// come from or make pip run a VCS client, and direct references (`name @
+/// URL`, URLs, paths, archives), which bypass the index. Only names with
+/// version specifiers, extras and markers pass; whoever runs `vendor` can
+/// still give pip options after `--`.
+fn check_requirements(text: &str) -> Result<(), String> {
+    let joined = text.replace("\\\n", " ");
+    for (n, raw) in joined.lines().enumerate() {
+        let line = raw.split(" #").next().unwrap_or("").trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let requirement = line.split(';').next().unwrap_or("").trim();
+        let why = if line.starts_with('-') {
+            Some(
+                "is a pip option; a skill may not choose pip's options or indexes (give them after `--` yourself)",
+            )
+        } else if requirement.contains("://")
+            || requirement.contains('@')
+            || requirement.contains('/')
+            || requirement.contains('\\')
+            || requirement.ends_with(".whl")
+            || requirement.ends_with(".zip")
+            || requirement.contains(".tar")
+        {
+            Some(
+                "is a direct reference (a URL, a path or an archive); name the package and its version instead",
+            )
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(format!("line {}: `{line}` {why}", n + 1));
+        }
+    }
+    Ok(())
+}
+
 /// The requirement pip could not find a pure-Python wheel for, from its
 /// output ("No matching distribution found for NAME").
 fn unavailable(pip_output: &str) -> Option<String> {
@@ -173,6 +213,14 @@ pub fn vendor(args: VendorArgs) -> Result<u8> {
         );
     }
     let requirements = requirements(&args)?;
+    let text = std::fs::read_to_string(&requirements)
+        .with_context(|| format!("reading {}", requirements.display()))?;
+    if let Err(why) = check_requirements(&text) {
+        bail!(
+            "refusing {}: {why}. Nothing was installed.",
+            requirements.display()
+        );
+    }
     let staging = tempfile::Builder::new()
         .prefix(".vendor-new-")
         .tempdir_in(&args.package)
@@ -282,6 +330,30 @@ mod tests {
         let out = "ERROR: Could not find a version that satisfies the requirement numpy==2.0 (from versions: none)\nERROR: No matching distribution found for numpy==2.0\n";
         assert_eq!(unavailable(out).as_deref(), Some("numpy==2.0"));
         assert_eq!(unavailable("Successfully installed six-1.16.0"), None);
+    }
+
+    #[test]
+    fn requirements_may_name_packages_but_not_options_or_sources() {
+        let ok = "# tools\nrequests==2.32.3\nPyYAML>=6 ; python_version >= \"3.8\"\nrich[jupyter]~=13.0  # pretty\n\n";
+        assert_eq!(check_requirements(ok), Ok(()));
+        for bad in [
+            "--index-url https://evil.example/simple\nrequests",
+            "-e git+https://evil.example/x.git#egg=x",
+            "-r /etc/passwd",
+            "--extra-index-url=https://evil.example",
+            "x @ https://evil.example/x-1.0-py3-none-any.whl",
+            "https://evil.example/x-1.0-py3-none-any.whl",
+            "./local/x-1.0-py3-none-any.whl",
+            "x.tar.gz",
+            "six\n  --trusted-host evil.example",
+        ] {
+            assert!(check_requirements(bad).is_err(), "{bad} passed");
+        }
+        assert!(
+            check_requirements("six\n-i https://x")
+                .unwrap_err()
+                .starts_with("line 2:")
+        );
     }
 
     #[test]
