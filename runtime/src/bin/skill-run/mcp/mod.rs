@@ -200,6 +200,7 @@ pub fn mcp(args: McpArgs) -> Result<u8> {
         None => Some(
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                .on_thread_park(stdin::await_next_message_briefly)
                 .build()
                 .context("starting the async runtime")?,
         ),
