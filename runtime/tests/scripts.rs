@@ -396,22 +396,26 @@ fn golden_scripts_json() {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read folder") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
+/// The proposal `init --print` makes for the corpus skill at `skill`, read
+/// in place (nothing is written into the corpus), saved as `file` for
+/// `--manifest`.
+fn proposal_in_place(skill: &Path, file: &Path, state: &Path) -> String {
+    let printed = skill_run(&["init", text(skill), "--print"], state);
+    assert_eq!(
+        printed.status.code(),
+        Some(0),
+        "{}: {}",
+        skill.display(),
+        err(&printed)
+    );
+    assert!(!skill.join("skill.toml").exists(), "--print writes nothing");
+    std::fs::write(file, out(&printed)).expect("proposal");
+    out(&printed)
 }
 
-/// `init` on a copy of each corpus skill: the proposal is the reviewed one
-/// committed under golden/init, it passes `check`, `run` refuses it with
-/// the reason, and a second `init` never overwrites it.
+/// `init --print` on each corpus skill, in place: the proposal is the
+/// reviewed one committed under golden/init, it passes `check` (given with
+/// `--manifest`), and `run` refuses a command that is not a script.
 #[test]
 fn init_proposals_pass_check_and_are_pinned() {
     let state = tempfile::tempdir().expect("state");
@@ -421,39 +425,18 @@ fn init_proposals_pass_check_and_are_pinned() {
             .expect("name")
             .to_string_lossy()
             .into_owned();
+        let p = text(&skill);
         let work = tempfile::tempdir().expect("work");
-        let package = work.path().join("pkg");
-        copy_tree(&skill, &package);
-        let p = text(&package);
+        let manifest = work.path().join("skill.toml");
+        let proposal = proposal_in_place(&skill, &manifest, state.path());
+        golden(&format!("init/{folder}.toml"), &proposal);
+        let m = text(&manifest);
 
-        let printed = skill_run(&["init", p, "--print"], state.path());
-        assert_eq!(
-            printed.status.code(),
-            Some(0),
-            "{folder}: {}",
-            err(&printed)
-        );
-        assert!(
-            !package.join("skill.toml").exists(),
-            "--print writes nothing"
-        );
-
-        let o = skill_run(&["init", p], state.path());
-        assert_eq!(o.status.code(), Some(0), "{folder}: {}", err(&o));
-        let written =
-            std::fs::read_to_string(package.join("skill.toml")).expect("skill.toml written");
-        assert_eq!(
-            written,
-            out(&printed),
-            "{folder}: --print shows what init writes"
-        );
-        golden(&format!("init/{folder}.toml"), &written);
-
-        let checked = skill_run(&["check", p], state.path());
+        let checked = skill_run(&["check", p, "--manifest", m], state.path());
         assert_eq!(
             checked.status.code(),
             Some(0),
-            "{folder}: {}\n{written}",
+            "{folder}: {}\n{proposal}",
             err(&checked)
         );
         assert!(
@@ -465,7 +448,7 @@ fn init_proposals_pass_check_and_are_pinned() {
         // `main` is no script: refused before anything runs, whether the
         // runtime is python (which needs a .py path, or a runner) or one
         // that is not available yet.
-        let run = skill_run(&["run", p, "main"], state.path());
+        let run = skill_run(&["run", p, "main", "--manifest", m], state.path());
         assert_eq!(run.status.code(), Some(2), "{folder}: {}", err(&run));
         assert!(
             err(&run).contains("only `runtime = \"python\"` has a script runtime")
@@ -474,20 +457,59 @@ fn init_proposals_pass_check_and_are_pinned() {
             "{folder}: {}",
             err(&run)
         );
-
-        std::fs::write(package.join("skill.toml"), "# mine, not a manifest\n").expect("replace");
-        let again = skill_run(&["init", p], state.path());
-        assert_eq!(again.status.code(), Some(2), "{folder}");
-        assert!(
-            err(&again).contains("never overwrites"),
-            "{folder}: {}",
-            err(&again)
-        );
-        assert_eq!(
-            std::fs::read_to_string(package.join("skill.toml")).expect("still there"),
-            "# mine, not a manifest\n"
-        );
     }
+}
+
+/// `init` without `--print` writes what `--print` shows into the package,
+/// and never over an existing skill.toml (on a package of the test's own,
+/// not the corpus, which is only read).
+#[test]
+fn init_writes_its_proposal_once_and_never_overwrites() {
+    let state = tempfile::tempdir().expect("state");
+    let package = tempfile::tempdir().expect("package");
+    let p = text(package.path());
+    std::fs::write(
+        package.path().join("SKILL.md"),
+        "---\nname: counter\ndescription: Counts words.\n---\nRun `python3 scripts/count.py FILE`.\n",
+    )
+    .expect("SKILL.md");
+    std::fs::create_dir(package.path().join("scripts")).expect("scripts");
+    std::fs::write(
+        package.path().join("scripts/count.py"),
+        "import sys\nprint(len(open(sys.argv[1]).read().split()))\n",
+    )
+    .expect("script");
+    let printed = skill_run(&["init", p, "--print"], state.path());
+    assert_eq!(printed.status.code(), Some(0), "{}", err(&printed));
+    assert!(
+        !package.path().join("skill.toml").exists(),
+        "--print writes nothing"
+    );
+    let o = skill_run(&["init", p], state.path());
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let written =
+        std::fs::read_to_string(package.path().join("skill.toml")).expect("skill.toml written");
+    assert_eq!(written, out(&printed), "--print shows what init writes");
+    let checked = skill_run(&["check", p], state.path());
+    assert_eq!(
+        checked.status.code(),
+        Some(0),
+        "{}\n{written}",
+        err(&checked)
+    );
+
+    std::fs::write(
+        package.path().join("skill.toml"),
+        "# mine, not a manifest\n",
+    )
+    .expect("replace");
+    let again = skill_run(&["init", p], state.path());
+    assert_eq!(again.status.code(), Some(2));
+    assert!(err(&again).contains("never overwrites"), "{}", err(&again));
+    assert_eq!(
+        std::fs::read_to_string(package.path().join("skill.toml")).expect("still there"),
+        "# mine, not a manifest\n"
+    );
 }
 
 /// A component skill that ships nothing else gets no script section and
@@ -957,13 +979,12 @@ fn stdlib_only_corpus_scripts_run_in_the_sandbox_from_their_init_proposals() {
     for run in SCRIPT_RUNS {
         let name = format!("{}/{}", run.skill, run.script);
         let work = tempfile::tempdir().expect("work");
-        let package = work.path().join("pkg");
-        copy_tree(&corpus().join(run.skill), &package);
+        let package = corpus().join(run.skill);
         let p = text(&package);
-        // The proposal `init` writes is the reviewed golden one, used as is.
-        let init = skill_run(&["init", p], state.path());
-        assert_eq!(init.status.code(), Some(0), "{name}: {}", err(&init));
-        let proposal = std::fs::read_to_string(package.join("skill.toml")).expect("skill.toml");
+        // The proposal `init` makes is the reviewed golden one, used as is;
+        // the corpus is run in place with it as `--manifest`.
+        let manifest = work.path().join("skill.toml");
+        let proposal = proposal_in_place(&package, &manifest, state.path());
         let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join(format!("tests/data/golden/init/{}.toml", run.skill));
         assert_eq!(
@@ -983,7 +1004,7 @@ fn stdlib_only_corpus_scripts_run_in_the_sandbox_from_their_init_proposals() {
             let (port, seen) = mock_json(body);
             (format!("{origin}=http://127.0.0.1:{port}"), seen)
         });
-        let mut args = vec!["run", p, run.script];
+        let mut args = vec!["run", p, run.script, "--manifest", text(&manifest)];
         if proposal.contains("host = \"{workspace}\"") {
             args.extend(["--workspace", text(&workspace)]);
         } else {
@@ -1063,10 +1084,9 @@ fn corpus_scripts_that_cannot_run_say_why_with_their_lines() {
 fn a_corpus_script_fails_in_the_sandbox_as_inspect_says() {
     let state = tempfile::tempdir().expect("state");
     let work = tempfile::tempdir().expect("work");
-    let package = work.path().join("pkg");
-    copy_tree(&corpus().join(SKILL_CREATOR), &package);
-    let init = skill_run(&["init", text(&package)], state.path());
-    assert_eq!(init.status.code(), Some(0), "{}", err(&init));
+    let package = corpus().join(SKILL_CREATOR);
+    let manifest = work.path().join("skill.toml");
+    proposal_in_place(&package, &manifest, state.path());
     let workspace = work.path().join("workspace");
     std::fs::create_dir_all(workspace.join("my-skill")).expect("workspace");
     let o = skill_run_script(
@@ -1074,6 +1094,8 @@ fn a_corpus_script_fails_in_the_sandbox_as_inspect_says() {
             "run",
             text(&package),
             "scripts/quick_validate.py",
+            "--manifest",
+            text(&manifest),
             "--workspace",
             text(&workspace),
             "--",

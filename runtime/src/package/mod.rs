@@ -45,11 +45,30 @@ impl Package {
         Package::read_recording(path, &mut Vec::new())
     }
 
+    /// Reads the package at `path` with `manifest` as its skill.toml instead
+    /// of the one in the folder, if any: a reviewed proposal for a package
+    /// the reader may not write to (someone else's checkout, a shared
+    /// corpus). The package's own files are read where they are. Signatures
+    /// and approvals cover the package's own skill.toml, so a package read
+    /// this way is for [`crate::Runtime::load_package`], not for admission.
+    pub fn read_with_manifest(path: &Path, manifest: &Path) -> Result<Package, LoadError> {
+        Package::read_from(path, Some(manifest), &mut Vec::new())
+    }
+
     /// [`Package::read`], recording each file it read (SKILL.md, skill.toml)
     /// with the bytes it parsed, so admission can check that those are the
     /// bytes it verified.
     pub(crate) fn read_recording(
         path: &Path,
+        read: &mut Vec<ReadFile>,
+    ) -> Result<Package, LoadError> {
+        Package::read_from(path, None, read)
+    }
+
+    /// [`Package::read_recording`], with the skill.toml at `manifest` when given.
+    fn read_from(
+        path: &Path,
+        manifest: Option<&Path>,
         read: &mut Vec<ReadFile>,
     ) -> Result<Package, LoadError> {
         let named = path
@@ -82,12 +101,15 @@ impl Package {
         read.push(text);
         instructions.findings.extend(choice.findings);
 
-        let manifest_path = root.join("skill.toml");
+        let manifest_path = manifest.map_or_else(|| root.join("skill.toml"), Path::to_path_buf);
         let mut manifest_findings = Vec::new();
         let manifest = match fs::symlink_metadata(&manifest_path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && manifest.is_none() => None,
             _ => {
-                let file = read_inside(&root, Path::new("skill.toml"), MAX_MANIFEST_BYTES)?;
+                let file = match manifest {
+                    None => read_inside(&root, Path::new("skill.toml"), MAX_MANIFEST_BYTES)?,
+                    Some(path) => read_outside(path, MAX_MANIFEST_BYTES)?,
+                };
                 let text =
                     String::from_utf8(file.bytes.to_vec()).map_err(|_| LoadError::Manifest {
                         path: manifest_path.clone(),
@@ -244,6 +266,26 @@ fn read_inside(root: &Path, relative: &Path, limit: u64) -> Result<ReadFile, Loa
         named: relative.to_path_buf(),
         resolved,
         bytes: read_limited(&canonical, limit)?.into(),
+    })
+}
+
+/// Reads a regular file given from outside the package (a skill.toml passed
+/// with [`Package::read_with_manifest`]), within `limit`.
+fn read_outside(path: &Path, limit: u64) -> Result<ReadFile, LoadError> {
+    let meta = fs::metadata(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_file() {
+        return Err(LoadError::NotAPackage {
+            path: path.to_path_buf(),
+            reason: "not a regular file".into(),
+        });
+    }
+    Ok(ReadFile {
+        named: path.to_path_buf(),
+        resolved: path.to_path_buf(),
+        bytes: read_limited(path, limit)?.into(),
     })
 }
 

@@ -355,9 +355,14 @@ fn outside_the_sandbox(doc: &Value) -> Option<String> {
     })
 }
 
-pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {
+pub fn check(package: &Path, manifest: Option<&Path>, runtime_args: &RuntimeArgs) -> Result<u8> {
     let runtime = Runtime::new(runtime_config(runtime_args))?;
-    match runtime.load(package) {
+    let loaded = match manifest {
+        Some(manifest) => Package::read_with_manifest(package, manifest)
+            .and_then(|package| runtime.load_package(package)),
+        None => runtime.load(package),
+    };
+    match loaded {
         Ok(skill) if skill.manifest().is_script() => {
             report_cache(&skill);
             say!(
@@ -405,7 +410,11 @@ pub fn check(package: &Path, runtime_args: &RuntimeArgs) -> Result<u8> {
             return Ok(EXIT_INVALID);
         }
     }
-    if let Ok(package) = Package::read(package) {
+    let reread = match manifest {
+        Some(manifest) => Package::read_with_manifest(package, manifest),
+        None => Package::read(package),
+    };
+    if let Ok(package) = reread {
         shipped::check_note(&package.scripts());
     }
     Ok(0)

@@ -70,6 +70,9 @@ enum Command {
     Check {
         /// The package folder.
         package: PathBuf,
+        /// Use FILE as the package's skill.toml (e.g. a reviewed `skill-run init --print` proposal).
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
         #[command(flatten)]
         runtime: RuntimeArgs,
     },
@@ -129,7 +132,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Check { package, runtime } => inspect::check(&package, &runtime),
+        Command::Check {
+            package,
+            manifest,
+            runtime,
+        } => inspect::check(&package, manifest.as_deref(), &runtime),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Init(args) => init::init(args),
         Command::Vendor(args) => vendor::vendor(args),

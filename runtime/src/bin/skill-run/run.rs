@@ -25,6 +25,11 @@ pub struct RunArgs {
     package: PathBuf,
     /// The command to run; may be left out when the skill has only one.
     command: Option<String>,
+    /// Use FILE as the package's skill.toml (e.g. a reviewed `skill-run init --print` proposal
+    /// for a package you do not want to write to). Not with --trust or --lock: their checks
+    /// cover the package's own skill.toml.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["trust", "lock"])]
+    manifest: Option<PathBuf>,
     /// The input as JSON: an object with one key per parameter.
     #[arg(long, conflicts_with = "input_file")]
     input: Option<String>,
@@ -99,7 +104,13 @@ pub fn run(args: RunArgs) -> Result<u8> {
     let policy = trust::policy(&args.trust)?;
     let runtime = Runtime::new(runtime_config(&args.runtime))?;
     let audit_file = args.audit.as_deref().map(jsonl_file).transpose()?;
-    let skill = match trust::admit(&runtime, &args.package, &policy) {
+    let admitted = match &args.manifest {
+        Some(manifest) => skill_runtime::Package::read_with_manifest(&args.package, manifest)
+            .and_then(|package| runtime.load_package(package))
+            .map_err(Refusal::Load),
+        None => trust::admit(&runtime, &args.package, &policy),
+    };
+    let skill = match admitted {
         Ok(skill) => {
             report_cache(&skill);
             skill
