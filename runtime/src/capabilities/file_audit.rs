@@ -67,21 +67,46 @@ impl DescriptorPaths {
 const TYPES: &str = "wasi:filesystem/types@0.2.12";
 const PREOPENS: &str = "wasi:filesystem/preopens@0.2.12";
 
-/// The decision and reason for an operation's result.
-fn judge<T>(result: &Result<T, ErrorCode>, write: bool) -> (Decision, String) {
-    match result {
-        Ok(_) => (Decision::Allow, "inside a granted folder".into()),
-        Err(ErrorCode::NotPermitted) => (
+/// How a filesystem operation ended, as the audit tells it; WASI 0.2 and
+/// WASI 0.3 each map their own error codes onto it.
+pub(crate) enum Ended<'a> {
+    /// It succeeded.
+    Done,
+    /// The path left the granted folder.
+    LeftGrant,
+    /// Refused as read-only or not accessible.
+    Refused,
+    /// It failed for a reason of its own (not a sandbox decision).
+    Failed(&'a dyn std::fmt::Debug),
+}
+
+/// The decision and reason for an operation that ended as `ended`.
+pub(crate) fn verdict(ended: Ended<'_>, write: bool) -> (Decision, String) {
+    match ended {
+        Ended::Done => (Decision::Allow, "inside a granted folder".into()),
+        Ended::LeftGrant => (
             Decision::Deny,
             "the path leaves the granted folder (through `..`, an absolute path or a symlink); only folders in [capabilities].files are reachable".into(),
         ),
-        Err(ErrorCode::ReadOnly | ErrorCode::Access) if write => (
+        Ended::Refused if write => (
             Decision::Deny,
             "the folder is granted read-only; use access = \"read-write\" in [capabilities].files to allow changes".into(),
         ),
-        Err(ErrorCode::Access) => (Decision::Deny, "access denied by the sandbox".into()),
-        Err(code) => (Decision::Allow, format!("allowed, but failed: {code:?}")),
+        Ended::Refused => (Decision::Deny, "access denied by the sandbox".into()),
+        Ended::Failed(code) => (Decision::Allow, format!("allowed, but failed: {code:?}")),
     }
+}
+
+/// The decision and reason for a WASI 0.2 operation's result.
+fn judge<T>(result: &Result<T, ErrorCode>, write: bool) -> (Decision, String) {
+    let ended = match result {
+        Ok(_) => Ended::Done,
+        Err(ErrorCode::NotPermitted) => Ended::LeftGrant,
+        Err(ErrorCode::ReadOnly) if write => Ended::Refused,
+        Err(ErrorCode::Access) => Ended::Refused,
+        Err(code) => Ended::Failed(code),
+    };
+    verdict(ended, write)
 }
 
 fn record<T>(

@@ -41,7 +41,7 @@ use wasmtime_wasi::p3::filesystem::FilesystemResult;
 
 use super::disk::{DiskBudget, InState, WriteMeter};
 use super::file_audit::{
-    again, file_of, give_own_copy, record_cross_state, state_dir, within_budget,
+    Ended, again, file_of, give_own_copy, record_cross_state, state_dir, verdict, within_budget,
 };
 use crate::audit::{AuditKind, Decision};
 use crate::invocation::state::InvocationState;
@@ -63,21 +63,16 @@ fn lower<T>(result: FilesystemResult<T>) -> wasmtime::Result<Result<T, ErrorCode
     }
 }
 
-/// The decision and reason for an operation's result.
+/// The decision and reason for a WASI 0.3 operation's result.
 fn judge<T>(result: &Result<T, ErrorCode>, write: bool) -> (Decision, String) {
-    match result {
-        Ok(_) => (Decision::Allow, "inside a granted folder".into()),
-        Err(ErrorCode::NotPermitted) => (
-            Decision::Deny,
-            "the path leaves the granted folder (through `..`, an absolute path or a symlink); only folders in [capabilities].files are reachable".into(),
-        ),
-        Err(ErrorCode::ReadOnly | ErrorCode::Access) if write => (
-            Decision::Deny,
-            "the folder is granted read-only; use access = \"read-write\" in [capabilities].files to allow changes".into(),
-        ),
-        Err(ErrorCode::Access) => (Decision::Deny, "access denied by the sandbox".into()),
-        Err(code) => (Decision::Allow, format!("allowed, but failed: {code:?}")),
-    }
+    let ended = match result {
+        Ok(_) => Ended::Done,
+        Err(ErrorCode::NotPermitted) => Ended::LeftGrant,
+        Err(ErrorCode::ReadOnly) if write => Ended::Refused,
+        Err(ErrorCode::Access) => Ended::Refused,
+        Err(code) => Ended::Failed(code),
+    };
+    verdict(ended, write)
 }
 
 fn record<T>(
