@@ -31,7 +31,9 @@ const WATCH_BEFORE_SLEEP: std::time::Duration = std::time::Duration::from_micros
 /// in flight, answered and followed at once) is served without a sleep and
 /// wake-up per message, which on a virtual machine cost tens of
 /// microseconds; an idle client costs 250 us of spinning per park, and the
-/// thread parks about once a second then.
+/// thread parks about once a second then. The price: a result that a
+/// worker thread finishes during the watch is sent when the watch ends, at
+/// most 250 us late, and only calls that already took over 2 ms run there.
 pub fn await_next_message_briefly() {
     #[cfg(target_os = "linux")]
     {
