@@ -33,7 +33,8 @@ const WATCH_BEFORE_SLEEP: std::time::Duration = std::time::Duration::from_micros
 /// microseconds; an idle client costs 250 us of spinning per park, and the
 /// thread parks about once a second then. The price: a result that a
 /// worker thread finishes during the watch is sent when the watch ends, at
-/// most 250 us late, and only calls that already took over 2 ms run there.
+/// most 250 us late; calls run there only for a tool not yet measured quick
+/// (its first two calls) or slower than 2 ms on average.
 pub fn await_next_message_briefly() {
     #[cfg(target_os = "linux")]
     {
