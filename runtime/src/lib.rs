@@ -22,6 +22,7 @@ mod config;
 mod error;
 mod files_on_disk;
 mod heartbeat;
+mod provenance;
 mod invocation;
 pub mod package;
 mod runtime;

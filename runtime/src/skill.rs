@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 use wasmtime::component::{Component, InstancePre};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
-use crate::capabilities::build_linker;
+use crate::capabilities::capability::{LinkFor, build_linker};
 use crate::capabilities::folders::FolderCache;
 use crate::capabilities::limits::Limits;
 use crate::capabilities::state::StateStore;
@@ -128,15 +128,12 @@ impl Skill {
         )?;
         let linker = build_linker(
             compiled.component.engine(),
-            &manifest.grants,
-            compiled.concurrent,
+            &LinkFor {
+                grants: &manifest.grants,
+                concurrent: compiled.concurrent,
+                script: crate::script_runtime::is_script(&manifest),
+            },
         )
-        .and_then(|mut linker| {
-            if crate::script_runtime::is_script(&manifest) {
-                crate::script_runtime::add_to_linker(&mut linker, &manifest.grants)?;
-            }
-            Ok(linker)
-        })
         .map_err(|e| LoadError::Setup {
             skill: name.clone(),
             reason: format!("cannot build the linker: {e:#}"),

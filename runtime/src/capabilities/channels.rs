@@ -10,9 +10,13 @@ use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
-use crate::audit::{AuditKind, Decision};
+use super::Grants;
+use super::capability::{Capability, GrantEntry, LinkFor, check_unique};
+use crate::audit::{AuditKind, AuditRecorder, Decision};
 use crate::bindings::skills::runtime::channels::{ChannelError, Host};
+use crate::invocation::output::OutputBudget;
 use crate::invocation::state::InvocationState;
+use crate::provenance::Provenance;
 
 /// The largest single message, either way. Larger sends are refused with
 /// `too-large`; a host handler's larger message is refused as a host fault.
@@ -232,17 +236,39 @@ fn denial_reason(skill: &str, channel: &str, wanted: &str, granted: Option<Direc
     }
 }
 
-impl Host for InvocationState {
+/// What the channel host functions see of the store: the channel state
+/// and the parts of the invocation a message touches, nothing else.
+pub(crate) struct ChannelsView<'a> {
+    /// The skill, for the handler and the audit.
+    pub skill: &'a str,
+    /// The granted channels and the host's handler.
+    pub channels: &'a ChannelState,
+    /// Where each send and receive is recorded.
+    pub audit: &'a AuditRecorder,
+    /// A message sent spends the output budget.
+    pub output: &'a OutputBudget,
+    /// A message received is an origin of the result.
+    pub provenance: &'a Provenance,
+}
+
+/// Selects [`ChannelsView`] as the data the channel bindings see.
+struct HasChannels;
+
+impl wasmtime::component::HasData for HasChannels {
+    type Data<'a> = ChannelsView<'a>;
+}
+
+impl Host for ChannelsView<'_> {
     async fn send(
         &mut self,
         channel: String,
         message: String,
     ) -> wasmtime::Result<Result<(), ChannelError>> {
-        let skill = self.skill.clone();
+        let skill = self.skill;
         let granted = self.channels.direction_of(&channel);
         let target = display_name(&channel);
         if !granted.is_some_and(Direction::allows_send) {
-            let reason = denial_reason(&skill, &target, "send", granted);
+            let reason = denial_reason(skill, &target, "send", granted);
             self.audit.record(
                 AuditKind::Channel,
                 &target,
@@ -269,7 +295,7 @@ impl Host for InvocationState {
         let message = self.channels.scrubber.text(&message).into_owned();
         // A flood of messages is output like any other: it spends the same budget.
         self.output.consume(message.len() as u64)?;
-        let result = self.channels.handler.send(&skill, &channel, &message).await;
+        let result = self.channels.handler.send(skill, &channel, &message).await;
         let (decision, reason) = match &result {
             Ok(()) => (Decision::Allow, "sent".to_owned()),
             Err(e) => (Decision::Allow, format!("host handler failed: {e}")),
@@ -288,16 +314,16 @@ impl Host for InvocationState {
         &mut self,
         channel: String,
     ) -> wasmtime::Result<Result<Option<String>, ChannelError>> {
-        let skill = self.skill.clone();
+        let skill = self.skill;
         let granted = self.channels.direction_of(&channel);
         let target = display_name(&channel);
         if !granted.is_some_and(Direction::allows_receive) {
-            let reason = denial_reason(&skill, &target, "receive", granted);
+            let reason = denial_reason(skill, &target, "receive", granted);
             self.audit
                 .record(AuditKind::Channel, &target, Decision::Deny, &reason, None);
             return Ok(Err(ChannelError::Denied(reason)));
         }
-        let result = self.channels.handler.receive(&skill, &channel).await;
+        let result = self.channels.handler.receive(skill, &channel).await;
         match result {
             Ok(Some(message)) if message.len() > MAX_MESSAGE_BYTES => {
                 let reason = format!(
@@ -349,6 +375,63 @@ fn display_name(name: &str) -> String {
         shown.push('…');
     }
     shown
+}
+
+/// The `channels` capability: `skills:runtime/channels`, linked only when
+/// some channel is granted, each message judged by [`ChannelsView`].
+pub(crate) struct Channels;
+
+impl Capability for Channels {
+    fn key(&self) -> &'static str {
+        "channels"
+    }
+
+    fn answers(&self, _package: &str, interface: &str) -> bool {
+        interface == "skills:runtime/channels"
+    }
+
+    fn allows_imports(&self, for_: &LinkFor<'_>) -> bool {
+        !for_.grants.channels.is_empty()
+    }
+
+    fn validate(&self, grants: &Grants) -> Result<(), String> {
+        check_unique("channels", grants.channels.iter().map(|c| c.name.as_str()))
+    }
+
+    fn link(
+        &self,
+        linker: &mut wasmtime::component::Linker<InvocationState>,
+        for_: &LinkFor<'_>,
+    ) -> wasmtime::Result<()> {
+        if self.allows_imports(for_) {
+            crate::bindings::skills::runtime::channels::add_to_linker::<_, HasChannels>(
+                linker,
+                InvocationState::channels_view,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn outside(&self, narrow: &Grants, wide: &Grants, out: &mut Vec<GrantEntry>) {
+        out.extend(
+            narrow
+                .channels
+                .iter()
+                .filter(|c| !wide.channels.iter().any(|w| c.is_within(w)))
+                .map(|c| GrantEntry::Channel(c.clone())),
+        );
+    }
+
+    fn describe(&self, grants: &Grants, lines: &mut Vec<String>) {
+        for c in &grants.channels {
+            let what = match c.direction {
+                Direction::Send => "send messages on",
+                Direction::Receive => "receive messages from",
+                Direction::Both => "send and receive messages on",
+            };
+            lines.push(format!("{what} channel `{}`", c.name));
+        }
+    }
 }
 
 #[cfg(test)]

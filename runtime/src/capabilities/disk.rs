@@ -29,7 +29,7 @@ use wasmtime_wasi_io::poll::Pollable;
 use wasmtime_wasi_io::streams::{OutputStream, StreamError, StreamResult};
 
 use super::limits::{LimitKind, Limits};
-use crate::invocation::state::LimitFlag;
+use crate::capabilities::limits::LimitFlag;
 
 /// How many times one invocation may have its `{state}` measured again after
 /// its running estimate went past `limits.state-size`; after that the

@@ -6,6 +6,9 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use super::Grants;
+use super::capability::{Capability, GrantEntry, check_unique};
+
 /// A validated environment variable name (`[A-Za-z_][A-Za-z0-9_]*`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EnvName(String);
@@ -57,6 +60,39 @@ pub(crate) fn visible_env(
                 .map(|v| (name.0.clone(), v.clone()))
         })
         .collect()
+}
+
+/// The `env` capability: no interface of its own (the environment is part
+/// of `wasi:cli`), only which names the invocation's environment holds.
+pub(crate) struct Env;
+
+impl Capability for Env {
+    fn key(&self) -> &'static str {
+        "env"
+    }
+
+    fn validate(&self, grants: &Grants) -> Result<(), String> {
+        check_unique("env", grants.env.iter().map(EnvName::as_str))
+    }
+
+    fn outside(&self, narrow: &Grants, wide: &Grants, out: &mut Vec<GrantEntry>) {
+        out.extend(
+            narrow
+                .env
+                .iter()
+                .filter(|e| !wide.env.contains(e))
+                .map(|e| GrantEntry::Env(e.clone())),
+        );
+    }
+
+    fn describe(&self, grants: &Grants, lines: &mut Vec<String>) {
+        lines.extend(
+            grants
+                .env
+                .iter()
+                .map(|e| format!("read environment variable {e} if the host sets it")),
+        );
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,10 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::Grants;
+use super::capability::{Capability, GrantEntry, LinkFor};
+use crate::invocation::state::InvocationState;
+
 /// How much a file grant allows.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
@@ -210,6 +214,57 @@ pub(crate) fn check_file_grants(grants: &[FileGrant]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The `files` capability: `wasi:filesystem`, which every skill may import
+/// (with no grant it has no folders), its path-taking operations shadowed
+/// by audited ones ([`super::file_audit`]) that hand out only the folders
+/// the invocation opened and checked ([`super::folders`]).
+pub(crate) struct Files;
+
+impl Capability for Files {
+    fn key(&self) -> &'static str {
+        "files"
+    }
+
+    fn answers(&self, package: &str, _interface: &str) -> bool {
+        package == "wasi:filesystem"
+    }
+
+    fn validate(&self, grants: &Grants) -> Result<(), String> {
+        check_file_grants(&grants.files)
+    }
+
+    fn link(
+        &self,
+        linker: &mut wasmtime::component::Linker<InvocationState>,
+        _for_: &LinkFor<'_>,
+    ) -> wasmtime::Result<()> {
+        super::file_audit::add_to_linker(linker)
+    }
+
+    fn outside(&self, narrow: &Grants, wide: &Grants, out: &mut Vec<GrantEntry>) {
+        out.extend(
+            narrow
+                .files
+                .iter()
+                .filter(|f| !wide.files.iter().any(|w| f.is_within(w)))
+                .map(|f| GrantEntry::Files(f.clone())),
+        );
+    }
+
+    fn describe(&self, grants: &Grants, lines: &mut Vec<String>) {
+        for f in &grants.files {
+            let verb = match f.access {
+                Access::Read => "read",
+                Access::ReadWrite => "read and change",
+            };
+            lines.push(format!(
+                "{verb} files in {} (seen inside as {})",
+                f.host, f.guest
+            ));
+        }
+    }
 }
 
 #[cfg(test)]

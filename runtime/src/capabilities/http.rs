@@ -34,6 +34,8 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::audit::{AuditKind, AuditRecorder, Decision};
+use crate::capabilities::Grants;
+use crate::capabilities::capability::{Capability, GrantEntry, LinkFor};
 use crate::capabilities::http_client;
 use crate::capabilities::limits::LimitKind;
 use crate::capabilities::network::{NetworkGrant, NetworkOverride, is_public_address};
@@ -42,8 +44,9 @@ use crate::capabilities::request_body::LimitedRequestBody;
 use crate::capabilities::request_check::{self, Checked};
 use crate::capabilities::response_body::{LimitedBody, ScrubBody};
 use crate::capabilities::secrets::{Scrubber, SecretGrant};
-use crate::invocation::provenance::Provenance;
-use crate::invocation::state::LimitFlag;
+use crate::provenance::Provenance;
+use crate::capabilities::limits::LimitFlag;
+use crate::invocation::state::InvocationState;
 
 /// Connect and first-byte timeouts when the invocation has longer left
 /// (wasi-http's own defaults are 600 s).
@@ -739,6 +742,67 @@ impl WasiHttpHooks for HttpPolicy {
             Ok(prepared) => Box::new(prepared.go()),
             Err(error) => denied(error),
         }
+    }
+}
+
+/// The `network` capability: outgoing HTTP through `wasi:http` (WASI 0.2,
+/// and 0.3 on the `concurrent` engine), each request judged by
+/// [`HttpPolicy`] against the granted prefixes.
+pub(crate) struct Network;
+
+impl Network {
+    /// The Python runner imports `wasi:http` whatever its skill's grants,
+    /// so it is linked for it too: with no grant every request is denied
+    /// with the fix rather than the skill refused at load.
+    fn linked(for_: &LinkFor<'_>) -> bool {
+        !for_.grants.network.is_empty() || for_.script
+    }
+}
+
+impl Capability for Network {
+    fn key(&self) -> &'static str {
+        "network"
+    }
+
+    fn answers(&self, package: &str, _interface: &str) -> bool {
+        package == "wasi:http"
+    }
+
+    fn allows_imports(&self, for_: &LinkFor<'_>) -> bool {
+        Network::linked(for_)
+    }
+
+    fn link(
+        &self,
+        linker: &mut wasmtime::component::Linker<InvocationState>,
+        for_: &LinkFor<'_>,
+    ) -> wasmtime::Result<()> {
+        if Network::linked(for_) {
+            wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+        }
+        if !for_.grants.network.is_empty() && for_.concurrent {
+            super::http_p3::add_to_linker(linker)?;
+        }
+        Ok(())
+    }
+
+    fn outside(&self, narrow: &Grants, wide: &Grants, out: &mut Vec<GrantEntry>) {
+        out.extend(
+            narrow
+                .network
+                .iter()
+                .filter(|n| !wide.network.iter().any(|w| n.is_within(w)))
+                .map(|n| GrantEntry::Network(n.clone())),
+        );
+    }
+
+    fn describe(&self, grants: &Grants, lines: &mut Vec<String>) {
+        lines.extend(
+            grants
+                .network
+                .iter()
+                .map(|n| format!("send HTTP requests to {n}")),
+        );
     }
 }
 

@@ -2,6 +2,7 @@
 //! ceiling, and the memory limiter that enforces them inside a store.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -474,6 +475,26 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 
     fn memories(&self) -> usize {
         MAX_MEMORIES
+    }
+}
+
+/// A limit hit outside wasm (in a host call that cannot trap), checked when
+/// the invocation ends. Clones share it.
+#[derive(Clone, Default)]
+pub(crate) struct LimitFlag(Arc<Mutex<Option<LimitKind>>>);
+
+impl LimitFlag {
+    /// Records `kind`; the first limit hit is the one reported.
+    pub(crate) fn set(&self, kind: LimitKind) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(kind);
+    }
+
+    /// The first limit hit, if any.
+    pub(crate) fn get(&self) -> Option<LimitKind> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -247,6 +247,15 @@ impl NetworkGrant {
         })
     }
 
+    /// Whether both grants name the same URL prefix, whatever methods
+    /// each allows.
+    pub fn same_prefix(&self, other: &NetworkGrant) -> bool {
+        self.scheme == other.scheme
+            && self.host == other.host
+            && self.port == other.port
+            && self.path_prefix == other.path_prefix
+    }
+
     /// Whether every request `self` allows is allowed by `wider`.
     pub fn is_within(&self, wider: &NetworkGrant) -> bool {
         if self.scheme != wider.scheme

@@ -12,7 +12,7 @@ use http_body::{Body, Frame};
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
 use super::limits::LimitKind;
-use crate::invocation::state::LimitFlag;
+use crate::capabilities::limits::LimitFlag;
 
 /// A request body cut at `limit` bytes.
 pub(crate) struct LimitedRequestBody {

@@ -21,14 +21,14 @@ pub(crate) struct LimitedBody {
     inner: WasiBody,
     remaining: u64,
     limit: u64,
-    flag: crate::invocation::state::LimitFlag,
+    flag: crate::capabilities::limits::LimitFlag,
 }
 
 impl LimitedBody {
     pub(crate) fn new(
         inner: WasiBody,
         limit: u64,
-        flag: crate::invocation::state::LimitFlag,
+        flag: crate::capabilities::limits::LimitFlag,
     ) -> Self {
         LimitedBody {
             inner,

@@ -9,6 +9,8 @@
 
 use serde::Deserialize;
 
+use super::Grants;
+use super::capability::{Capability, GrantEntry, check_unique};
 use super::env::EnvName;
 
 /// One `secrets` entry, parsed once when the manifest is read: the header
@@ -308,6 +310,72 @@ impl SecretSource for SecretMap {
 pub const REDACTED: &str = "[redacted]";
 
 pub(crate) use super::scrubber::{MAX_SECRET_BYTES, Scrubber};
+
+/// The `secrets` capability: no interface of its own; the HTTP capability
+/// adds each secret to requests for its host, and a secret exposed as
+/// `env` shows the skill a placeholder ([`super::placeholders`]).
+pub(crate) struct Secrets;
+
+impl Capability for Secrets {
+    fn key(&self) -> &'static str {
+        "secrets"
+    }
+
+    fn validate(&self, grants: &Grants) -> Result<(), String> {
+        check_unique("secrets", grants.secrets.iter().map(|s| s.name.as_str()))?;
+        for secret in &grants.secrets {
+            secret.check()?;
+        }
+        if let Some(both) = grants.secrets.iter().find(|s| grants.env.contains(&s.name)) {
+            return Err(format!(
+                "capabilities: `{}` is both a secret and an env name; a secret's value is never passed as an environment variable; remove it from env (expose = \"env\" on the secret gives the skill a placeholder under that name instead)",
+                both.name
+            ));
+        }
+        if let Some(s) = grants
+            .secrets
+            .iter()
+            .find(|s| !grants.network.iter().any(|n| n.covers_host(&s.host)))
+        {
+            return Err(format!(
+                "capabilities.secrets: secret `{}` is for host `{}`, which no [capabilities].network grant names; add that host to network or fix the secret's host",
+                s.name, s.host
+            ));
+        }
+        Ok(())
+    }
+
+    fn outside(&self, narrow: &Grants, wide: &Grants, out: &mut Vec<GrantEntry>) {
+        out.extend(
+            narrow
+                .secrets
+                .iter()
+                .filter(|s| !wide.secrets.contains(s))
+                .map(|s| GrantEntry::Secret(s.clone())),
+        );
+    }
+
+    fn describe(&self, grants: &Grants, lines: &mut Vec<String>) {
+        for s in &grants.secrets {
+            let scope = match &s.path {
+                Some(path) => format!("{}{path}", s.host),
+                None => s.host.to_string(),
+            };
+            if let Some(header) = &s.header {
+                lines.push(format!(
+                    "have the host add secret {} to requests for {} (header {header}); the skill never sees it",
+                    s.name, s.host
+                ));
+            }
+            if s.exposed_in_env() {
+                lines.push(format!(
+                    "see a placeholder for secret {} in environment variable {}, which the host replaces by the value only in requests for {scope}; the skill never sees the value",
+                    s.name, s.name
+                ));
+            }
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -278,3 +278,28 @@ impl udp::HostOutgoingDatagramStream for Denied<'_> {
         fn subscribe(&mut self, _self_: Resource<udp::OutgoingDatagramStream>) -> Pollable;
     }
 }
+/// Raw sockets: linked so that components importing them load, never
+/// granted, every operation refused and audited.
+pub(crate) struct Sockets;
+
+impl super::capability::Capability for Sockets {
+    fn key(&self) -> &'static str {
+        "sockets"
+    }
+
+    fn answers(&self, package: &str, _interface: &str) -> bool {
+        package == PACKAGE
+    }
+
+    fn always_denied(&self) -> bool {
+        true
+    }
+
+    fn link(
+        &self,
+        linker: &mut Linker<InvocationState>,
+        _for_: &super::capability::LinkFor<'_>,
+    ) -> wasmtime::Result<()> {
+        add_to_linker(linker)
+    }
+}

@@ -14,7 +14,8 @@ use wasmtime::component::types::{ComponentItem, Type};
 use wasmtime::component::{Component, ComponentExportIndex};
 
 use self::cache::{CacheStatus, CompileCache};
-use crate::capabilities::{Grants, ImportNeed, import_need};
+use crate::capabilities::Grants;
+use crate::capabilities::capability::{ImportVerdict, LinkFor, judge_import};
 use crate::error::LoadError;
 use crate::runtime::Engines;
 pub use format::ComponentFormat;
@@ -171,29 +172,31 @@ pub(crate) fn compile(
                 why,
             });
         }
-        let denied = match import_need(name) {
-            ImportNeed::Base => None,
-            ImportNeed::AlwaysDenied => {
+        let linked_for = LinkFor {
+            grants,
+            concurrent: format::is_wasi_03(name),
+            script: runner,
+        };
+        match judge_import(name, &linked_for) {
+            ImportVerdict::Linked => {}
+            ImportVerdict::AlwaysDenied => {
                 denied_imports.push(name.to_owned());
                 continue;
             }
-            ImportNeed::Network if grants.network.is_empty() && !runner => Some("network"),
-            ImportNeed::Channels if grants.channels.is_empty() => Some("channels"),
-            ImportNeed::Network | ImportNeed::Channels => None,
-            ImportNeed::Unavailable(why) => {
+            ImportVerdict::NotGranted(key) => {
+                return Err(LoadError::NotGranted {
+                    skill: skill.to_owned(),
+                    import: name.to_owned(),
+                    key,
+                });
+            }
+            ImportVerdict::Unavailable(why) => {
                 return Err(LoadError::Unavailable {
                     skill: skill.to_owned(),
                     import: name.to_owned(),
                     why,
                 });
             }
-        };
-        if let Some(key) = denied {
-            return Err(LoadError::NotGranted {
-                skill: skill.to_owned(),
-                import: name.to_owned(),
-                key,
-            });
         }
         imports.push(name.to_owned());
     }

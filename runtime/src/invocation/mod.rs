@@ -7,7 +7,6 @@ mod finish;
 mod outcome;
 pub(crate) mod output;
 mod prepare;
-pub(crate) mod provenance;
 mod request;
 mod self_modification;
 pub(crate) mod state;
@@ -43,7 +42,8 @@ use crate::skill::SkillInner;
 use ending::{Stopped, classify, cli_result, typed_result};
 use output::CapturedOutput;
 use prepare::Context;
-use state::{InvocationState, LimitFlag};
+use crate::capabilities::limits::LimitFlag;
+use state::InvocationState;
 
 /// How much of a skill's stderr is kept for the outcome; the rest is
 /// counted against `limits.output` and dropped.

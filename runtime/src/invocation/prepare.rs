@@ -10,8 +10,8 @@ use tokio::sync::SemaphorePermit;
 use wasmtime::Store;
 
 use super::output::{CapturedOutput, OutputBudget};
-use super::provenance::Provenance;
-use super::state::{InvocationState, LimitFlag};
+use crate::provenance::Provenance;
+use super::state::InvocationState;
 use super::{
     Call, Invocation, STDERR_KEEP, WasiInputs, begin_state, disk_accounting,
     effective_grants_and_limits, refuse_workspace_over_state, resolve, resolve_secrets,
@@ -22,7 +22,7 @@ use crate::capabilities::Grants;
 use crate::capabilities::channels::{ChannelState, MemoryChannels};
 use crate::capabilities::http::HttpPolicy;
 use crate::capabilities::limits::{
-    LimitKind, Limits, MAX_COMPONENT_HANDLES, MAX_HTTP_FIELDS_BYTES, MAX_RESOURCE_HANDLES,
+    LimitFlag, LimitKind, Limits, MAX_COMPONENT_HANDLES, MAX_HTTP_FIELDS_BYTES, MAX_RESOURCE_HANDLES,
     MemoryLimiter, transfer_budget,
 };
 use crate::capabilities::secrets::Scrubber;

@@ -1,36 +1,18 @@
 //! The data a store holds for one invocation: WASI context, resource table,
 //! limiter, channels, HTTP policy, audit and output budget.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::audit::AuditRecorder;
-use crate::capabilities::channels::ChannelState;
+use crate::capabilities::channels::{ChannelState, ChannelsView};
 use crate::capabilities::http::HttpPolicy;
-use crate::capabilities::limits::{LimitKind, MemoryLimiter};
+use crate::capabilities::limits::MemoryLimiter;
 use crate::invocation::output::OutputBudget;
-use crate::invocation::provenance::Provenance;
-
-/// A limit hit outside wasm (in a host call that cannot trap), checked when
-/// the invocation ends. Clones share it.
-#[derive(Clone, Default)]
-pub(crate) struct LimitFlag(Arc<Mutex<Option<LimitKind>>>);
-
-impl LimitFlag {
-    pub(crate) fn set(&self, kind: LimitKind) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert(kind);
-    }
-
-    pub(crate) fn get(&self) -> Option<LimitKind> {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+use crate::provenance::Provenance;
 
 /// Store data for one invocation.
 pub(crate) struct InvocationState {
@@ -73,6 +55,19 @@ impl WasiHttpView for InvocationState {
             ctx: &mut self.http_ctx,
             table: &mut self.table,
             hooks: &mut self.http,
+        }
+    }
+}
+
+impl InvocationState {
+    /// The channels capability's view of the store.
+    pub(crate) fn channels_view(&mut self) -> ChannelsView<'_> {
+        ChannelsView {
+            skill: &self.skill,
+            channels: &self.channels,
+            audit: &self.audit,
+            output: &self.output,
+            provenance: &self.provenance,
         }
     }
 }

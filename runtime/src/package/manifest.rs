@@ -8,7 +8,6 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 
 use crate::capabilities::Grants;
-use crate::capabilities::files::check_file_grants;
 use crate::capabilities::limits::{Limits, LimitsSection, TimeLimit};
 
 /// A skill name as the Agent Skills format defines it: 1 to 64 lowercase
@@ -253,42 +252,7 @@ impl Manifest {
     /// with line, column and the offending text.
     pub fn parse(text: &str) -> Result<Manifest, String> {
         let file: ManifestFile = toml::from_str(text).map_err(|e| e.to_string())?;
-        check_file_grants(&file.capabilities.files)?;
-        check_unique(
-            "channels",
-            file.capabilities.channels.iter().map(|c| c.name.as_str()),
-        )?;
-        check_unique("env", file.capabilities.env.iter().map(|e| e.as_str()))?;
-        check_unique(
-            "secrets",
-            file.capabilities.secrets.iter().map(|s| s.name.as_str()),
-        )?;
-        for secret in &file.capabilities.secrets {
-            secret.check()?;
-        }
-        if let Some(both) = file
-            .capabilities
-            .secrets
-            .iter()
-            .find(|s| file.capabilities.env.contains(&s.name))
-        {
-            return Err(format!(
-                "capabilities: `{}` is both a secret and an env name; a secret's value is never passed as an environment variable; remove it from env (expose = \"env\" on the secret gives the skill a placeholder under that name instead)",
-                both.name
-            ));
-        }
-        if let Some(s) = file.capabilities.secrets.iter().find(|s| {
-            !file
-                .capabilities
-                .network
-                .iter()
-                .any(|n| n.covers_host(&s.host))
-        }) {
-            return Err(format!(
-                "capabilities.secrets: secret `{}` is for host `{}`, which no [capabilities].network grant names; add that host to network or fix the secret's host",
-                s.name, s.host
-            ));
-        }
+        crate::capabilities::capability::validate(&file.capabilities)?;
         let schedule = match file.schedule {
             None => None,
             Some(s) => {
@@ -321,15 +285,6 @@ impl Manifest {
     }
 }
 
-fn check_unique<'a>(key: &str, names: impl Iterator<Item = &'a str>) -> Result<(), String> {
-    let mut seen = std::collections::BTreeSet::new();
-    for name in names {
-        if !seen.insert(name) {
-            return Err(format!("capabilities.{key}: `{name}` is declared twice"));
-        }
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {

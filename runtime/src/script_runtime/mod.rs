@@ -27,6 +27,7 @@ use wasmtime_wasi::{FsPerms, OpenMode};
 
 use crate::audit::{AuditKind, Decision};
 use crate::capabilities::Grants;
+use crate::capabilities::capability::{Capability, LinkFor};
 use crate::capabilities::files::{Access, HostBase};
 use crate::config::RuntimeConfig;
 use crate::error::{InvokeError, LoadError};
@@ -223,38 +224,46 @@ pub(crate) fn bad_script(skill: &str, command: Option<&str>, reason: String) -> 
     }
 }
 
-/// Links the runner's `sandbox` interface (each report of a process or a
-/// socket the script tried becomes a denied audit event) and, when the
-/// grants have no `network` (so the common linker left it out), `wasi:http`:
-/// the runner's urllib and http.client use it, and with no grant every
-/// request is denied with the fix rather than the skill refused at load.
-pub(crate) fn add_to_linker(
-    linker: &mut Linker<InvocationState>,
-    grants: &Grants,
-) -> wasmtime::Result<()> {
-    if grants.network.is_empty() {
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+/// The Python runner's own `sandbox` interface: each report of a process or
+/// a socket the script tried becomes a denied audit event. Linked for
+/// script skills only (the runner's `wasi:http` comes from
+/// [`crate::capabilities::http::Network`]).
+pub(crate) struct Sandbox;
+
+impl Capability for Sandbox {
+    fn key(&self) -> &'static str {
+        "runtime"
     }
-    let mut instance = linker.instance(SANDBOX_INTERFACE)?;
-    instance.func_wrap(
-        "denied",
-        |store: wasmtime::StoreContextMut<'_, InvocationState>,
-         (what, detail): (String, String)| {
-            let (kind, reason) = match what.as_str() {
-                "socket" => (
-                    AuditKind::Network,
-                    crate::capabilities::sockets::SOCKETS_DENIED,
-                ),
-                _ => (AuditKind::Process, PROCESSES_DENIED),
-            };
-            store
-                .data()
-                .audit
-                .record(kind, &detail, Decision::Deny, reason, None);
-            Ok(())
-        },
-    )?;
-    Ok(())
+
+    fn answers(&self, package: &str, _interface: &str) -> bool {
+        package == SANDBOX_PACKAGE
+    }
+
+    fn link(&self, linker: &mut Linker<InvocationState>, for_: &LinkFor<'_>) -> wasmtime::Result<()> {
+        if !for_.script {
+            return Ok(());
+        }
+        let mut instance = linker.instance(SANDBOX_INTERFACE)?;
+        instance.func_wrap(
+            "denied",
+            |store: wasmtime::StoreContextMut<'_, InvocationState>,
+             (what, detail): (String, String)| {
+                let (kind, reason) = match what.as_str() {
+                    "socket" => (
+                        AuditKind::Network,
+                        crate::capabilities::sockets::SOCKETS_DENIED,
+                    ),
+                    _ => (AuditKind::Process, PROCESSES_DENIED),
+                };
+                store
+                    .data()
+                    .audit
+                    .record(kind, &detail, Decision::Deny, reason, None);
+                Ok(())
+            },
+        )?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -145,7 +145,12 @@ impl Approvals {
         let approved_grants: Grants = approved_table(entry, "capabilities").map_err(&lock_error)?;
         let approved_limits: LimitsSection =
             approved_table(entry, "limits").map_err(&lock_error)?;
-        let mut growth = manifest.grants.outside(&approved_grants);
+        let mut growth: Vec<String> = manifest
+            .grants
+            .outside(&approved_grants)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         growth.extend(raised_limits(
             &manifest.limits,
             &Limits::from_section(&approved_limits),
@@ -223,8 +228,46 @@ fn manifest_tables(package: &Package) -> Result<(String, String, GrantTables), T
 
 /// One line per limit of `now` above `approved`.
 pub(crate) fn raised_limits(now: &Limits, approved: &Limits) -> Vec<String> {
-    now.above(approved)
+    limit_changes(now, approved, "raised")
+}
+
+/// One line per limit of `higher` above `lower`, worded with `verb`
+/// (`limits.memory raised from 64 MiB to 128 MiB`): pass the new version
+/// first for a raise, the old one first (and `lowered`) for a cut.
+pub(crate) fn limit_changes(higher: &Limits, lower: &Limits, verb: &str) -> Vec<String> {
+    let raised = verb == "raised";
+    higher
+        .above(lower)
         .into_iter()
-        .map(|(key, now, was)| format!("limits.{key} raised from {was} to {now}"))
+        .map(|(key, high, low)| {
+            let (from, to) = if raised { (low, high) } else { (high, low) };
+            format!("limits.{key} {verb} from {from} to {to}")
+        })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(memory: &str) -> Limits {
+        let section: LimitsSection =
+            toml::from_str(&format!("memory = \"{memory}\"")).expect("valid limits");
+        Limits::from_section(&section)
+    }
+
+    #[test]
+    fn limit_changes_say_from_the_old_value_to_the_new_one() {
+        let (old, new) = (limits("512 MiB"), limits("64 MiB"));
+        assert_eq!(
+            raised_limits(&old, &new),
+            ["limits.memory raised from 64 MiB to 512 MiB"]
+        );
+        // Going from 512 MiB down to 64 MiB: the higher (old) value comes first.
+        assert_eq!(
+            limit_changes(&old, &new, "lowered"),
+            ["limits.memory lowered from 512 MiB to 64 MiB"]
+        );
+        assert!(raised_limits(&new, &old).is_empty());
+    }
 }

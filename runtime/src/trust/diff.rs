@@ -5,23 +5,82 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::approvals::raised_limits;
-use crate::capabilities::Grants;
+use super::approvals::limit_changes;
+use crate::capabilities::{GrantEntry, Grants};
 use crate::files_on_disk::sha256_hex;
 use crate::package::{Instructions, Package};
 use crate::skill::Skill;
 
+/// What kind of difference a [`Change`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ChangeKind {
+    /// A capability the old version did not have at all.
+    Granted,
+    /// A capability the old version had, now allowing more.
+    Widened,
+    /// A capability the old version had, now allowing less.
+    Narrowed,
+    /// A capability the new version no longer has.
+    Removed,
+    /// A limit made higher.
+    Raised,
+    /// A limit made lower.
+    Lowered,
+    /// A section, import or command that is new.
+    Added,
+    /// A section, component, schema or description that differs.
+    Changed,
+    /// An instruction finding the old version did not have.
+    NewFinding,
+    /// An instruction finding the new version no longer has.
+    ResolvedFinding,
+}
+
+impl ChangeKind {
+    /// The kind as written in `--json` (`new-finding`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Granted => "granted",
+            ChangeKind::Widened => "widened",
+            ChangeKind::Narrowed => "narrowed",
+            ChangeKind::Removed => "removed",
+            ChangeKind::Raised => "raised",
+            ChangeKind::Lowered => "lowered",
+            ChangeKind::Added => "added",
+            ChangeKind::Changed => "changed",
+            ChangeKind::NewFinding => "new-finding",
+            ChangeKind::ResolvedFinding => "resolved-finding",
+        }
+    }
+
+    /// Whether the change gives the skill more than it had.
+    pub fn is_growth(self) -> bool {
+        matches!(
+            self,
+            ChangeKind::Granted | ChangeKind::Widened | ChangeKind::Raised
+        )
+    }
+}
+
+impl std::fmt::Display for ChangeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// One difference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Change {
-    /// `granted`, `widened`, `narrowed`, `removed`, `raised`, `lowered`,
-    /// `added`, `changed`, `new-finding`, `resolved-finding`.
-    pub kind: &'static str,
+    /// What kind of difference it is.
+    pub kind: ChangeKind,
     /// What it is about, in words.
     pub what: String,
 }
 
-fn change(kind: &'static str, what: impl Into<String>) -> Change {
+fn change(kind: ChangeKind, what: impl Into<String>) -> Change {
     Change {
         kind,
         what: what.into(),
@@ -61,49 +120,40 @@ impl PackageDiff {
     }
 }
 
-/// The part of a grant line that names what it is about (`files: /notes`).
-fn identity(entry: &str) -> &str {
-    [" -> ", " (", " for "]
-        .iter()
-        .filter_map(|sep| entry.find(sep))
-        .min()
-        .map_or(entry, |i| &entry[..i])
-}
-
 fn capabilities(old: &Package, new: &Package) -> Vec<Change> {
     let none = Grants::default();
     let old_grants = old.manifest.as_ref().map_or(&none, |m| &m.grants);
     let new_grants = new.manifest.as_ref().map_or(&none, |m| &m.grants);
     let all_old = old_grants.outside(&none);
     let all_new = new_grants.outside(&none);
-    let had = |entry: &str, list: &[String]| list.iter().any(|e| identity(e) == identity(entry));
+    let had = |entry: &GrantEntry, list: &[GrantEntry]| list.iter().any(|e| e.same_subject(entry));
     let mut changes = Vec::new();
     for entry in new_grants.outside(old_grants) {
         let kind = if had(&entry, &all_old) {
-            "widened"
+            ChangeKind::Widened
         } else {
-            "granted"
+            ChangeKind::Granted
         };
-        changes.push(change(kind, entry));
+        changes.push(change(kind, entry.to_string()));
     }
     for entry in old_grants.outside(new_grants) {
         let kind = if had(&entry, &all_new) {
-            "narrowed"
+            ChangeKind::Narrowed
         } else {
-            "removed"
+            ChangeKind::Removed
         };
-        changes.push(change(kind, entry));
+        changes.push(change(kind, entry.to_string()));
     }
     if let (Some(o), Some(n)) = (&old.manifest, &new.manifest) {
         changes.extend(
-            raised_limits(&n.limits, &o.limits)
+            limit_changes(&n.limits, &o.limits, "raised")
                 .into_iter()
-                .map(|l| change("raised", l)),
+                .map(|l| change(ChangeKind::Raised, l)),
         );
         changes.extend(
-            raised_limits(&o.limits, &n.limits)
+            limit_changes(&o.limits, &n.limits, "lowered")
                 .into_iter()
-                .map(|l| change("lowered", l.replace(" raised from ", " lowered from "))),
+                .map(|l| change(ChangeKind::Lowered, l)),
         );
     }
     changes
@@ -149,27 +199,27 @@ fn instructions(old: &Instructions, new: &Instructions) -> Vec<Change> {
     let (old_sections, new_sections) = (sections(old), sections(new));
     for (title, text) in &new_sections {
         match old_sections.get(title) {
-            None => changes.push(change("added", format!("section \"{title}\""))),
+            None => changes.push(change(ChangeKind::Added, format!("section \"{title}\""))),
             Some(before) if before != text => {
-                changes.push(change("changed", format!("section \"{title}\"")));
+                changes.push(change(ChangeKind::Changed, format!("section \"{title}\"")));
             }
             Some(_) => {}
         }
     }
     for title in old_sections.keys() {
         if !new_sections.contains_key(title) {
-            changes.push(change("removed", format!("section \"{title}\"")));
+            changes.push(change(ChangeKind::Removed, format!("section \"{title}\"")));
         }
     }
     if old.frontmatter.description != new.frontmatter.description {
-        changes.push(change("changed", "the description in the frontmatter"));
+        changes.push(change(ChangeKind::Changed, "the description in the frontmatter"));
     }
     // Findings are compared by code and message: line numbers move with edits.
     let key = |f: &crate::package::instructions::Finding| format!("{}: {}", f.code, f.message);
     for f in &new.findings {
         if !old.findings.iter().any(|o| key(o) == key(f)) {
             changes.push(change(
-                "new-finding",
+                ChangeKind::NewFinding,
                 format!("{} (line {}): {}", f.code, f.line, f.message),
             ));
         }
@@ -177,7 +227,7 @@ fn instructions(old: &Instructions, new: &Instructions) -> Vec<Change> {
     for f in &old.findings {
         if !new.findings.iter().any(|n| key(n) == key(f)) {
             changes.push(change(
-                "resolved-finding",
+                ChangeKind::ResolvedFinding,
                 format!("{}: {}", f.code, f.message),
             ));
         }
@@ -202,17 +252,17 @@ fn component(
     if old_digest != new_digest {
         let show = |d: &Option<String>| d.clone().unwrap_or_else(|| "none".into());
         changes.push(change(
-            "changed",
+            ChangeKind::Changed,
             format!("component {} -> {}", show(&old_digest), show(&new_digest)),
         ));
     }
     let imports = |s: Option<&Skill>| s.map(|s| s.imports().to_vec()).unwrap_or_default();
     let (old_imports, new_imports) = (imports(old_skill), imports(new_skill));
     for i in new_imports.iter().filter(|i| !old_imports.contains(i)) {
-        changes.push(change("added", format!("import {i}")));
+        changes.push(change(ChangeKind::Added, format!("import {i}")));
     }
     for i in old_imports.iter().filter(|i| !new_imports.contains(i)) {
-        changes.push(change("removed", format!("import {i}")));
+        changes.push(change(ChangeKind::Removed, format!("import {i}")));
     }
     let commands = |s: Option<&Skill>| {
         s.map(|s| {
@@ -226,11 +276,11 @@ fn component(
     let (old_commands, new_commands) = (commands(old_skill), commands(new_skill));
     for (name, command) in &new_commands {
         match old_commands.get(name) {
-            None => changes.push(change("added", format!("command `{name}`"))),
+            None => changes.push(change(ChangeKind::Added, format!("command `{name}`"))),
             Some(before) => {
                 if before.input_schema != command.input_schema {
                     changes.push(change(
-                        "changed",
+                        ChangeKind::Changed,
                         format!("command `{name}`: its input schema"),
                     ));
                 }
@@ -238,7 +288,7 @@ fn component(
                     || before.error_schema != command.error_schema
                 {
                     changes.push(change(
-                        "changed",
+                        ChangeKind::Changed,
                         format!("command `{name}`: its result schema"),
                     ));
                 }
@@ -247,7 +297,7 @@ fn component(
     }
     for name in old_commands.keys() {
         if !new_commands.contains_key(name) {
-            changes.push(change("removed", format!("command `{name}`")));
+            changes.push(change(ChangeKind::Removed, format!("command `{name}`")));
         }
     }
     changes

@@ -10,7 +10,7 @@ pub mod signing;
 use std::path::PathBuf;
 
 pub use approvals::{ApprovalCheck, Approvals};
-pub use diff::{Change, PackageDiff};
+pub use diff::{Change, ChangeKind, PackageDiff};
 pub use digest::{PackageDigest, SIGNATURE_FILE};
 pub use signing::{PublicKey, TrustedKeys, Verified, generate_key, sign_package, verify_package};
 

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
-use skill_runtime::trust::{Change, PackageDiff};
+use skill_runtime::trust::{Change, ChangeKind, PackageDiff};
 use skill_runtime::{Package, Runtime, Skill};
 
 use crate::trust::{self, Refusal, TrustArgs};
@@ -69,10 +69,13 @@ fn print_part(title: &str, changes: &[Change]) {
     }
     for c in changes {
         let mark = match c.kind {
-            "granted" | "added" | "raised" | "new-finding" => "+",
-            "removed" | "lowered" | "resolved-finding" => "-",
-            "widened" => "^",
-            "narrowed" => "v",
+            ChangeKind::Granted
+            | ChangeKind::Added
+            | ChangeKind::Raised
+            | ChangeKind::NewFinding => "+",
+            ChangeKind::Removed | ChangeKind::Lowered | ChangeKind::ResolvedFinding => "-",
+            ChangeKind::Widened => "^",
+            ChangeKind::Narrowed => "v",
             _ => "~",
         };
         say!("  {mark} {:<16} {}", c.kind, c.what);
