@@ -29,6 +29,7 @@ mod runtime;
 pub mod sarif;
 pub mod script_runtime;
 mod skill;
+mod text_form;
 pub mod trust;
 
 pub use admission::{AdmitError, Admitted, TrustPolicy};

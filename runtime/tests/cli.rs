@@ -498,8 +498,8 @@ fn inspect_shows_a_secret_exposed_through_the_environment() {
     assert_eq!(
         doc["capabilities"]["secrets"],
         json!([
-            {"name": "API_KEY", "host": "api.example.com", "path": "/v1/", "header": null, "expose": "env"},
-            {"name": "OTHER", "host": "api.example.com", "path": null, "header": "X-Key", "expose": null},
+            {"name": "API_KEY", "host": "api.example.com", "path": "/v1/", "header": null, "format": "{}", "expose": "env"},
+            {"name": "OTHER", "host": "api.example.com", "path": null, "header": "X-Key", "format": "{}", "expose": null},
         ])
     );
     let words = doc["capabilities_in_words"].to_string();

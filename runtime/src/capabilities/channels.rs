@@ -62,6 +62,8 @@ impl fmt::Display for Direction {
 
 /// A channel name: lowercase letters, digits, `-`, `_` and `.`, 1 to 64 long.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ChannelName(String);
 
 impl ChannelName {
@@ -92,14 +94,10 @@ impl fmt::Display for ChannelName {
     }
 }
 
-impl<'de> Deserialize<'de> for ChannelName {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        ChannelName::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+crate::text_form::text_form!(ChannelName);
 
 /// One `channels` entry.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelGrant {
     /// The channel's name.

@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Deserialize;
 
 use super::Grants;
 use super::capability::{Capability, GrantEntry, check_unique};
 
 /// A validated environment variable name (`[A-Za-z_][A-Za-z0-9_]*`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct EnvName(String);
 
 impl EnvName {
@@ -40,11 +41,7 @@ impl fmt::Display for EnvName {
     }
 }
 
-impl<'de> Deserialize<'de> for EnvName {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        EnvName::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+crate::text_form::text_form!(EnvName);
 
 /// The variables a skill sees: the granted names the host actually has.
 /// Everything else the host offers is dropped here.

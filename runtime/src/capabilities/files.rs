@@ -37,6 +37,8 @@ impl fmt::Display for Access {
 /// the guest's whole file system (as `wasmtime run --dir DIR::/` and the
 /// WASI test suite lay it out), and no other grant can sit beside it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct GuestPath(String);
 
 impl GuestPath {
@@ -76,11 +78,7 @@ impl fmt::Display for GuestPath {
     }
 }
 
-impl<'de> Deserialize<'de> for GuestPath {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        GuestPath::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+crate::text_form::text_form!(GuestPath);
 
 /// The host folder a grant is rooted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -94,6 +92,8 @@ pub enum HostBase {
 /// A host folder as the manifest names it: `{state}` or `{workspace}`
 /// followed by relative components without `..`. Never an absolute path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct HostPathTemplate {
     /// The folder it is rooted in.
     pub base: HostBase,
@@ -174,14 +174,10 @@ impl fmt::Display for HostPathTemplate {
     }
 }
 
-impl<'de> Deserialize<'de> for HostPathTemplate {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        HostPathTemplate::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+crate::text_form::text_form!(HostPathTemplate);
 
 /// One `files` entry: a host folder shown to the guest at `guest`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileGrant {
     /// Where the guest sees the folder.

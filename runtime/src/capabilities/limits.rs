@@ -62,6 +62,13 @@ impl fmt::Display for ByteSize {
     }
 }
 
+/// Written as the manifest writes it (`"64 MiB"`).
+impl serde::Serialize for ByteSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct SizeVisitor;
@@ -131,6 +138,13 @@ impl fmt::Display for TimeLimit {
     }
 }
 
+/// Written as the manifest writes it (`"10s"`, `"250ms"`).
+impl serde::Serialize for TimeLimit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl<'de> Deserialize<'de> for TimeLimit {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
@@ -138,19 +152,30 @@ impl<'de> Deserialize<'de> for TimeLimit {
     }
 }
 
-/// The `[limits]` table as written: every key optional.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The `[limits]` table as written: every key optional. It serialises in
+/// the same form, leaving out the keys the manifest did not write.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct LimitsSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<ByteSize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<TimeLimit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<ByteSize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_requests: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_response: Option<ByteSize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_write: Option<ByteSize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_files: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state_size: Option<ByteSize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_request_body: Option<ByteSize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state_files: Option<u64>,
 }
 

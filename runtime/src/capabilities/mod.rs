@@ -46,7 +46,11 @@ use secrets::SecretGrant;
 
 /// Everything a skill may reach, as typed values. [`Grants::default`] grants
 /// nothing: no hosts, folders, channels, variables or secrets.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+///
+/// It serialises in the manifest's own form (`[capabilities]` of
+/// `skill.toml`), which is also what `inspect --json` shows and what the
+/// lock file records; reading that form back gives the same grants.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Grants {
     /// URL prefixes for outgoing HTTP.

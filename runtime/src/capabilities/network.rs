@@ -271,15 +271,7 @@ impl NetworkGrant {
             }
             _ => false,
         };
-        let probe = format!("{}://h{}", self.scheme.as_str(), self.path_prefix);
-        host_ok
-            && Url::parse(&probe).is_ok_and(|u| {
-                NetworkGrant {
-                    host: HostPattern::Domain("h".into()),
-                    ..wider.clone()
-                }
-                .allows(&u)
-            })
+        host_ok && path_under(&wider.path_prefix, &self.path_prefix)
     }
 }
 
@@ -319,18 +311,37 @@ impl fmt::Display for NetworkGrant {
 }
 
 /// A `network` entry as written: `"https://…"` or `{ url = "https://…", methods = ["GET"] }`.
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 #[serde(untagged)]
 enum GrantText {
     Url(String),
     WithMethods(GrantTable),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 struct GrantTable {
     url: String,
     methods: Vec<String>,
+}
+
+/// Written back in the manifest's form: the URL string when every method
+/// is allowed, else `{ url, methods }`.
+impl serde::Serialize for NetworkGrant {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.methods {
+            Methods::Any => GrantText::Url(self.to_string()),
+            Methods::Only(set) => GrantText::WithMethods(GrantTable {
+                url: NetworkGrant {
+                    methods: Methods::Any,
+                    ..self.clone()
+                }
+                .to_string(),
+                methods: set.iter().cloned().collect(),
+            }),
+        }
+        .serialize(s)
+    }
 }
 
 impl<'de> Deserialize<'de> for NetworkGrant {

@@ -16,7 +16,7 @@ use super::env::EnvName;
 /// One `secrets` entry, parsed once when the manifest is read: the header
 /// name is a real header name, the host one exact host, the path prefix
 /// matched on whole segments like a network grant's.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretGrant {
     /// The secret's name; the CLI reads the environment variable of that name.
@@ -44,7 +44,7 @@ pub struct SecretGrant {
 }
 
 /// How a secret is shown to the skill besides the host adding it itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SecretExposure {
     /// An environment variable of the secret's name holds a placeholder.
@@ -97,6 +97,8 @@ impl SecretGrant {
 
 /// One exact host: a lower-case domain name or an IP address.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct SecretHost(String);
 
 impl SecretHost {
@@ -137,20 +139,12 @@ impl std::fmt::Display for SecretHost {
     }
 }
 
-impl<'de> Deserialize<'de> for SecretHost {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        SecretHost::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
-
-impl serde::Serialize for SecretHost {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
+crate::text_form::text_form!(SecretHost);
 
 /// A request header name, parsed once; shown as written.
 #[derive(Debug, Clone)]
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct SecretHeader {
     name: http::HeaderName,
     written: String,
@@ -210,20 +204,12 @@ impl std::fmt::Display for SecretHeader {
     }
 }
 
-impl<'de> Deserialize<'de> for SecretHeader {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        SecretHeader::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
-
-impl serde::Serialize for SecretHeader {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.written)
-    }
-}
+crate::text_form::text_form!(SecretHeader);
 
 /// How a value is written into its header: the text before and after `{}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct SecretFormat {
     before: String,
     after: String,
@@ -259,11 +245,7 @@ impl std::fmt::Display for SecretFormat {
     }
 }
 
-impl<'de> Deserialize<'de> for SecretFormat {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        SecretFormat::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+crate::text_form::text_form!(SecretFormat);
 
 fn path_prefix<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let text = String::deserialize(d)?;

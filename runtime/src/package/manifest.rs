@@ -13,6 +13,8 @@ use crate::capabilities::limits::{Limits, LimitsSection, TimeLimit};
 /// A skill name as the Agent Skills format defines it: 1 to 64 lowercase
 /// letters, digits and single hyphens, not starting or ending with a hyphen.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct SkillName(String);
 
 impl SkillName {
@@ -45,14 +47,12 @@ impl fmt::Display for SkillName {
     }
 }
 
-impl<'de> Deserialize<'de> for SkillName {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        SkillName::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+crate::text_form::text_form!(SkillName);
 
 /// The component's path inside the package: relative, no `..`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ComponentPath(PathBuf);
 
 impl ComponentPath {
@@ -81,11 +81,13 @@ impl ComponentPath {
     }
 }
 
-impl<'de> Deserialize<'de> for ComponentPath {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        ComponentPath::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+impl fmt::Display for ComponentPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.display())
     }
 }
+
+crate::text_form::text_form!(ComponentPath);
 
 fn version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let text = String::deserialize(d)?;
@@ -230,6 +232,8 @@ pub struct Manifest {
     pub grants: Grants,
     /// `[limits]` over the defaults.
     pub limits: Limits,
+    /// `[limits]` as written, what an approval records.
+    pub(crate) limits_written: LimitsSection,
     /// `[schedule]`, if the skill has a heartbeat.
     pub schedule: Option<Schedule>,
 }
@@ -280,6 +284,7 @@ impl Manifest {
             executable: file.skill.executable,
             grants: file.capabilities,
             limits: Limits::from_section(&file.limits),
+            limits_written: file.limits,
             schedule,
         })
     }

@@ -196,10 +196,13 @@ fn approved_table<T: serde::de::DeserializeOwned>(
         .map_err(|e: toml::de::Error| format!("{key}: {e}"))
 }
 
-/// The `[capabilities]` and `[limits]` tables of a `skill.toml`, as written.
+/// The `[capabilities]` and `[limits]` tables an approval records.
 type GrantTables = Vec<(&'static str, toml::Value)>;
 
-/// The skill's name, version and its `[capabilities]` and `[limits]` tables as written.
+/// The skill's name, version and its `[capabilities]` and `[limits]`
+/// tables, written from the manifest the package was loaded with (its
+/// typed grants, and its limits as the manifest wrote them): the lock
+/// records exactly what was parsed, and never reads `skill.toml` again.
 fn manifest_tables(package: &Package) -> Result<(String, String, GrantTables), TrustError> {
     let manifest = package
         .manifest
@@ -210,19 +213,16 @@ fn manifest_tables(package: &Package) -> Result<(String, String, GrantTables), T
                 "it has no skill.toml: an instruction-only skill runs no code and needs no approval"
                     .into(),
         })?;
-    let path = package.root.join("skill.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| TrustError::Io {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
-    let mut doc: toml::Table = toml::from_str(&text).map_err(|e| TrustError::Package {
-        path,
-        reason: e.to_string(),
-    })?;
-    let tables = ["capabilities", "limits"]
-        .into_iter()
-        .filter_map(|key| doc.remove(key).map(|v| (key, v)))
-        .collect();
+    let table = |key: &'static str, value: Result<toml::Value, toml::ser::Error>| {
+        value.map(|v| (key, v)).map_err(|e| TrustError::Package {
+            path: package.root.clone(),
+            reason: format!("cannot record its {key}: {e}"),
+        })
+    };
+    let tables = vec![
+        table("capabilities", toml::Value::try_from(&manifest.grants))?,
+        table("limits", toml::Value::try_from(&manifest.limits_written))?,
+    ];
     Ok((manifest.name.to_string(), manifest.version.clone(), tables))
 }
 
@@ -254,6 +254,60 @@ mod tests {
         let section: LimitsSection =
             toml::from_str(&format!("memory = \"{memory}\"")).expect("valid limits");
         Limits::from_section(&section)
+    }
+
+    #[test]
+    fn an_approval_records_grants_that_read_back_the_same() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(
+            dir.path().join("SKILL.md"),
+            "---\nname: every-grant\ndescription: x\n---\n# x\n",
+        )
+        .expect("SKILL.md");
+        std::fs::write(
+            dir.path().join("skill.toml"),
+            r#"[skill]
+name = "every-grant"
+version = "0.1.0"
+component = "skill.wasm"
+
+[capabilities]
+network = ["https://api.example.com/v1/", { url = "http://127.0.0.1:8080", methods = ["POST", "GET"] }, "https://*.example.org"]
+files = [{ guest = "/notes", host = "{workspace}/notes", access = "read-write" }, { guest = "/cache", host = "{state}", access = "read" }]
+channels = [{ name = "feed", direction = "receive" }]
+env = ["LANG"]
+secrets = [
+  { name = "API_KEY", host = "api.example.com", header = "Authorization", format = "Bearer {}", path = "/v1" },
+  { name = "TOKEN", host = "api.example.com", expose = "env" },
+]
+
+[limits]
+memory = "128 MiB"
+timeout = "1500ms"
+"#,
+        )
+        .expect("skill.toml");
+        std::fs::write(dir.path().join("skill.wasm"), b"\0asm").expect("wasm");
+        let package = Package::read(dir.path()).expect("package");
+        let manifest = package.manifest.as_ref().expect("manifest");
+        let lock_dir = tempfile::tempdir().expect("lock dir");
+        let lock_path = lock_dir.path().join("skills.lock");
+        let mut lock = Approvals::open(&lock_path).expect("lock");
+        lock.approve(&package).expect("approve");
+        lock.save().expect("save");
+        let text = std::fs::read_to_string(&lock_path).expect("read");
+        let doc: toml::Table = toml::from_str(&text).expect("lock is TOML");
+        let entry = doc["skills"]["every-grant"].as_table().expect("entry");
+        let grants: Grants = approved_table(entry, "capabilities").expect("grants");
+        assert_eq!(grants, manifest.grants);
+        let limits: LimitsSection = approved_table(entry, "limits").expect("limits");
+        assert_eq!(limits, manifest.limits_written);
+        // Only what the manifest wrote is recorded: defaults stay defaults.
+        assert!(entry["limits"].as_table().expect("limits").get("output").is_none());
+        assert!(matches!(
+            lock.check(&package, true),
+            Ok(ApprovalCheck::Unchanged { .. })
+        ));
     }
 
     #[test]

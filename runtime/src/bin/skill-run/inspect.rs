@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::{Value, json};
-use skill_runtime::capabilities::network::{Methods, NetworkGrant};
 use skill_runtime::package::Severity;
 use skill_runtime::{FileFinding, Grants, Package, Runtime};
 
@@ -26,22 +25,6 @@ pub struct InspectArgs {
     sarif: bool,
     #[command(flatten)]
     runtime: RuntimeArgs,
-}
-
-fn grants_json(grants: &Grants) -> Value {
-    json!({
-        // The manifest's two forms: a URL string, or { url, methods }.
-        "network": grants.network.iter().map(|n| match &n.methods {
-            Methods::Any => json!(n.to_string()),
-            Methods::Only(set) => json!({"url": NetworkGrant { methods: Methods::Any, ..n.clone() }.to_string(), "methods": set}),
-        }).collect::<Vec<_>>(),
-        "files": grants.files.iter().map(|f| json!({"guest": f.guest.as_str(), "host": f.host.to_string(), "access": f.access})).collect::<Vec<_>>(),
-        "channels": grants.channels.iter().map(|c| json!({"name": c.name.as_str(), "direction": c.direction})).collect::<Vec<_>>(),
-        "env": grants.env.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
-        // `header` is null for a placeholder-only secret; `expose` is "env" when the
-        // skill's environment holds a placeholder for it, else null.
-        "secrets": grants.secrets.iter().map(|s| json!({"name": s.name.as_str(), "host": s.host.to_string(), "path": s.path, "header": s.header.as_ref().map(ToString::to_string), "expose": s.expose.map(|e| e.as_str())})).collect::<Vec<_>>(),
-    })
 }
 
 /// Builds the inspect document (its shape is documented in the README).
@@ -129,7 +112,10 @@ pub(crate) fn document(path: &Path, runtime_args: &RuntimeArgs) -> Result<Value>
             "references": body.references,
             "text": body.text,
         },
-        "capabilities": grants_json(&grants),
+        // The manifest's own form (the library's `Serialize`): a network entry
+        // is a URL string or `{ url, methods }`; a secret's `path`, `header`
+        // and `expose` are null when the manifest leaves them out.
+        "capabilities": serde_json::to_value(&grants)?,
         // An unconfined script comes first: nothing else in the summary applies to it.
         "capabilities_in_words": scripts.statement.iter().cloned().chain(grants.describe()).collect::<Vec<_>>(),
         "limits": limits,
