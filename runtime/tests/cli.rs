@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 use skill_test_artifacts::{TempPackage, skill_table};
+use crate::support::{code, compile_cache, stderr, stdout_json, text};
 
 struct Cli {
     state: tempfile::TempDir,
@@ -23,37 +24,10 @@ impl Cli {
             .args(args)
             .current_dir(cwd)
             .env("SKILL_RUN_STATE", self.state.path())
-            .env("SKILL_RUN_CACHE_DIR", shared_compile_cache())
+            .env("SKILL_RUN_CACHE_DIR", compile_cache())
             .output()
             .expect("skill-run runs")
     }
-}
-
-/// One compile cache for every `skill-run` this test process starts, so each
-/// guest is compiled once per run; the cache is keyed by the component's bytes
-/// and the engine's settings, so sharing it changes no test's behaviour.
-fn shared_compile_cache() -> &'static Path {
-    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    CACHE
-        .get_or_init(|| tempfile::tempdir().expect("compile cache folder"))
-        .path()
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().expect("exit code")
-}
-
-fn stdout_json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn escape_package(extra: &str) -> TempPackage {
@@ -62,10 +36,6 @@ fn escape_package(extra: &str) -> TempPackage {
         skill_table("escape")
     );
     TempPackage::new("escape", skill_test_artifacts::ESCAPE, &toml)
-}
-
-fn text(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
 }
 
 #[test]
@@ -478,7 +448,7 @@ fn runs_where_the_instance_pool_cannot_reserve_its_address_space() {
             text(&hello.path())
         ))
         .env("SKILL_RUN_STATE", cli.state.path())
-        .env("SKILL_RUN_CACHE_DIR", shared_compile_cache())
+        .env("SKILL_RUN_CACHE_DIR", compile_cache())
         .output()
         .expect("sh runs");
     assert_eq!(code(&out), 0, "{}", stderr(&out));

@@ -4,15 +4,16 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use skill_test_artifacts::{TempPackage, skill_table};
+use crate::support::{compile_cache, stdout_json, text};
 
 fn skill_run(args: &[&str], state: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_skill-run"))
         .args(args)
         .current_dir(state)
         .env("SKILL_RUN_STATE", state.join("state"))
-        .env("SKILL_RUN_CACHE_DIR", state.join("compile-cache"))
+        .env("SKILL_RUN_CACHE_DIR", compile_cache())
         .output()
         .expect("skill-run runs")
 }
@@ -23,20 +24,6 @@ fn package(name: &str, component: &str) -> TempPackage {
         component,
         &format!("{}[capabilities]\n", skill_table(name)),
     )
-}
-
-fn text(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
-
-fn stdout_json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
 }
 
 #[test]

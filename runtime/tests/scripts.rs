@@ -2,13 +2,14 @@
 //! packages from public repositories, used in place): `inspect` names every
 //! script and what it would reach, `check` says the scripts are not
 //! confined, and `init` proposes a skill.toml that passes `check`.
-//! Golden files: `BLESS=1 cargo test -p runtime --test scripts` rewrites them.
+//! Golden files: `BLESS=1 cargo test -p runtime --test all scripts::` rewrites them.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use crate::support::{compile_cache, text};
 
 /// The scripted corpus, beside the repository (`shared/` next to the clone).
 fn corpus() -> PathBuf {
@@ -36,13 +37,9 @@ fn skill_run(args: &[&str], state: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_skill-run"))
         .args(args)
         .env("SKILL_RUN_STATE", state)
-        .env("SKILL_RUN_CACHE_DIR", state.join("cache"))
+        .env("SKILL_RUN_CACHE_DIR", compile_cache())
         .output()
         .expect("skill-run runs")
-}
-
-fn text(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
 }
 
 fn out(o: &Output) -> String {
@@ -363,13 +360,13 @@ fn golden(relative: &str, actual: &str) {
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
         panic!(
-            "{} is missing: run BLESS=1 cargo test -p runtime --test scripts",
+            "{} is missing: run BLESS=1 cargo test -p runtime --test all scripts::",
             path.display()
         )
     });
     assert!(
         expected == actual,
-        "{relative} differs from today's output; if the change is intended, run BLESS=1 cargo test -p runtime --test scripts and review the diff\n{actual}"
+        "{relative} differs from today's output; if the change is intended, run BLESS=1 cargo test -p runtime --test all scripts:: and review the diff\n{actual}"
     );
 }
 
@@ -565,18 +562,6 @@ fn a_component_skill_without_scripts_has_no_script_report() {
 // its blockers must get a case here, and a case whose script gained one
 // fails. Arguments, inputs and mocks are hard-coded per script.
 
-/// The compile cache the other script tests share (the runner compiles once).
-fn shared_cache() -> PathBuf {
-    let dir = Path::new(skill_test_artifacts::WORKSPACE).join("target/wasm-guests/compile-cache");
-    std::fs::create_dir_all(&dir).expect("cache folder");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("mode");
-    }
-    dir
-}
-
 /// `skill-run` with the runner built from this checkout and the given
 /// host environment (what a grant may pass on, and secrets).
 fn skill_run_script(args: &[&str], state: &Path, env: &[(&str, &str)]) -> Output {
@@ -584,7 +569,7 @@ fn skill_run_script(args: &[&str], state: &Path, env: &[(&str, &str)]) -> Output
     command
         .args(args)
         .env("SKILL_RUN_STATE", state)
-        .env("SKILL_RUN_CACHE_DIR", shared_cache())
+        .env("SKILL_RUN_CACHE_DIR", compile_cache())
         .env(
             "SKILL_RUN_PYTHON_RUNNER",
             skill_test_artifacts::PYTHON_RUNNER,

@@ -9,19 +9,16 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use skill_test_artifacts::{TempPackage, skill_table};
+use crate::support::{compile_cache, text};
 
 fn skill_run(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_skill-run"))
         .args(args)
         .env("HOME", home)
         .env("SKILL_RUN_STATE", home.join("state"))
-        .env("SKILL_RUN_CACHE_DIR", home.join("cache"))
+        .env("SKILL_RUN_CACHE_DIR", compile_cache())
         .output()
         .expect("skill-run runs")
-}
-
-fn text(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
 }
 
 /// Every byte that would make a terminal do something instead of showing it.

@@ -8,40 +8,16 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 use skill_test_artifacts::{TempPackage, skill_table};
-
-/// One compile cache for every `skill-run` this test process starts (keyed by
-/// the component's bytes and the engine's settings, so sharing is safe).
-fn shared_compile_cache() -> &'static Path {
-    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    CACHE
-        .get_or_init(|| tempfile::tempdir().expect("compile cache folder"))
-        .path()
-}
+use crate::support::{code, compile_cache, stderr, stdout, text};
 
 /// Runs `skill-run` with its state inside `home` and the shared compile cache.
 fn skill_run(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_skill-run"))
         .args(args)
         .env("SKILL_RUN_STATE", home.join("state"))
-        .env("SKILL_RUN_CACHE_DIR", shared_compile_cache())
+        .env("SKILL_RUN_CACHE_DIR", compile_cache())
         .output()
         .expect("skill-run runs")
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().expect("exit code")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn text(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
 }
 
 fn hello() -> TempPackage {

@@ -1,0 +1,60 @@
+//! What the integration tests share: reading a `skill-run` process's
+//! result, and the one compile cache every `skill-run` process of a test
+//! run uses.
+
+pub mod draft4;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+/// The `skill-run` binary cargo built for these tests.
+pub const SKILL_RUN: &str = env!("CARGO_BIN_EXE_skill-run");
+
+/// The process's exit code (panics if a signal ended it).
+pub fn code(output: &Output) -> i32 {
+    output.status.code().expect("exit code")
+}
+
+/// Stdout parsed as JSON; the panic shows both streams.
+pub fn stdout_json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// Stdout as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Stderr as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A path as an argument (the test folders are UTF-8).
+pub fn text(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// The compile cache the `skill-run` processes of every test share
+/// (`target/wasm-guests/compile-cache`, private to the user as the runtime
+/// requires): each guest, the Python runner included, is compiled once
+/// per checkout rather than once per process. Tests of the cache itself
+/// use their own folder.
+pub fn compile_cache() -> PathBuf {
+    let dir = Path::new(skill_test_artifacts::WORKSPACE).join("target/wasm-guests/compile-cache");
+    std::fs::create_dir_all(&dir).expect("cache folder");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("mode");
+    }
+    dir
+}
