@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::support::{code, compile_cache, stderr, stdout_json, text};
 use serde_json::{Value, json};
 use skill_test_artifacts::{TempPackage, skill_table};
-use crate::support::{code, compile_cache, stderr, stdout_json, text};
 
 struct Cli {
     state: tempfile::TempDir,

@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::support::{compile_cache, stdout_json, text};
 use serde_json::json;
 use skill_test_artifacts::{TempPackage, skill_table};
-use crate::support::{compile_cache, stdout_json, text};
 
 fn skill_run(args: &[&str], state: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_skill-run"))

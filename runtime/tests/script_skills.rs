@@ -11,8 +11,8 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::{Value, json};
 use crate::support::{compile_cache, stderr, stdout_json};
+use serde_json::{Value, json};
 
 fn repo() -> PathBuf {
     PathBuf::from(skill_test_artifacts::WORKSPACE)

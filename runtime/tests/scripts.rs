@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::Value;
 use crate::support::{compile_cache, text};
+use serde_json::Value;
 
 /// The scripted corpus, beside the repository (`shared/` next to the clone).
 fn corpus() -> PathBuf {

@@ -8,8 +8,8 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use skill_test_artifacts::{TempPackage, skill_table};
 use crate::support::{compile_cache, text};
+use skill_test_artifacts::{TempPackage, skill_table};
 
 fn skill_run(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_skill-run"))

@@ -6,9 +6,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support::{code, compile_cache, stderr, stdout, text};
 use serde_json::Value;
 use skill_test_artifacts::{TempPackage, skill_table};
-use crate::support::{code, compile_cache, stderr, stdout, text};
 
 /// Runs `skill-run` with its state inside `home` and the shared compile cache.
 fn skill_run(home: &Path, args: &[&str]) -> Output {
@@ -429,6 +429,57 @@ fn diff_puts_capability_growth_and_component_changes_first() {
     assert!(
         component.iter().any(|c| c == "removed command `greet`"),
         "{component:?}"
+    );
+}
+
+/// A lowered limit reads from the old value to the new one (it used to
+/// read "lowered from 64 MiB to 512 MiB" for a cut from 512 to 64), and a
+/// grant that allows more methods on the same prefix is widened, not new.
+#[test]
+fn diff_says_what_a_limit_was_lowered_from_and_which_grant_widened() {
+    let home = tempfile::tempdir().expect("home");
+    let (old_dir, new_dir) = (
+        tempfile::tempdir().expect("old"),
+        tempfile::tempdir().expect("new"),
+    );
+    let base = hello();
+    copy_dir(&base.path(), old_dir.path());
+    copy_dir(&base.path(), new_dir.path());
+    let skill = "[skill]\nname = \"hello\"\nversion = \"0.1.0\"\ncomponent = \"hello.wasm\"\n";
+    fs::write(
+        old_dir.path().join("skill.toml"),
+        format!("{skill}[capabilities]\nnetwork = [{{ url = \"https://api.example.com/\", methods = [\"GET\"] }}]\n[limits]\nmemory = \"512 MiB\"\n"),
+    )
+    .expect("old");
+    fs::write(
+        new_dir.path().join("skill.toml"),
+        format!("{skill}[capabilities]\nnetwork = [\"https://api.example.com/\"]\n[limits]\nmemory = \"64 MiB\"\n"),
+    )
+    .expect("new");
+    let out = skill_run(
+        home.path(),
+        &["diff", text(old_dir.path()), text(new_dir.path()), "--json"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let diff: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let changes: Vec<String> = diff["capabilities"]
+        .as_array()
+        .expect("capabilities")
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["kind"].as_str().unwrap_or(""),
+                c["what"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "widened network: https://api.example.com/",
+            "lowered limits.memory lowered from 512 MiB to 64 MiB",
+        ]
     );
 }
 

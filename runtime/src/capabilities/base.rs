@@ -30,7 +30,11 @@ impl Capability for Base {
         )
     }
 
-    fn link(&self, linker: &mut Linker<InvocationState>, for_: &LinkFor<'_>) -> wasmtime::Result<()> {
+    fn link(
+        &self,
+        linker: &mut Linker<InvocationState>,
+        for_: &LinkFor<'_>,
+    ) -> wasmtime::Result<()> {
         link_p2(linker)?;
         if for_.concurrent {
             super::wasi03::add_to_linker(linker)?;

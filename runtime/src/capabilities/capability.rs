@@ -172,10 +172,7 @@ pub(crate) enum ImportVerdict {
 pub(crate) fn judge_import(name: &str, for_: &LinkFor<'_>) -> ImportVerdict {
     let interface = name.split('@').next().unwrap_or(name);
     let package = interface.split('/').next().unwrap_or(interface);
-    match CAPABILITIES
-        .iter()
-        .find(|c| c.answers(package, interface))
-    {
+    match CAPABILITIES.iter().find(|c| c.answers(package, interface)) {
         None => ImportVerdict::Unavailable("this runtime does not provide it to skills"),
         Some(c) if c.always_denied() => ImportVerdict::AlwaysDenied,
         Some(c) if c.allows_imports(for_) => ImportVerdict::Linked,
@@ -277,7 +274,11 @@ mod tests {
                 ImportVerdict::AlwaysDenied
             );
         }
-        for other in ["evil:host/exec", "skills:runtime/other@0.1.0", "wasi:nn/graph@0.2.0"] {
+        for other in [
+            "evil:host/exec",
+            "skills:runtime/other@0.1.0",
+            "wasi:nn/graph@0.2.0",
+        ] {
             assert!(
                 matches!(judge(other, &granted, true), ImportVerdict::Unavailable(_)),
                 "{other}"

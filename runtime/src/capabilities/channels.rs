@@ -61,8 +61,9 @@ impl fmt::Display for Direction {
 }
 
 /// A channel name: lowercase letters, digits, `-`, `_` and `.`, 1 to 64 long.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct ChannelName(String);
 

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-
 use super::Grants;
 use super::capability::{Capability, GrantEntry, check_unique};
 
 /// A validated environment variable name (`[A-Za-z_][A-Za-z0-9_]*`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct EnvName(String);
 

@@ -36,8 +36,9 @@ impl fmt::Display for Access {
 /// never containing `..`. It may be `/` itself: the granted folder is then
 /// the guest's whole file system (as `wasmtime run --dir DIR::/` and the
 /// WASI test suite lay it out), and no other grant can sit beside it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct GuestPath(String);
 
@@ -91,8 +92,9 @@ pub enum HostBase {
 
 /// A host folder as the manifest names it: `{state}` or `{workspace}`
 /// followed by relative components without `..`. Never an absolute path.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct HostPathTemplate {
     /// The folder it is rooted in.

@@ -37,6 +37,7 @@ use crate::audit::{AuditKind, AuditRecorder, Decision};
 use crate::capabilities::Grants;
 use crate::capabilities::capability::{Capability, GrantEntry, LinkFor};
 use crate::capabilities::http_client;
+use crate::capabilities::limits::LimitFlag;
 use crate::capabilities::limits::LimitKind;
 use crate::capabilities::network::{NetworkGrant, NetworkOverride, is_public_address};
 use crate::capabilities::placeholders::{self, Pair, SubstituteBody, Substitution};
@@ -44,9 +45,8 @@ use crate::capabilities::request_body::LimitedRequestBody;
 use crate::capabilities::request_check::{self, Checked};
 use crate::capabilities::response_body::{LimitedBody, ScrubBody};
 use crate::capabilities::secrets::{Scrubber, SecretGrant};
-use crate::provenance::Provenance;
-use crate::capabilities::limits::LimitFlag;
 use crate::invocation::state::InvocationState;
+use crate::provenance::Provenance;
 
 /// Connect and first-byte timeouts when the invocation has longer left
 /// (wasi-http's own defaults are 600 s).

@@ -4,9 +4,9 @@
 //! name and describe its grants); this module gathers the grants into
 //! [`Grants`], whose methods loop over the registered capabilities.
 
-pub mod channels;
 pub(crate) mod base;
 pub(crate) mod capability;
+pub mod channels;
 pub(crate) mod disk;
 pub mod env;
 pub(crate) mod file_audit;

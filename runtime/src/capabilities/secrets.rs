@@ -44,7 +44,9 @@ pub struct SecretGrant {
 }
 
 /// How a secret is shown to the skill besides the host adding it itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SecretExposure {
     /// An environment variable of the secret's name holds a placeholder.
@@ -96,8 +98,9 @@ impl SecretGrant {
 }
 
 /// One exact host: a lower-case domain name or an IP address.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct SecretHost(String);
 
@@ -142,8 +145,7 @@ impl std::fmt::Display for SecretHost {
 crate::text_form::text_form!(SecretHost);
 
 /// A request header name, parsed once; shown as written.
-#[derive(Debug, Clone)]
-#[derive(serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct SecretHeader {
     name: http::HeaderName,
@@ -207,8 +209,18 @@ impl std::fmt::Display for SecretHeader {
 crate::text_form::text_form!(SecretHeader);
 
 /// How a value is written into its header: the text before and after `{}`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-#[derive(serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct SecretFormat {
     before: String,

@@ -31,6 +31,7 @@ use crate::capabilities::env::visible_env;
 use crate::capabilities::files::{Access, HostBase};
 use crate::capabilities::folders;
 use crate::capabilities::http::ResolvedSecret;
+use crate::capabilities::limits::LimitFlag;
 use crate::capabilities::limits::{LimitKind, Limits};
 use crate::capabilities::placeholders;
 use crate::capabilities::secrets::{MAX_SECRET_BYTES, Scrubber, SecretSource};
@@ -42,7 +43,6 @@ use crate::skill::SkillInner;
 use ending::{Stopped, classify, cli_result, typed_result};
 use output::CapturedOutput;
 use prepare::Context;
-use crate::capabilities::limits::LimitFlag;
 use state::InvocationState;
 
 /// How much of a skill's stderr is kept for the outcome; the rest is

@@ -10,7 +10,6 @@ use tokio::sync::SemaphorePermit;
 use wasmtime::Store;
 
 use super::output::{CapturedOutput, OutputBudget};
-use crate::provenance::Provenance;
 use super::state::InvocationState;
 use super::{
     Call, Invocation, STDERR_KEEP, WasiInputs, begin_state, disk_accounting,
@@ -22,14 +21,15 @@ use crate::capabilities::Grants;
 use crate::capabilities::channels::{ChannelState, MemoryChannels};
 use crate::capabilities::http::HttpPolicy;
 use crate::capabilities::limits::{
-    LimitFlag, LimitKind, Limits, MAX_COMPONENT_HANDLES, MAX_HTTP_FIELDS_BYTES, MAX_RESOURCE_HANDLES,
-    MemoryLimiter, transfer_budget,
+    LimitFlag, LimitKind, Limits, MAX_COMPONENT_HANDLES, MAX_HTTP_FIELDS_BYTES,
+    MAX_RESOURCE_HANDLES, MemoryLimiter, transfer_budget,
 };
 use crate::capabilities::secrets::Scrubber;
 use crate::capabilities::state::StateView;
 use crate::capabilities::state_origins;
 use crate::error::InvokeError;
 use crate::invocation::Failure;
+use crate::provenance::Provenance;
 use crate::skill::SkillInner;
 
 /// What the phases of one invocation share once it is prepared.

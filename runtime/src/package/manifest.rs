@@ -12,8 +12,9 @@ use crate::capabilities::limits::{Limits, LimitsSection, TimeLimit};
 
 /// A skill name as the Agent Skills format defines it: 1 to 64 lowercase
 /// letters, digits and single hyphens, not starting or ending with a hyphen.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct SkillName(String);
 
@@ -50,8 +51,7 @@ impl fmt::Display for SkillName {
 crate::text_form::text_form!(SkillName);
 
 /// The component's path inside the package: relative, no `..`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[derive(serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ComponentPath(PathBuf);
 
@@ -289,7 +289,6 @@ impl Manifest {
         })
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -239,7 +239,11 @@ impl Capability for Sandbox {
         package == SANDBOX_PACKAGE
     }
 
-    fn link(&self, linker: &mut Linker<InvocationState>, for_: &LinkFor<'_>) -> wasmtime::Result<()> {
+    fn link(
+        &self,
+        linker: &mut Linker<InvocationState>,
+        for_: &LinkFor<'_>,
+    ) -> wasmtime::Result<()> {
         if !for_.script {
             return Ok(());
         }

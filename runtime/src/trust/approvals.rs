@@ -303,11 +303,70 @@ timeout = "1500ms"
         let limits: LimitsSection = approved_table(entry, "limits").expect("limits");
         assert_eq!(limits, manifest.limits_written);
         // Only what the manifest wrote is recorded: defaults stay defaults.
-        assert!(entry["limits"].as_table().expect("limits").get("output").is_none());
+        assert!(
+            entry["limits"]
+                .as_table()
+                .expect("limits")
+                .get("output")
+                .is_none()
+        );
         assert!(matches!(
             lock.check(&package, true),
             Ok(ApprovalCheck::Unchanged { .. })
         ));
+    }
+
+    /// A skill.toml swapped after the package was read (and shown to the
+    /// user) cannot widen what the approval records: the approval writes
+    /// the grants that were read, and the swapped package is refused.
+    /// Before, `approve` read skill.toml again from disk and recorded the
+    /// swapped grants.
+    #[test]
+    fn a_manifest_swapped_after_reading_is_not_what_gets_approved() {
+        let dir = tempfile::tempdir().expect("dir");
+        let manifest = |network: &str| {
+            format!(
+                "[skill]\nname = \"swap\"\nversion = \"0.1.0\"\ncomponent = \"skill.wasm\"\n\n[capabilities]\nnetwork = [{network}]\n"
+            )
+        };
+        std::fs::write(
+            dir.path().join("SKILL.md"),
+            "---\nname: swap\ndescription: x\n---\n# x\n",
+        )
+        .expect("SKILL.md");
+        std::fs::write(dir.path().join("skill.wasm"), b"\0asm").expect("wasm");
+        std::fs::write(
+            dir.path().join("skill.toml"),
+            manifest("\"https://api.example.com/\""),
+        )
+        .expect("skill.toml");
+        let reviewed = Package::read(dir.path()).expect("package");
+        // The swap, between review and approval.
+        std::fs::write(
+            dir.path().join("skill.toml"),
+            manifest("\"https://api.example.com/\", \"https://evil.example/\""),
+        )
+        .expect("swap");
+        let lock_dir = tempfile::tempdir().expect("lock dir");
+        let mut lock = Approvals::open(&lock_dir.path().join("skills.lock")).expect("lock");
+        lock.approve(&reviewed).expect("approve");
+        let Some(toml::Value::Table(entry)) = lock.skills.get("swap") else {
+            panic!("no entry recorded");
+        };
+        let recorded: Grants = approved_table(entry, "capabilities").expect("grants");
+        assert_eq!(
+            recorded,
+            reviewed.manifest.as_ref().expect("manifest").grants
+        );
+        let swapped = Package::read(dir.path()).expect("swapped package");
+        match lock.check(&swapped, false) {
+            Err(TrustError::CapabilityGrowth { growth, .. }) => {
+                assert_eq!(growth, ["network: https://evil.example/"]);
+            }
+            other => panic!("the swapped package was not refused: {other:?}"),
+        }
+        // Control: the reviewed grants themselves pass.
+        assert!(lock.check(&reviewed, false).is_ok());
     }
 
     #[test]

@@ -212,7 +212,10 @@ fn instructions(old: &Instructions, new: &Instructions) -> Vec<Change> {
         }
     }
     if old.frontmatter.description != new.frontmatter.description {
-        changes.push(change(ChangeKind::Changed, "the description in the frontmatter"));
+        changes.push(change(
+            ChangeKind::Changed,
+            "the description in the frontmatter",
+        ));
     }
     // Findings are compared by code and message: line numbers move with edits.
     let key = |f: &crate::package::instructions::Finding| format!("{}: {}", f.code, f.message);
