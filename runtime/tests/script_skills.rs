@@ -6,12 +6,10 @@
 //! naming its install step. Components compile once into a compile cache
 //! under target/ shared by test runs.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::{compile_cache, stderr, stdout_json};
+use crate::support::{compile_cache, mock_api, stderr, stdout_json};
 use serde_json::{Value, json};
 
 fn repo() -> PathBuf {
@@ -46,45 +44,16 @@ fn example(name: &str, component: &str) -> tempfile::TempDir {
     dir
 }
 
-/// A mock of the Open-Meteo forecast endpoint on loopback: temperature
-/// 12.0, then 12.5, ...; it records request lines.
-fn mock_api() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for (n, stream) in listener.incoming().enumerate() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
-                }
-            }
-            log.lock().expect("log").push(line.trim().to_owned());
-            let body = format!(
-                r#"{{"current": {{"temperature_2m": {}, "wind_speed_10m": 7.2}}}}"#,
-                12.0 + 0.5 * n as f64
-            );
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (port, seen)
-}
-
 #[test]
 fn forecast_python_example_calls_its_api_and_keeps_state() {
     let package = example("forecast", skill_test_artifacts::FORECAST_PY);
     let state = tempfile::tempdir().expect("state");
-    let (port, seen) = mock_api();
+    let (port, seen) = mock_api(|n| {
+        format!(
+            r#"{{"current": {{"temperature_2m": {}, "wind_speed_10m": 7.2}}}}"#,
+            12.0 + 0.5 * n as f64
+        )
+    });
     let redirect = format!("https://api.open-meteo.com=http://127.0.0.1:{port}");
     let audit = state.path().join("audit.jsonl");
     let lisbon = r#"{"place": {"name": "Lisbon", "latitude": 38.72, "longitude": -9.14}}"#;
@@ -106,7 +75,8 @@ fn forecast_python_example_calls_its_api_and_keeps_state() {
     assert_eq!(doc["result"]["previous-temperature-c"], Value::Null);
     assert_eq!(doc["untrusted"], true);
     assert!(
-        seen.lock().expect("log")[0].starts_with("GET /v1/forecast?latitude=38.72&longitude=-9.14"),
+        seen.lock().expect("log")[0][0]
+            .starts_with("GET /v1/forecast?latitude=38.72&longitude=-9.14"),
         "{:?}",
         seen
     );

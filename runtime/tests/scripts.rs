@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::{compile_cache, text};
+use crate::support::{compile_cache, mock_api, text};
 use serde_json::Value;
 
 /// The scripted corpus, beside the repository (`shared/` next to the clone).
@@ -581,44 +581,6 @@ fn skill_run_script(args: &[&str], state: &Path, env: &[(&str, &str)]) -> Output
     command.output().expect("skill-run runs")
 }
 
-/// Requests a loopback mock saw: the request line, then `name: value`
-/// headers (names lower-cased).
-type Seen = std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>;
-
-/// A loopback HTTP server that answers every request with `body` (JSON).
-fn mock_json(body: &'static str) -> (u16, Seen) {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let seen: Seen = Default::default();
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut request = Vec::new();
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            request.push(line.trim().to_owned());
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
-                }
-                let (name, value) = h.trim().split_once(':').unwrap_or((h.trim(), ""));
-                request.push(format!("{}: {}", name.to_ascii_lowercase(), value.trim()));
-            }
-            log.lock().expect("log").push(request);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (port, seen)
-}
-
 /// How one corpus script is run: its arguments, the files put in the
 /// workspace (`/workspace` in the proposals), the host environment, the
 /// HTTP API a loopback mock stands in for, and what its output must show.
@@ -986,7 +948,7 @@ fn stdlib_only_corpus_scripts_run_in_the_sandbox_from_their_init_proposals() {
             std::fs::write(file, contents).expect("input file");
         }
         let mock = run.mock.map(|(origin, body)| {
-            let (port, seen) = mock_json(body);
+            let (port, seen) = mock_api(move |_| body.to_owned());
             (format!("{origin}=http://127.0.0.1:{port}"), seen)
         });
         let mut args = vec!["run", p, run.script, "--manifest", text(&manifest)];

@@ -157,6 +157,12 @@ pub(crate) fn compile(
     let engine = component.engine();
     let ty = component.component_type();
 
+    // The linker `Skill::load` builds for this component.
+    let linked_for = LinkFor {
+        grants,
+        concurrent,
+        script: runner,
+    };
     let mut imports = Vec::new();
     let mut uses_wasi_03 = false;
     let mut denied_imports = Vec::new();
@@ -172,11 +178,6 @@ pub(crate) fn compile(
                 why,
             });
         }
-        let linked_for = LinkFor {
-            grants,
-            concurrent: format::is_wasi_03(name),
-            script: runner,
-        };
         match judge_import(name, &linked_for) {
             ImportVerdict::Linked => {}
             ImportVerdict::AlwaysDenied => {

@@ -58,3 +58,44 @@ pub fn compile_cache() -> PathBuf {
     }
     dir
 }
+
+/// Requests a [`mock_api`] saw, in order: each is the request line, then
+/// its headers as `name: value` (names lower-cased).
+pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>;
+
+/// A loopback HTTP/1.1 server standing in for a skill's API: it answers
+/// the `n`th request (from 0) with `200` and the JSON `body(n)`, records
+/// every request, and lives as long as the test process. Returns its port.
+pub fn mock_api(body: impl Fn(usize) -> String + Send + 'static) -> (u16, Seen) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen: Seen = Default::default();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut request = Vec::new();
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            request.push(line.trim().to_owned());
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                let (name, value) = h.trim().split_once(':').unwrap_or((h.trim(), ""));
+                request.push(format!("{}: {}", name.to_ascii_lowercase(), value.trim()));
+            }
+            log.lock().expect("log").push(request);
+            let body = body(n);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, seen)
+}
