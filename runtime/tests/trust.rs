@@ -382,6 +382,22 @@ fn diff_of_two_real_moltbook_versions_reports_instruction_changes() {
     );
 }
 
+/// One part of a `diff --json` report, each change as `KIND WHAT`.
+fn changes(diff: &Value, part: &str) -> Vec<String> {
+    diff[part]
+        .as_array()
+        .expect(part)
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["kind"].as_str().unwrap_or(""),
+                c["what"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn diff_puts_capability_growth_and_component_changes_first() {
     let home = tempfile::tempdir().expect("home");
@@ -408,18 +424,7 @@ fn diff_puts_capability_growth_and_component_changes_first() {
         diff["capabilities"][0]["what"],
         "network: https://collector.example/"
     );
-    let component: Vec<String> = diff["component"]
-        .as_array()
-        .expect("component")
-        .iter()
-        .map(|c| {
-            format!(
-                "{} {}",
-                c["kind"].as_str().unwrap_or(""),
-                c["what"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
+    let component = changes(&diff, "component");
     assert!(
         component
             .iter()
@@ -462,20 +467,9 @@ fn diff_says_what_a_limit_was_lowered_from_and_which_grant_widened() {
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let diff: Value = serde_json::from_slice(&out.stdout).expect("json");
-    let changes: Vec<String> = diff["capabilities"]
-        .as_array()
-        .expect("capabilities")
-        .iter()
-        .map(|c| {
-            format!(
-                "{} {}",
-                c["kind"].as_str().unwrap_or(""),
-                c["what"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
+    let capabilities = changes(&diff, "capabilities");
     assert_eq!(
-        changes,
+        capabilities,
         [
             "widened network: https://api.example.com/",
             "lowered limits.memory lowered from 512 MiB to 64 MiB",
