@@ -591,8 +591,9 @@ struct ScriptRun {
     files: &'static [(&'static str, &'static str)],
     args: &'static [&'static str],
     env: &'static [(&'static str, &'static str)],
-    /// (origin the script calls, JSON the mock answers with).
-    mock: Option<(&'static str, &'static str)>,
+    /// Loopback mocks: (origin the script calls, the answers to its 1st,
+    /// 2nd... request; the last answers any further one).
+    mocks: &'static [(&'static str, &'static [&'static str])],
     check: fn(&Output, &Path, &[Vec<String>]),
 }
 
@@ -693,7 +694,7 @@ const SCRIPT_RUNS: &[ScriptRun] = &[
             "/workspace/clean.bib",
         ],
         env: &[],
-        mock: None,
+        mocks: &[],
         check: |o, ws, _| {
             assert_eq!(o.status.code(), Some(0), "{}", err(o));
             let clean = std::fs::read_to_string(ws.join("clean.bib")).expect("clean.bib written");
@@ -726,7 +727,7 @@ const SCRIPT_RUNS: &[ScriptRun] = &[
         ],
         args: &["/workspace/bench", "--skill-name", "pdf"],
         env: &[],
-        mock: None,
+        mocks: &[],
         check: |o, ws, _| {
             assert_eq!(o.status.code(), Some(0), "{}", err(o));
             let text = out(o);
@@ -768,7 +769,7 @@ const SCRIPT_RUNS: &[ScriptRun] = &[
         files: &[("loop.json", LOOP_OUTPUT)],
         args: &["/workspace/loop.json", "--skill-name", "pdf"],
         env: &[],
-        mock: None,
+        mocks: &[],
         check: |o, _, _| {
             assert_eq!(o.status.code(), Some(0), "{}", err(o));
             let html = out(o);
@@ -789,7 +790,7 @@ const SCRIPT_RUNS: &[ScriptRun] = &[
         files: &[],
         args: &[],
         env: &[],
-        mock: None,
+        mocks: &[],
         check: prints_nothing,
     },
     ScriptRun {
@@ -798,7 +799,7 @@ const SCRIPT_RUNS: &[ScriptRun] = &[
         files: &[],
         args: &[],
         env: &[],
-        mock: None,
+        mocks: &[],
         check: prints_nothing,
     },
     ScriptRun {
@@ -807,7 +808,7 @@ const SCRIPT_RUNS: &[ScriptRun] = &[
         files: &[],
         args: &[],
         env: &[],
-        mock: None,
+        mocks: &[],
         check: prints_nothing,
     },
     // inspect flags it (it names ~/.codex), but that path is only the
@@ -826,7 +827,7 @@ const SCRIPT_RUNS: &[ScriptRun] = &[
             ("CODEX_HOME", "/workspace/codex"),
             ("GITHUB_TOKEN", "ghp_corpusTestToken0123456789"),
         ],
-        mock: Some(("https://api.github.com", CURATED_LISTING)),
+        mocks: &[("https://api.github.com", &[CURATED_LISTING])],
         check: |o, _, seen| {
             assert_eq!(o.status.code(), Some(0), "{}", err(o));
             let listed: Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
@@ -924,51 +925,76 @@ fn stdlib_only_corpus_scripts_run_in_the_sandbox_from_their_init_proposals() {
     assert_eq!(SCRIPT_RUNS.len(), clean + FLAGGED_BUT_RUN.len());
 
     for run in SCRIPT_RUNS {
-        let name = format!("{}/{}", run.skill, run.script);
-        let work = tempfile::tempdir().expect("work");
         let package = corpus().join(run.skill);
-        let p = text(&package);
         // The proposal `init` makes is the reviewed golden one, used as is;
         // the corpus is run in place with it as `--manifest`.
+        let work = tempfile::tempdir().expect("work");
         let manifest = work.path().join("skill.toml");
         let proposal = proposal_in_place(&package, &manifest, state.path());
-        let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("tests/data/golden/init/{}.toml", run.skill));
         assert_eq!(
             proposal,
-            std::fs::read_to_string(&golden).expect("golden proposal"),
-            "{name}: init proposes the golden skill.toml"
+            golden_proposal(run.skill),
+            "{}/{}: init proposes the golden skill.toml",
+            run.skill,
+            run.script
         );
-
-        let workspace = work.path().join("workspace");
-        std::fs::create_dir_all(&workspace).expect("workspace");
-        for (path, contents) in run.files {
-            let file = workspace.join(path);
-            std::fs::create_dir_all(file.parent().expect("parent")).expect("folders");
-            std::fs::write(file, contents).expect("input file");
-        }
-        let mock = run.mock.map(|(origin, body)| {
-            let (port, seen) = mock_api(move |_| body.to_owned());
-            (format!("{origin}=http://127.0.0.1:{port}"), seen)
-        });
-        let mut args = vec!["run", p, run.script, "--manifest", text(&manifest)];
-        if proposal.contains("host = \"{workspace}\"") {
-            args.extend(["--workspace", text(&workspace)]);
-        } else {
-            assert!(run.files.is_empty(), "{name}: no workspace granted");
-        }
-        if let Some((redirect, _)) = &mock {
-            args.extend(["--network-override", redirect.as_str()]);
-        }
-        args.push("--");
-        args.extend_from_slice(run.args);
-        let o = skill_run_script(&args, state.path(), run.env);
-        let seen = mock
-            .map(|(_, seen)| seen.lock().expect("log").clone())
-            .unwrap_or_default();
-        eprintln!("{name}: exit {:?}", o.status.code());
-        (run.check)(&o, &workspace, &seen);
+        run_case(run, &package, &manifest, state.path());
     }
+}
+
+/// The reviewed `init` proposal for a corpus skill, as committed.
+fn golden_proposal(skill: &str) -> String {
+    let golden =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/golden/init/{skill}.toml"));
+    std::fs::read_to_string(&golden).expect("golden proposal")
+}
+
+/// Runs one [`ScriptRun`] from `package` with `manifest`: its files put in
+/// a fresh workspace, its mocks started and put in place of the origins
+/// they stand for, then its check.
+fn run_case(run: &ScriptRun, package: &Path, manifest: &Path, state: &Path) {
+    let name = format!("{}/{}", run.skill, run.script);
+    let work = tempfile::tempdir().expect("work");
+    let proposal = std::fs::read_to_string(manifest).expect("manifest");
+    let workspace = work.path().join("workspace");
+    std::fs::create_dir_all(&workspace).expect("workspace");
+    for (path, contents) in run.files {
+        let file = workspace.join(path);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("folders");
+        std::fs::write(file, contents).expect("input file");
+    }
+    let mut seen_by_mock = Vec::new();
+    let mut redirects = Vec::new();
+    for (origin, answers) in run.mocks {
+        let (port, seen) = mock_api(move |n| answers[n.min(answers.len() - 1)].to_owned());
+        redirects.push(format!("{origin}=http://127.0.0.1:{port}"));
+        seen_by_mock.push(seen);
+    }
+    let mut args = vec![
+        "run",
+        text(package),
+        run.script,
+        "--manifest",
+        text(manifest),
+    ];
+    if proposal.contains("host = \"{workspace}\"") {
+        args.extend(["--workspace", text(&workspace)]);
+    } else {
+        assert!(run.files.is_empty(), "{name}: no workspace granted");
+    }
+    for redirect in &redirects {
+        args.extend(["--network-override", redirect.as_str()]);
+    }
+    args.push("--");
+    args.extend_from_slice(run.args);
+    let o = skill_run_script(&args, state, run.env);
+    // Every request the mocks saw, mock by mock, each in order.
+    let seen: Vec<Vec<String>> = seen_by_mock
+        .iter()
+        .flat_map(|seen| seen.lock().expect("log").clone())
+        .collect();
+    eprintln!("{name}: exit {:?}", o.status.code());
+    (run.check)(&o, &workspace, &seen);
 }
 
 /// Each Python script that cannot run gets a precise reason from inspect:
@@ -984,6 +1010,18 @@ fn corpus_scripts_that_cannot_run_say_why_with_their_lines() {
             .iter()
             .any(|r| r.skill == skill && r.script == script);
         if runs {
+            continue;
+        }
+        // In place these lack requests, and say only that; vendored, they run.
+        if VENDORED_RUNS
+            .iter()
+            .any(|r| r.skill == skill && r.script == script)
+        {
+            assert_eq!(blockers.len(), 1, "{skill}/{script}: {blockers:?}");
+            assert!(
+                blockers[0].starts_with("imports requests at line "),
+                "{skill}/{script}: {blockers:?}"
+            );
             continue;
         }
         cannot += 1;
@@ -1009,12 +1047,12 @@ fn corpus_scripts_that_cannot_run_say_why_with_their_lines() {
             }
         }
     }
-    assert_eq!(cannot, 16, "Python scripts that cannot run in the sandbox");
+    assert_eq!(cannot, 12, "Python scripts that cannot run in the sandbox");
     assert_eq!(
         counts,
         [
             ("starts other programs", 7),
-            ("imports ", 10),
+            ("imports ", 7),
             ("reaches paths outside the package (", 2),
             ("installs packages at run time", 1),
         ]
@@ -1025,8 +1063,9 @@ fn corpus_scripts_that_cannot_run_say_why_with_their_lines() {
 }
 
 /// What inspect says stops a script is what stops it in the sandbox:
-/// quick_validate.py imports yaml, which the package does not ship, and
-/// fails there with python3's traceback (the runner's frames left out).
+/// quick_validate.py imports yaml, which the package does not ship (and
+/// no `vendor` can add: PyYAML is native code only), and fails there with
+/// python3's traceback (the runner's frames left out).
 #[test]
 fn a_corpus_script_fails_in_the_sandbox_as_inspect_says() {
     let state = tempfile::tempdir().expect("state");
@@ -1066,6 +1105,374 @@ fn a_corpus_script_fails_in_the_sandbox_as_inspect_says() {
         .expect("listed");
     assert_eq!(
         blockers.into_iter().collect::<Vec<_>>(),
-        ["imports yaml at line 9, which must ship inside the package to be importable"]
+        [
+            "imports yaml at line 9: PyYAML publishes no pure-Python wheel, only native code, which cannot run in the sandbox's WebAssembly CPython (`skill-run vendor` refuses it)"
+        ]
     );
+}
+
+// The corpus scripts that need `requests`, run after `skill-run vendor`
+// installed it (pinned by hash, from the wheels `scripts/install-toolchains
+// wheels` downloaded from PyPI) into a copy of their package: `vendor`
+// writes into the package, and the corpus is never written to. In the
+// sandbox urllib3's connections go through wasi:http, under the same grants.
+
+/// What CrossRef's `works` API answers for one DOI, cut down.
+const CROSSREF_WORK: &str = r#"{"status": "ok", "message": {
+ "type": "journal-article", "title": ["Deep learning for cells"],
+ "author": [{"given": "John", "family": "Smith"}, {"given": "Jane", "family": "Doe"}],
+ "published-print": {"date-parts": [[2020, 5]]}, "container-title": ["Nature"],
+ "volume": "581", "issue": "7806", "page": "1-10", "publisher": "Springer"}}"#;
+
+/// What doi.org answers for `Accept: application/x-bibtex`.
+const DOI_BIBTEX: &str = " @article{Smith_2020, title={Deep learning for cells}, volume={581}, journal={Nature}, author={Smith, John and Doe, Jane}, year={2020}, pages={1-10} }\n";
+
+/// PubMed's esearch (JSON) and efetch (XML) answers, cut down.
+const ESEARCH: &str = r#"{"esearchresult": {"count": "1", "retmax": "1", "idlist": ["31234567"]}}"#;
+const EFETCH: &str = "<?xml version=\"1.0\"?><PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>31234567</PMID><Article><Journal><JournalIssue><Volume>12</Volume><PubDate><Year>2019</Year></PubDate></JournalIssue><Title>Cell</Title></Journal><ArticleTitle>CRISPR screens in cells</ArticleTitle><Pagination><MedlinePgn>5-9</MedlinePgn></Pagination><AuthorList><Author><LastName>Adams</LastName><ForeName>Ann</ForeName></Author></AuthorList></Article></MedlineCitation><PubmedData><ArticleIdList><ArticleId IdType=\"doi\">10.1016/j.cell.2019.01.001</ArticleId></ArticleIdList></PubmedData></PubmedArticle></PubmedArticleSet>";
+
+/// The NCBI key the host holds: the script sees only a placeholder.
+const NCBI_KEY: &str = "ncbi-corpus-test-key-0123456789abcdef";
+
+const ONE_DOI_BIB: &str = "@article{smith2020,
+  author  = {Smith, John and Doe, Jane},
+  title   = {Deep learning for cells},
+  journal = {Nature},
+  year    = {2020},
+  volume  = {581},
+  pages   = {1--10},
+  doi     = {10.1038/s41586-020-0001-1}
+}
+";
+
+/// Whether `request` (a mock's record) has `header` (`name: value`).
+fn has_header(request: &[String], header: &str) -> bool {
+    request.iter().any(|h| h == header)
+}
+
+/// Every corpus script that needs only `requests` beyond the standard library.
+const VENDORED_RUNS: &[ScriptRun] = &[
+    ScriptRun {
+        skill: CITATIONS,
+        script: "scripts/doi_to_bibtex.py",
+        files: &[],
+        args: &["10.1038/s41586-020-0001-1", "-o", "/workspace/out.bib"],
+        env: &[],
+        mocks: &[("https://doi.org", &[DOI_BIBTEX])],
+        check: |o, ws, seen| {
+            assert_eq!(o.status.code(), Some(0), "{}", err(o));
+            let bib = std::fs::read_to_string(ws.join("out.bib")).expect("out.bib written");
+            assert_eq!(bib, format!("{}\n", DOI_BIBTEX.trim()));
+            assert_eq!(seen.len(), 1, "{seen:?}");
+            assert_eq!(seen[0][0], "GET /10.1038/s41586-020-0001-1 HTTP/1.1");
+            for header in [
+                "host: doi.org",
+                "accept: application/x-bibtex",
+                "user-agent: DOIConverter/1.0 (Citation Management Tool)",
+            ] {
+                assert!(has_header(&seen[0], header), "{header}: {:?}", seen[0]);
+            }
+        },
+    },
+    ScriptRun {
+        skill: CITATIONS,
+        script: "scripts/extract_metadata.py",
+        files: &[],
+        args: &["--doi", "10.1038/s41586-020-0001-1"],
+        env: &[],
+        mocks: &[("https://api.crossref.org", &[CROSSREF_WORK])],
+        check: |o, _, seen| {
+            assert_eq!(o.status.code(), Some(0), "{}", err(o));
+            let bib = out(o);
+            for field in [
+                "@article{",
+                "author  = {Smith, John and Doe, Jane}",
+                "journal = {Nature}",
+                "year    = {2020}",
+                "volume  = {581}",
+                "number  = {7806}",
+                "pages   = {1--10}",
+                "doi     = {10.1038/s41586-020-0001-1}",
+            ] {
+                assert!(bib.contains(field), "{field} in {bib}");
+            }
+            assert!(err(o).contains("Extracted 1/1 entries"), "{}", err(o));
+            assert_eq!(seen.len(), 1, "{seen:?}");
+            assert_eq!(seen[0][0], "GET /works/10.1038/s41586-020-0001-1 HTTP/1.1");
+            assert!(
+                has_header(&seen[0], "host: api.crossref.org"),
+                "{:?}",
+                seen[0]
+            );
+        },
+    },
+    ScriptRun {
+        skill: CITATIONS,
+        script: "scripts/validate_citations.py",
+        files: &[("refs.bib", ONE_DOI_BIB)],
+        args: &[
+            "/workspace/refs.bib",
+            "--check-dois",
+            "--report",
+            "/workspace/report.json",
+        ],
+        env: &[],
+        mocks: &[
+            ("https://doi.org", &[""]),
+            ("https://api.crossref.org", &[CROSSREF_WORK]),
+        ],
+        check: |o, ws, seen| {
+            assert_eq!(o.status.code(), Some(0), "{}{}", out(o), err(o));
+            let report: Value = serde_json::from_str(
+                &std::fs::read_to_string(ws.join("report.json")).expect("report written"),
+            )
+            .expect("report is JSON");
+            assert_eq!(report["total_entries"], 1, "{report}");
+            assert_eq!(report["valid_entries"], 1, "{report}");
+            assert_eq!(report["errors"], serde_json::json!([]), "{report}");
+            assert!(err(o).contains("Verifying DOI 1: 10.1038/s41586-020-0001-1"));
+            // The DOI resolved (HEAD to doi.org), then CrossRef was asked.
+            assert_eq!(seen.len(), 2, "{seen:?}");
+            assert_eq!(seen[0][0], "HEAD /10.1038/s41586-020-0001-1 HTTP/1.1");
+            assert!(has_header(&seen[0], "host: doi.org"), "{:?}", seen[0]);
+            assert_eq!(seen[1][0], "GET /works/10.1038/s41586-020-0001-1 HTTP/1.1");
+            assert!(
+                has_header(&seen[1], "host: api.crossref.org"),
+                "{:?}",
+                seen[1]
+            );
+        },
+    },
+    // NCBI_API_KEY is a secret exposed as a placeholder: the script puts
+    // it in its query string itself, and the host swaps in the real value
+    // only on the way to eutils.ncbi.nlm.nih.gov.
+    ScriptRun {
+        skill: CITATIONS,
+        script: "scripts/search_pubmed.py",
+        files: &[],
+        args: &[
+            "CRISPR screens",
+            "--limit",
+            "1",
+            "-o",
+            "/workspace/results.json",
+        ],
+        env: &[
+            ("NCBI_API_KEY", NCBI_KEY),
+            ("NCBI_EMAIL", "lab@example.org"),
+        ],
+        mocks: &[("https://eutils.ncbi.nlm.nih.gov", &[ESEARCH, EFETCH])],
+        check: |o, ws, seen| {
+            assert_eq!(o.status.code(), Some(0), "{}", err(o));
+            let results: Value = serde_json::from_str(
+                &std::fs::read_to_string(ws.join("results.json")).expect("results written"),
+            )
+            .expect("results are JSON");
+            let text = results.to_string();
+            for value in [
+                "31234567",
+                "CRISPR screens in cells",
+                "Adams, Ann",
+                "10.1016/j.cell.2019.01.001",
+            ] {
+                assert!(text.contains(value), "{value} in {text}");
+            }
+            assert_eq!(seen.len(), 2, "{seen:?}");
+            assert!(
+                seen[0][0].starts_with("GET /entrez/eutils/esearch.fcgi?"),
+                "{:?}",
+                seen[0]
+            );
+            assert!(
+                seen[1][0].starts_with("GET /entrez/eutils/efetch.fcgi?"),
+                "{:?}",
+                seen[1]
+            );
+            for request in seen {
+                assert!(
+                    request[0].contains(&format!("api_key={NCBI_KEY}")),
+                    "the real key reaches its host: {request:?}"
+                );
+                assert!(
+                    request[0].contains("email=lab%40example.org"),
+                    "{request:?}"
+                );
+            }
+            for shown in [out(o), err(o), text] {
+                assert!(!shown.contains(NCBI_KEY), "the key leaked: {shown}");
+            }
+        },
+    },
+];
+
+/// Where an `init` proposal's notes (what no grant gives) begin.
+const NOTES: &str = "\n# What no grant gives these scripts";
+
+/// The copy of `skill` that `skill-run vendor` installed the pinned
+/// `requests` into, offline, from the wheels the toolchain script fetched.
+fn vendored_copy(skill: &str, into: &Path, state: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let fetched = Command::new(root.join("scripts/install-toolchains"))
+        .arg("wheels")
+        .output()
+        .expect("scripts/install-toolchains runs");
+    assert!(
+        fetched.status.success(),
+        "scripts/install-toolchains wheels failed: {}{}",
+        out(&fetched),
+        err(&fetched)
+    );
+    let package = into.join(skill);
+    crate::support::copy_dir(&corpus().join(skill), &package);
+    let requirements = root.join("runtime/tests/data/vendor/requests.txt");
+    let wheels = root.join("target/toolchains/wheels");
+    let o = skill_run(
+        &[
+            "vendor",
+            text(&package),
+            "--requirements",
+            text(&requirements),
+            "--",
+            "--no-index",
+            "--find-links",
+            text(&wheels),
+        ],
+        state,
+    );
+    assert_eq!(o.status.code(), Some(0), "vendor: {}", err(&o));
+    assert!(
+        err(&o).contains("vendored 5 packages into"),
+        "vendor says what it installed: {}",
+        err(&o)
+    );
+    package
+}
+
+#[test]
+fn corpus_scripts_that_need_requests_run_once_it_is_vendored() {
+    let state = tempfile::tempdir().expect("state");
+    let copies = tempfile::tempdir().expect("copies");
+    let package = vendored_copy(CITATIONS, copies.path(), state.path());
+
+    // With requests in the package, inspect no longer says it is missing;
+    // the one script that needs more (scholarly, installed at run time)
+    // still says so.
+    let doc = inspect_json(&package, state.path());
+    let blockers = |path: &str| -> Vec<String> {
+        let file = doc["scripts"]["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .find(|f| f["path"] == path)
+            .unwrap_or_else(|| panic!("{path} listed"));
+        strings(&file["sandbox_blockers"]).into_iter().collect()
+    };
+    for run in VENDORED_RUNS {
+        assert_eq!(blockers(run.script), Vec::<String>::new(), "{}", run.script);
+    }
+    let scholar = blockers("scripts/search_google_scholar.py");
+    assert!(
+        scholar.iter().any(|b| b.starts_with("imports scholarly")),
+        "{scholar:?}"
+    );
+    assert!(
+        !scholar.iter().any(|b| b.contains("requests")),
+        "{scholar:?}"
+    );
+
+    // Vendored libraries are the skill's code too, but not its author's
+    // intent: init proposes the same grants for the vendored copy as for
+    // the corpus package, nothing taken from the libraries; only its notes
+    // no longer say requests is missing.
+    let work = tempfile::tempdir().expect("work");
+    let manifest = work.path().join("skill.toml");
+    let proposal = proposal_in_place(&package, &manifest, state.path());
+    let golden = golden_proposal(CITATIONS);
+    let (grants, notes) = proposal.split_once(NOTES).expect("notes");
+    let (golden_grants, golden_notes) = golden.split_once(NOTES).expect("golden notes");
+    assert_eq!(grants, golden_grants, "init on the vendored copy");
+    assert!(
+        golden_notes.contains("(requests, scholarly)"),
+        "{golden_notes}"
+    );
+    assert!(
+        notes.contains("scripts/search_google_scholar.py:18 (scholarly): imports third-party"),
+        "{notes}"
+    );
+    assert!(!notes.contains("requests"), "{notes}");
+
+    for run in VENDORED_RUNS {
+        run_case(run, &package, &manifest, state.path());
+    }
+}
+
+/// Without `requests` in the package, the same scripts fail in the sandbox
+/// as inspect says they will, and with it a request outside the grants is
+/// refused with the fix (as for urllib), never reaching anywhere.
+#[test]
+fn vendored_requests_is_held_to_the_grants() {
+    let state = tempfile::tempdir().expect("state");
+    let copies = tempfile::tempdir().expect("copies");
+    let package = vendored_copy(CITATIONS, copies.path(), state.path());
+    let work = tempfile::tempdir().expect("work");
+    // The proposal without the doi.org grants: the script's request to
+    // doi.org is then outside them.
+    let manifest = work.path().join("skill.toml");
+    let narrowed: String = golden_proposal(CITATIONS)
+        .lines()
+        .filter(|l| !l.contains("doi.org/\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(narrowed, golden_proposal(CITATIONS));
+    std::fs::write(&manifest, narrowed).expect("manifest");
+    let (port, seen) = mock_api(|_| DOI_BIBTEX.to_owned());
+    let workspace = work.path().join("workspace");
+    std::fs::create_dir_all(&workspace).expect("workspace");
+    let redirect = format!("https://doi.org=http://127.0.0.1:{port}");
+    let o = skill_run_script(
+        &[
+            "run",
+            text(&package),
+            "scripts/doi_to_bibtex.py",
+            "--manifest",
+            text(&manifest),
+            "--workspace",
+            text(&workspace),
+            "--network-override",
+            &redirect,
+            "--",
+            "10.1038/s41586-020-0001-1",
+        ],
+        state.path(),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    let said = err(&o);
+    assert!(
+        said.contains("Error: Request failed for 10.1038/s41586-020-0001-1"),
+        "the script's own error handling ran: {said}"
+    );
+    assert!(
+        said.contains("GET https://doi.org/10.1038/s41586-020-0001-1: HttpRequestDenied"),
+        "the script's exception names the request: {said}"
+    );
+    // After the script's output, skill-run says what was refused and the
+    // fix; it is the only denial (no bytecode written into the read-only
+    // package, no socket probed by urllib3).
+    let denials: Vec<&str> = said
+        .lines()
+        .filter(|l| l.starts_with("skill-run: denied"))
+        .collect();
+    assert_eq!(denials.len(), 1, "{said}");
+    assert!(
+        denials[0]
+            .starts_with("skill-run: denied network https://doi.org/10.1038/s41586-020-0001-1: ")
+            && denials[0].contains("add a URL prefix such as \"https://doi.org/\""),
+        "{said}"
+    );
+    assert!(
+        seen.lock().expect("log").is_empty(),
+        "nothing reached the mock"
+    );
+    assert_eq!(out(&o), "", "no BibTeX printed");
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::{code, compile_cache, stderr, stdout, text};
+use crate::support::{code, compile_cache, copy_dir, stderr, stdout, text};
 use serde_json::Value;
 use skill_test_artifacts::{TempPackage, skill_table};
 
@@ -22,20 +22,6 @@ fn skill_run(home: &Path, args: &[&str]) -> Output {
 
 fn hello() -> TempPackage {
     TempPackage::example("hello", skill_test_artifacts::HELLO)
-}
-
-/// Copies a folder (files only, one level of subfolders is enough here).
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for entry in fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }
 
 struct Keys {

@@ -75,6 +75,7 @@ from wit_world.imports import environment, sandbox  # noqa: E402
 from wit_world.imports import exit as wasi_exit  # noqa: E402
 
 import sandboxed_http  # noqa: E402
+import sandboxed_urllib3  # noqa: E402
 
 _NO_PROCESSES = (
     "processes do not exist in the skill-run sandbox: a script runs as WebAssembly "
@@ -162,12 +163,21 @@ def _install_guards() -> None:
         setattr(os, name, _no_process(name))
     socket.socket = _NoSocket
     socket.SocketType = _NoSocket
+    # No socket of any family can be made, so none is IPv6: libraries that
+    # probe for it at import (urllib3) then skip the probe instead of
+    # leaving a denied socket in every run's audit.
+    socket.has_ipv6 = False
     for name in ("create_connection", "create_server", "socketpair", "fromfd"):
         setattr(socket, name, _no_socket(name))
 
 
 _install_guards()
+# The package is read-only: python3 would cache compiled modules in
+# __pycache__ beside them, and here each try would only be a denial in the
+# audit log.
+sys.dont_write_bytecode = True
 sandboxed_http.install()
+sandboxed_urllib3.install()
 
 
 def _exit_status(code) -> int:

@@ -45,12 +45,30 @@ def _allowed(headers):
     return [(k, v) for k, v in headers if k.lower() not in _FORBIDDEN]
 
 
+def _refusal(method, url, error):
+    """What a script is told when its request fails: the request, the
+    wasi:http error, and where grants live."""
+    return (
+        f"{method} {url}: {error} (skill-run: HTTP goes through wasi:http, within "
+        "[capabilities].network in skill.toml; skill-run's audit says why a request was denied)"
+    )
+
+
 def _send(method, url, headers, body):
     headers = _allowed(headers)
     try:
         return wasi_http.request(method, url, headers=headers, body=body)
     except wasi_http.HttpError as e:
-        raise urllib.error.URLError(f"{e} (skill-run: HTTP goes through wasi:http and [capabilities].network in skill.toml)") from None
+        raise urllib.error.URLError(_refusal(method, url, e)) from None
+
+
+def _send_or_refuse(method, url, headers, body):
+    """``_send`` for socket-level clients (http.client, urllib3): a denial
+    is the ``ConnectionRefusedError`` a refused connection would be."""
+    try:
+        return wasi_http.request(method, url, headers=_allowed(headers), body=body)
+    except wasi_http.HttpError as e:
+        raise ConnectionRefusedError(_refusal(method, url, e)) from None
 
 
 def _urllib_open(handler, req):
@@ -100,6 +118,9 @@ class _Response(io.BufferedIOBase):
 
     def getcode(self):
         return self.status
+
+    def isclosed(self):
+        return self.closed
 
 
 class HTTPConnection:
@@ -170,11 +191,7 @@ class HTTPConnection:
         self._pending = None
         if not url.startswith(("http://", "https://")):
             url = f"{self._scheme}://{self._authority()}{url}"
-        try:
-            r = wasi_http.request(method, url, headers=_allowed(headers), body=body or None)
-        except wasi_http.HttpError as e:
-            raise ConnectionRefusedError(f"{e} (skill-run: HTTP goes through wasi:http and [capabilities].network in skill.toml)") from None
-        return _Response(r, method)
+        return _Response(_send_or_refuse(method, url, headers, body or None), method)
 
 
 class HTTPSConnection(HTTPConnection):

@@ -99,3 +99,17 @@ pub fn mock_api(body: impl Fn(usize) -> String + Send + 'static) -> (u16, Seen) 
     });
     (port, seen)
 }
+
+/// Copies a folder and everything under it (files and folders only).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}

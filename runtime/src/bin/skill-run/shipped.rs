@@ -3,7 +3,7 @@
 //! reach. It renders `Package::scripts()` (the inspect document's `scripts`).
 
 use serde_json::Value;
-use skill_runtime::package::scripts::{ScriptReport, code};
+use skill_runtime::package::scripts::{ScriptReport, VENDOR_DIR, code, is_vendored};
 
 fn text(v: &Value) -> &str {
     v.as_str().unwrap_or("")
@@ -79,7 +79,9 @@ pub fn render(doc: &Value) {
             "Files it ships that can run (NOT confined by this runtime; an agent runs them with your rights):"
         );
     }
-    for file in files {
+    let (vendored, authored): (Vec<&Value>, Vec<&Value>) =
+        files.iter().partition(|f| is_vendored(text(&f["path"])));
+    for file in authored {
         let path = text(&file["path"]);
         say!("  {path} ({}, {} bytes)", kind(file), file["bytes"]);
         let reaches = &file["reaches"];
@@ -179,6 +181,45 @@ pub fn render(doc: &Value) {
                 text(&f["code"]),
                 text(&f["message"])
             );
+        }
+    }
+    render_vendored(&vendored);
+}
+
+/// The libraries under `vendor/`, summed up rather than listed file by
+/// file (`--json` lists each): how many files, and how many of them start
+/// programs or use the network, so nothing they do is hidden.
+fn render_vendored(files: &[&Value]) {
+    if files.is_empty() {
+        return;
+    }
+    let count = |key: &str| files.iter().filter(|f| f["reaches"][key] == true).count();
+    say!(
+        "  {VENDOR_DIR}/: {} files of libraries the skill ships (`skill-run vendor`), each scanned; `inspect --json` lists every one and what it reaches",
+        files.len()
+    );
+    for (n, one, many) in [
+        (
+            count("starts_processes"),
+            "starts other programs",
+            "start other programs",
+        ),
+        (count("network"), "uses the network", "use the network"),
+        (
+            count("writes_files"),
+            "writes, moves or deletes files",
+            "write, move or delete files",
+        ),
+        (
+            count("installs_packages"),
+            "installs packages at run time",
+            "install packages at run time",
+        ),
+    ] {
+        match n {
+            0 => {}
+            1 => say!("    - 1 of them {one}"),
+            n => say!("    - {n} of them {many}"),
         }
     }
 }

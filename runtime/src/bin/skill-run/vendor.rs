@@ -12,8 +12,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-/// The folder, inside the package, that vendored packages go to.
-pub const VENDOR_DIR: &str = "vendor";
+use skill_runtime::package::scripts::VENDOR_DIR;
 /// The CPython version of the sandbox's Python runner (componentize-py 0.25.1
 /// bundles CPython 3.14): wheels must accept it.
 const RUNNER_PYTHON: &str = "3.14";
@@ -65,13 +64,39 @@ fn requirements(args: &VendorArgs) -> Result<PathBuf> {
         })
 }
 
+/// Whether `tokens` (what follows a requirement on its line) are only
+/// `--hash=ALGO:DIGEST` (or `--hash ALGO:DIGEST`) pins, which narrow what
+/// pip accepts and so may come from the skill.
+fn only_hashes(tokens: &[&str]) -> bool {
+    let digest = |d: &str| {
+        d.split_once(':').is_some_and(|(algo, hex)| {
+            !algo.is_empty()
+                && algo.bytes().all(|b| b.is_ascii_alphanumeric())
+                && !hex.is_empty()
+                && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    };
+    let mut rest = tokens.iter();
+    while let Some(token) = rest.next() {
+        let ok = match token.strip_prefix("--hash") {
+            Some("") => rest.next().is_some_and(|d| digest(d)),
+            Some(value) => value.strip_prefix('=').is_some_and(digest),
+            None => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
 /// Refuses what a skill's requirements file may not ask pip for: options
 /// (`-e`, `-r`, `--index-url`, `--extra-index-url`, `--find-links`,
 /// `--trusted-host`...), which would let the skill choose where packages
 /// come from or make pip run a VCS client, and direct references (`name @
 /// URL`, URLs, paths, archives), which bypass the index. Only names with
-/// version specifiers, extras and markers pass; whoever runs `vendor` can
-/// still give pip options after `--`.
+/// version specifiers, extras and markers pass, each optionally pinned by
+/// `--hash`; whoever runs `vendor` can still give pip options after `--`.
 fn check_requirements(text: &str) -> Result<(), String> {
     let joined = text.replace("\\\n", " ");
     for (n, raw) in joined.lines().enumerate() {
@@ -79,8 +104,15 @@ fn check_requirements(text: &str) -> Result<(), String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let requirement = line.split(';').next().unwrap_or("").trim();
-        let why = if line.starts_with('-') {
+        // A requirement, then (after whitespace) its per-line options.
+        let tokens: Vec<&str> = line.split_whitespace().collect();
+        let first_option = tokens
+            .iter()
+            .position(|t| t.starts_with('-'))
+            .unwrap_or(tokens.len());
+        let requirement = tokens[..first_option].join(" ");
+        let requirement = requirement.split(';').next().unwrap_or("").trim();
+        let why = if line.starts_with('-') || !only_hashes(&tokens[first_option..]) {
             Some(
                 "is a pip option; a skill may not choose pip's options or indexes (give them after `--` yourself)",
             )
@@ -334,6 +366,8 @@ mod tests {
 
     #[test]
     fn requirements_may_name_packages_but_not_options_or_sources() {
+        let pinned = "idna==3.20 \\\n    --hash=sha256:ab7ae7122974553370f0bdb919e1a960b2cd1bc1ef0276416d896db81c14582c\nsix==1.16 --hash sha256:1e61c37477a1626458e36f7b1d82aa5c9b094fa4802892072e49de9c60c4c926 --hash=md5:00ff\n";
+        assert_eq!(check_requirements(pinned), Ok(()));
         let ok = "# tools\nrequests==2.32.3\nPyYAML>=6 ; python_version >= \"3.8\"\nrich[jupyter]~=13.0  # pretty\n\n";
         assert_eq!(check_requirements(ok), Ok(()));
         for bad in [
@@ -346,6 +380,12 @@ mod tests {
             "./local/x-1.0-py3-none-any.whl",
             "x.tar.gz",
             "six\n  --trusted-host evil.example",
+            "six --trusted-host evil.example",
+            "six --index-url=https://evil.example/simple",
+            "six --hash=sha256:abc --no-deps",
+            "six --hash",
+            "six --hash=sha256:not-hex",
+            "six --hash=sha256:/etc/passwd",
         ] {
             assert!(check_requirements(bad).is_err(), "{bad} passed");
         }

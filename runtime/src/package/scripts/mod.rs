@@ -106,18 +106,12 @@ impl Reach {
     /// files, HTTP and environment names.
     pub fn sandbox_blockers(&self, findings: &[&ScriptFinding]) -> Vec<String> {
         let at = |codes: &[&str]| -> String {
-            let lines: BTreeSet<usize> = findings
-                .iter()
-                .filter(|f| codes.contains(&f.code))
-                .filter_map(|f| f.line)
-                .collect();
-            let shown: Vec<String> = lines.iter().take(3).map(usize::to_string).collect();
-            match lines.len() {
-                0 => String::new(),
-                1 => format!(" at line {}", shown[0]),
-                n if n <= 3 => format!(" at lines {}", shown.join(", ")),
-                n => format!(" at lines {} and {} more", shown.join(", "), n - 3),
-            }
+            at_lines(
+                findings
+                    .iter()
+                    .filter(|f| codes.contains(&f.code))
+                    .filter_map(|f| f.line),
+            )
         };
         let mut out = Vec::new();
         if self.starts_processes {
@@ -137,11 +131,22 @@ impl Reach {
                 at(&[code::INSTALLS])
             ));
         }
-        if !self.third_party.is_empty() {
+        let (native, vendorable): (Vec<&String>, Vec<&String>) = self
+            .third_party
+            .iter()
+            .partition(|name| native_only(name).is_some());
+        if !vendorable.is_empty() {
             out.push(format!(
                 "imports {}{}, which must ship inside the package to be importable",
-                self.third_party.join(", "),
-                at(&[code::THIRD_PARTY])
+                join(&vendorable),
+                at_subjects(findings, &vendorable)
+            ));
+        }
+        for name in native {
+            let why = native_only(name).unwrap_or_default();
+            out.push(format!(
+                "imports {name}{}: {why}, only native code, which cannot run in the sandbox's WebAssembly CPython (`skill-run vendor` refuses it)",
+                at_subjects(findings, &[name])
             ));
         }
         if !self.paths_outside.is_empty() {
@@ -218,6 +223,86 @@ impl Reach {
     }
 }
 
+/// Import names that no `vendor` can make importable in the sandbox:
+/// (import name, its PyPI distribution, the distribution in its
+/// requirements that publishes no pure-Python wheel, often itself).
+/// Checked with `pip download --only-binary=:all: --platform any
+/// --implementation py --python-version 3.14` on 2026-12-02 (`mcp` and
+/// the current `anthropic` need pydantic 2, which pins pydantic-core).
+const NATIVE_ONLY: &[(&str, &str, &str)] = &[
+    ("anthropic", "anthropic", "pydantic-core"),
+    ("cryptography", "cryptography", "cryptography"),
+    ("cv2", "opencv-python", "opencv-python"),
+    ("lxml", "lxml", "lxml"),
+    ("matplotlib", "matplotlib", "matplotlib"),
+    ("mcp", "mcp", "pydantic-core"),
+    ("numpy", "numpy", "numpy"),
+    ("orjson", "orjson", "orjson"),
+    ("pandas", "pandas", "pandas"),
+    ("PIL", "Pillow", "Pillow"),
+    ("psutil", "psutil", "psutil"),
+    ("psycopg2", "psycopg2", "psycopg2"),
+    ("pydantic", "pydantic", "pydantic-core"),
+    ("scipy", "scipy", "scipy"),
+    ("torch", "torch", "torch"),
+    ("yaml", "PyYAML", "PyYAML"),
+];
+
+/// Why `import name` cannot be vendored, when it is a known native one:
+/// `PyYAML publishes no pure-Python wheel` or `mcp needs pydantic-core,
+/// which publishes no pure-Python wheel`.
+fn native_only(name: &str) -> Option<String> {
+    NATIVE_ONLY
+        .iter()
+        .find(|(module, _, _)| *module == name)
+        .map(|(_, distribution, native)| {
+            if distribution == native {
+                format!("{distribution} publishes no pure-Python wheel")
+            } else {
+                format!("{distribution} needs {native}, which publishes no pure-Python wheel")
+            }
+        })
+}
+
+/// `a, b and c`.
+fn join(names: &[&String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).clone(),
+        [rest @ .., last] => format!(
+            "{} and {last}",
+            rest.iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The lines of `findings` that import one of `names`, as [`at_lines`] says them.
+fn at_subjects(findings: &[&ScriptFinding], names: &[&String]) -> String {
+    at_lines(
+        findings
+            .iter()
+            .filter(|f| f.code == code::THIRD_PARTY)
+            .filter(|f| f.subject.as_ref().is_some_and(|s| names.contains(&s)))
+            .filter_map(|f| f.line),
+    )
+}
+
+/// ` at line N`, ` at lines A, B, C` or ` at lines A, B, C and N more`
+/// (nothing for no line), each line once, in order.
+fn at_lines(lines: impl Iterator<Item = usize>) -> String {
+    let lines: BTreeSet<usize> = lines.collect();
+    let shown: Vec<String> = lines.iter().take(3).map(usize::to_string).collect();
+    match lines.len() {
+        0 => String::new(),
+        1 => format!(" at line {}", shown[0]),
+        n if n <= 3 => format!(" at lines {}", shown.join(", ")),
+        n => format!(" at lines {} and {} more", shown.join(", "), n - 3),
+    }
+}
+
 /// One executable file the package ships (scripts, binaries, WebAssembly, archives).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ShippedFile {
@@ -265,6 +350,12 @@ impl ScriptReport {
         self.files
             .iter()
             .filter(|f| matches!(f.kind, FileKind::Script { .. }))
+    }
+
+    /// The scripts the skill's author wrote: every script but the
+    /// libraries `skill-run vendor` installed under [`VENDOR_DIR`].
+    pub fn authored_scripts(&self) -> impl Iterator<Item = &ShippedFile> {
+        self.scripts().filter(|f| !is_vendored(&f.path))
     }
 
     /// What all scripts together would reach.
@@ -421,6 +512,19 @@ fn file_finding(
         message,
         subject: None,
     }
+}
+
+/// The folder, inside a package, that `skill-run vendor` installs a
+/// script skill's pure-Python requirements into (`/skill/vendor` on the
+/// sandbox's `sys.path`).
+pub const VENDOR_DIR: &str = "vendor";
+
+/// Whether the package-relative `path` is inside [`VENDOR_DIR`]: a library
+/// the skill ships, scanned and reported like any script, but not what its
+/// author's scripts are for, so `init` proposes nothing from it.
+pub fn is_vendored(path: &str) -> bool {
+    path.strip_prefix(VENDOR_DIR)
+        .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Scans the package folder `root`. `component` is the file skill.toml
@@ -828,6 +932,41 @@ mod tests {
                 && f.line == Some(2))
         );
         assert_eq!(file("scripts/pure.py").reaches, Reach::default());
+    }
+
+    #[test]
+    fn a_native_only_import_is_named_as_such_and_vendored_libraries_count_as_the_package() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::create_dir_all(dir.path().join("scripts")).expect("scripts");
+        std::fs::create_dir_all(dir.path().join("vendor/requests")).expect("vendor");
+        std::fs::write(dir.path().join("vendor/requests/__init__.py"), "").expect("init");
+        std::fs::write(
+            dir.path().join("scripts/a.py"),
+            "import yaml\nimport requests\nimport toml\nimport numpy as np\n",
+        )
+        .expect("a.py");
+        let instructions = crate::package::instructions::parse_bytes(b"---\nname: x\n---\n");
+        let report = scan(dir.path(), None, None, &instructions);
+        let file = report
+            .files
+            .iter()
+            .find(|f| f.path == "scripts/a.py")
+            .expect("listed");
+        assert_eq!(
+            file.sandbox_blockers,
+            [
+                "imports toml at line 3, which must ship inside the package to be importable",
+                "imports numpy at line 4: numpy publishes no pure-Python wheel, only native code, which cannot run in the sandbox's WebAssembly CPython (`skill-run vendor` refuses it)",
+                "imports yaml at line 1: PyYAML publishes no pure-Python wheel, only native code, which cannot run in the sandbox's WebAssembly CPython (`skill-run vendor` refuses it)",
+            ]
+        );
+        assert_eq!(
+            native_only("mcp").as_deref(),
+            Some("mcp needs pydantic-core, which publishes no pure-Python wheel")
+        );
+        assert_eq!(native_only("requests"), None);
+        assert!(is_vendored("vendor/requests/__init__.py"));
+        assert!(!is_vendored("vendored.py") && !is_vendored("scripts/vendor/x.py"));
     }
 
     #[test]

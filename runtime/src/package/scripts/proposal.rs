@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{
-    FileKind, Language, ScriptFinding, ScriptReport, code, is_placeholder_host, looks_secret,
+    FileKind, Language, ScriptFinding, ScriptReport, code, is_placeholder_host, is_vendored,
+    looks_secret,
 };
 use crate::package::{Manifest, Package, ScriptRuntime, SkillName};
 
@@ -71,7 +72,13 @@ pub fn propose(package: &Package, report: &ScriptReport) -> Result<String, Strin
     SkillName::parse(name)
         .map_err(|e| format!("SKILL.md's name cannot be a manifest name: {e}"))?;
 
-    let script_findings: Vec<&ScriptFinding> = report.findings.iter().collect();
+    // What the author's scripts do: vendored libraries are the skill's
+    // code too (and confined with it), but grants come from its own scripts.
+    let script_findings: Vec<&ScriptFinding> = report
+        .findings
+        .iter()
+        .filter(|f| !is_vendored(&f.file))
+        .collect();
     let network_files: Vec<&str> = script_findings
         .iter()
         .filter(|f| f.code == code::NETWORK)
@@ -154,7 +161,7 @@ pub fn propose(package: &Package, report: &ScriptReport) -> Result<String, Strin
         "version = \"0.1.0\"  # the package states no version: set the skill's own"
     );
     let languages: Vec<String> = report
-        .scripts()
+        .authored_scripts()
         .filter(|f| matches!(&f.kind, FileKind::Script { language, .. } if runtime_matches(runtime, language)))
         .map(|f| f.path.clone())
         .collect();
@@ -165,7 +172,7 @@ pub fn propose(package: &Package, report: &ScriptReport) -> Result<String, Strin
         clip_list(&languages)
     );
     let others: Vec<String> = report
-        .scripts()
+        .authored_scripts()
         .filter(|f| matches!(&f.kind, FileKind::Script { language, .. } if !runtime_matches(runtime, language)))
         .map(|f| f.path.clone())
         .collect();
