@@ -234,11 +234,54 @@ fn serve(mut stream: std::net::TcpStream) {
     }
 }
 
+/// A `runtime = "python"` skill's script printing one JSON line, a fresh
+/// runner instance per call (issue 16's target: a p50 of 2 ms;
+/// `scripts/bench-pyscript` puts it beside spawning python3 and bwrap).
+fn python_script(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("dir");
+    let package = dir.path().join("one");
+    std::fs::create_dir_all(package.join("scripts")).expect("scripts folder");
+    std::fs::write(
+        package.join("scripts/one.py"),
+        "import json, sys\nprint(json.dumps({\"ok\": True, \"argv\": sys.argv[1:]}))\n",
+    )
+    .expect("script");
+    std::fs::write(
+        package.join("skill.toml"),
+        "[skill]\nname = \"one\"\nversion = \"0.1.0\"\nruntime = \"python\"\n",
+    )
+    .expect("manifest");
+    std::fs::write(
+        package.join("SKILL.md"),
+        "---\nname: one\ndescription: prints one JSON line\n---\nRun scripts/one.py.\n",
+    )
+    .expect("SKILL.md");
+    let config = RuntimeConfig::new(dir.path().join("state"))
+        .with_python_runner(skill_test_artifacts::PYTHON_RUNNER)
+        .with_compile_cache(dir.path().join("cache"));
+    let runtime = Runtime::new(config).expect("runtime");
+    let skill = runtime.load(&package).expect("load the script skill");
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let request = Invocation::new("scripts/one.py").workspace(dir.path());
+    let run = || {
+        let outcome = tokio
+            .block_on(skill.invoke(request.clone()))
+            .expect("started");
+        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+        outcome.stdout
+    };
+    assert_eq!(run(), "{\"ok\": true, \"argv\": []}\n");
+    c.bench_function("python-script/json-line", |b| b.iter(run));
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    targets = single_invocations, loading, throughput
+    targets = single_invocations, loading, throughput, python_script
 }
 criterion_main!(benches);

@@ -63,6 +63,23 @@ pub enum AuditKind {
     Process,
 }
 
+impl AuditKind {
+    /// The kind as its audit JSON writes it (`"network"`, `"process"`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Load => "load",
+            AuditKind::File => "file",
+            AuditKind::Env => "env",
+            AuditKind::Channel => "channel",
+            AuditKind::Network => "network",
+            AuditKind::Limit => "limit",
+            AuditKind::Invoke => "invoke",
+            AuditKind::Audit => "audit",
+            AuditKind::Process => "process",
+        }
+    }
+}
+
 /// Whether the action went ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -225,6 +242,23 @@ impl AuditRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_names_are_the_json_ones() {
+        for kind in [
+            AuditKind::Load,
+            AuditKind::File,
+            AuditKind::Env,
+            AuditKind::Channel,
+            AuditKind::Network,
+            AuditKind::Limit,
+            AuditKind::Invoke,
+            AuditKind::Audit,
+            AuditKind::Process,
+        ] {
+            assert_eq!(serde_json::to_value(kind).expect("json"), kind.as_str());
+        }
+    }
 
     #[test]
     fn recorder_caps_events_and_reports_the_drop() {

@@ -84,6 +84,12 @@ pub(crate) enum Ended<'a> {
 pub(crate) fn verdict(ended: Ended<'_>, write: bool) -> (Decision, String) {
     match ended {
         Ended::Done => (Decision::Allow, "inside a granted folder".into()),
+        // WASI answers a change in a read-only folder with the same code
+        // as an escape, so a refused change says both.
+        Ended::LeftGrant if write => (
+            Decision::Deny,
+            "the folder is read-only (the package at /skill always is; a grant is, unless access = \"read-write\" in [capabilities].files), or the path leaves the granted folder (through `..`, an absolute path or a symlink)".into(),
+        ),
         Ended::LeftGrant => (
             Decision::Deny,
             "the path leaves the granted folder (through `..`, an absolute path or a symlink); only folders in [capabilities].files are reachable".into(),
@@ -701,6 +707,10 @@ mod tests {
             Decision::Allow
         );
         assert_eq!(judge::<()>(&Ok(()), true).0, Decision::Allow);
+        let (_, change) = judge::<()>(&Err(ErrorCode::NotPermitted), true);
+        assert!(change.starts_with("the folder is read-only"), "{change}");
+        let (_, read) = judge::<()>(&Err(ErrorCode::NotPermitted), false);
+        assert!(read.starts_with("the path leaves"), "{read}");
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub fn finish(outcome: &Outcome) -> u8 {
             outcome.stderr_dropped
         );
     }
+    report_denials(outcome);
     match &outcome.result {
         Ok(_) => 0,
         Err(failure) => match failure.exit_status() {
@@ -60,6 +61,35 @@ pub fn finish(outcome: &Outcome) -> u8 {
                 crate::run::exit_code(failure)
             }
         },
+    }
+}
+
+/// Denials shown after a script's own output.
+const DENIALS_SHOWN: usize = 5;
+
+/// What the sandbox refused during the run, after the script's own stderr:
+/// a script sees only an exception (`HttpRequestDenied`, `SandboxError`),
+/// while the audit event names what was refused, why and the fix. At most
+/// [`DENIALS_SHOWN`]; `--audit FILE` keeps them all.
+fn report_denials(outcome: &Outcome) {
+    let denied: Vec<_> = outcome
+        .audit
+        .iter()
+        .filter(|e| e.decision == skill_runtime::Decision::Deny)
+        .collect();
+    for e in denied.iter().take(DENIALS_SHOWN) {
+        eprintln!(
+            "skill-run: denied {} {}: {}",
+            e.kind.as_str(),
+            crate::terminal::clean(&e.target),
+            crate::terminal::clean(&e.reason)
+        );
+    }
+    if denied.len() > DENIALS_SHOWN {
+        eprintln!(
+            "skill-run: {} more denials (`--audit FILE` records every one)",
+            denied.len() - DENIALS_SHOWN
+        );
     }
 }
 
