@@ -22,7 +22,7 @@ import sandboxed_http
 
 def _connection_classes(urllib3):
     """The two connection classes, built on the urllib3 the skill vendored."""
-    from urllib3._collections import HTTPHeaderDict
+    from urllib3._collections import HTTPHeaderDict  # also urllib3.HTTPHeaderDict in 2.x
     from urllib3.connection import port_by_scheme
     from urllib3.response import HTTPResponse
 
@@ -134,7 +134,16 @@ def _connection_classes(urllib3):
 
 
 def route(urllib3):
-    """Replaces urllib3's connection classes in the imported ``urllib3``."""
+    """Replaces urllib3's connection classes in the imported ``urllib3``.
+    Only urllib3 2 (what ``requests`` installs) has the connection
+    interface these classes implement: an older one is refused by name
+    rather than left to fail on a socket."""
+    version = getattr(urllib3, "__version__", "0")
+    if not version.split(".")[0].isdigit() or int(version.split(".")[0]) < 2:
+        raise ImportError(
+            f"urllib3 {version} is vendored, but the skill-run sandbox (which has no raw "
+            "sockets) routes only urllib3 2.x through wasi:http: vendor urllib3>=2"
+        )
     import urllib3.connection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 

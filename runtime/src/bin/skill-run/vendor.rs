@@ -11,8 +11,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-
 use skill_runtime::package::scripts::VENDOR_DIR;
+
 /// The CPython version of the sandbox's Python runner (componentize-py 0.25.1
 /// bundles CPython 3.14): wheels must accept it.
 const RUNNER_PYTHON: &str = "3.14";
